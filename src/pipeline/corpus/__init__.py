@@ -1,0 +1,1 @@
+"""Corpus building for continual pretraining: cleaning, de-duplication, blocks."""

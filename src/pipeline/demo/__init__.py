@@ -1,0 +1,1 @@
+"""The embedded demo: generated data in native formats."""

@@ -1,0 +1,1 @@
+"""Evaluation: generation backends, parsing, metrics, log-likelihood scoring, uncertainty."""

@@ -1,0 +1,1 @@
+"""Model merging: SLERP, linear, task arithmetic, TIES, DARE, out of core."""

@@ -1,0 +1,1 @@
+"""Model families, their chat formats, and tiny local models for the demo."""

@@ -1,0 +1,1 @@
+"""Dataset registry, native-format readers, and task prompts."""

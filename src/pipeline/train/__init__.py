@@ -1,0 +1,1 @@
+"""Training stages: CPT (DeepSpeed), SFT (IT, RoT), RPO."""

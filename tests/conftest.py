@@ -1,0 +1,62 @@
+"""Shared fixtures: the real data samples beside the repo, and tiny models."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_root() -> Path:
+    """`$MEDADAPT_SHARED_DATA`, else `../shared/data` beside the repository."""
+    return Path(os.environ.get("MEDADAPT_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    root = shared_data_root()
+    if not (root / "README.md").exists():
+        pytest.skip(f"real data samples not found at {root} (set MEDADAPT_SHARED_DATA)")
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_arch() -> dict[str, int]:
+    return dict(
+        hidden_size=64,
+        intermediate_size=128,
+        num_layers=2,
+        num_heads=4,
+        num_kv_heads=2,
+        max_position_embeddings=512,
+        vocab_size=700,
+    )
+
+
+TINY_TEXTS = [
+    "The patient was given 20 mg of aspirin for chest pain. Blood pressure 120/80 mmHg.",
+    "Il paziente presenta febbre e dolore addominale. Emoglobina 12 g/dL.",
+    "El paciente refiere cefalea y náuseas. Se administró paracetamol 1 g.",
+    '{"entities": ["fever", "chest pain"]} Question: Which drug? Options: 1. aspirin 2. ibuprofen Answer: 1',
+] * 40
+
+
+@pytest.fixture(scope="session")
+def tiny_model_factory(tmp_path_factory, tiny_arch):
+    """Build (once per session and key) a tiny model of a family and variant; returns its path."""
+    from pipeline.models.tiny import build_tiny_model
+
+    built: dict[tuple[str, str], Path] = {}
+
+    def make(family: str = "llama", variant: str = "instruct") -> Path:
+        key = (family, variant)
+        if key not in built:
+            out = tmp_path_factory.mktemp(f"{family}-{variant}") / "model"
+            build_tiny_model(TINY_TEXTS, family, variant, tiny_arch, seed=0, output_dir=out)
+            built[key] = out
+        return built[key]
+
+    return make
