@@ -36,16 +36,18 @@ def train_tokenizer(texts: Iterable[str], family: Family, vocab_size: int) -> An
         from tokenizers import processors
 
         tokenizer.post_processor = processors.TemplateProcessing(
-            single=f"{family.bos} $A", pair=f"{family.bos} $A $B", special_tokens=[
-                (family.bos, tokenizer.token_to_id(family.bos))
-            ],
+            single=f"{family.bos} $A",
+            pair=f"{family.bos} $A $B",
+            special_tokens=[(family.bos, tokenizer.token_to_id(family.bos))],
         )
     return PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
         bos_token=family.bos,
         eos_token=family.eos,
         pad_token=family.pad,
-        additional_special_tokens=[t for t in family.special_tokens if t not in (family.bos, family.eos, family.pad)],
+        additional_special_tokens=[
+            t for t in family.special_tokens if t not in (family.bos, family.eos, family.pad)
+        ],
         model_max_length=4096,
         padding_side="left",
     )
@@ -101,7 +103,9 @@ def build_tiny_model(
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         (tmp / "medadapt_model.json").write_text(
-            json.dumps({"family": family.name, "variant": variant, "architecture": arch, "seed": seed}, indent=2)
+            json.dumps(
+                {"family": family.name, "variant": variant, "architecture": arch, "seed": seed}, indent=2
+            )
         )
 
 
@@ -136,7 +140,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = json.loads(args.settings)
     files = sorted(p for p in args.text_dir.rglob("*") if p.is_file())
-    build_tiny_model(iter_texts(files), args.family, args.variant, settings["architecture"], settings["seed"], args.output)
+    build_tiny_model(
+        iter_texts(files), args.family, args.variant, settings["architecture"], settings["seed"], args.output
+    )
 
 
 if __name__ == "__main__":
