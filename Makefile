@@ -1,0 +1,30 @@
+# Two entry points for a fresh machine: `make demo` and `make test`.
+VENV ?= .venv
+CORES ?= 2
+BIN := $(VENV)/bin
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: setup demo test lint dag benchmarks
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@
+
+demo: setup  ## build and run the embedded demo → results/summary.parquet
+	$(BIN)/snakemake --cores $(CORES) results/summary.parquet
+
+test: setup  ## unit tests, end-to-end runs, lint and DAG checks
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+
+benchmarks: setup
+	$(BIN)/python benchmarks/run.py

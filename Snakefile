@@ -1,0 +1,38 @@
+"""medadapt: adapting open LLMs to multilingual medical NLP (IT, CPT, RoT, RPO, merging)."""
+
+import os
+import sys
+from pathlib import Path
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+# The workflow and its jobs import the package from this checkout, installed or not.
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [str(Path(workflow.basedir) / "src"), os.environ.get("PYTHONPATH")])
+)
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/demo.smk"
+include: "workflow/rules/models.smk"
+include: "workflow/rules/tasks.smk"
+include: "workflow/rules/corpus.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/merge.smk"
+include: "workflow/rules/evaluate.smk"
+
+
+rule all:
+    input:
+        "results/summary.parquet",
+    default_target: True

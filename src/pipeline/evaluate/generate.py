@@ -1,0 +1,175 @@
+"""One generation job: load a model once, answer every test example of its cells.
+
+Writes one prediction file per evaluation cell (dataset/language/sub-task) and a
+throughput record. Completions are looked up in a content-addressed cache first, so
+only new or changed prompts reach the backend (and a fully cached job never loads
+the model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pipeline.evaluate.backends import Completion, Decoding, GenerationBackend, make_backend
+from pipeline.evaluate.cache import CompletionCache, model_fingerprint
+from pipeline.examples import Example
+from pipeline.io import read_jsonl, write_json, write_jsonl
+from pipeline.tasks.answers import gold_answer
+
+log = logging.getLogger(__name__)
+Cell = tuple[str, str, str]
+
+
+def parse_cell(text: str) -> Cell:
+    parts = text.split("/")
+    if len(parts) != 3:
+        raise ValueError(f"cell {text!r}: expected 'dataset/language/subtask'")
+    return (parts[0], parts[1], parts[2])
+
+
+def test_examples(
+    task_files: list[Path], cells: list[Cell], max_per_cell: int | None
+) -> dict[Cell, list[Example]]:
+    """The test examples of each requested cell (first `max_per_cell` by id)."""
+    wanted = set(cells)
+    by_cell: dict[Cell, list[Example]] = defaultdict(list)
+    for path in task_files:
+        for record in read_jsonl(path):
+            example = Example.from_record(record)
+            if example.split == "test" and example.cell in wanted:
+                by_cell[example.cell].append(example)
+    missing = [c for c in cells if not by_cell.get(c)]
+    if missing:
+        names = ", ".join("/".join(c) for c in missing)
+        raise ValueError(f"no test examples for cell(s) {names} in {', '.join(map(str, task_files))}")
+    return {c: sorted(by_cell[c], key=lambda e: e.id)[:max_per_cell] for c in cells}
+
+
+def prompt_ids(tokenizer: Any, text: str) -> list[int]:
+    """Token ids of a formatted prompt, with the BOS token exactly once where the model uses one."""
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    bos = tokenizer.bos_token_id
+    if bos is not None and (not ids or ids[0] != bos):
+        ids = [bos, *ids]
+    return ids
+
+
+def generate_cells(
+    model_dir: Path,
+    examples: dict[Cell, list[Example]],
+    settings: dict[str, Any],
+    cache: CompletionCache,
+    backend_factory: Callable[[], GenerationBackend],
+) -> tuple[dict[Cell, list[dict[str, Any]]], dict[str, Any]]:
+    """Predictions per cell, and the job's throughput record."""
+    from transformers import AutoTokenizer
+
+    from pipeline.tasks.prompts import render
+    from pipeline.train.chat import format_prompt
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    decoding = Decoding.from_settings(settings.get("decoding", {}))
+    style = settings.get("style", "json")
+    language = settings.get("prompt_language", "en")
+    fingerprint = model_fingerprint(model_dir)
+
+    flat = [(cell, ex) for cell, exs in examples.items() for ex in exs]
+    texts = [format_prompt(tokenizer, render(ex, style, prompt_language=language)) for _, ex in flat]
+    ids = [prompt_ids(tokenizer, t) for t in texts]
+    keys = [cache.key(fingerprint, p, decoding) for p in ids]
+    cached = cache.get_many(keys)
+    todo = sorted({k: i for i, k in enumerate(keys) if k not in cached}.values())
+
+    started = time.perf_counter()
+    fresh: dict[str, Completion] = {}
+    if todo:
+        backend = backend_factory()
+        for i, completion in zip(todo, backend.generate([ids[i] for i in todo], decoding), strict=True):
+            fresh[keys[i]] = completion
+        cache.put_many(fresh)
+    elapsed = time.perf_counter() - started
+    completions = {**cached, **fresh}
+
+    predictions: dict[Cell, list[dict[str, Any]]] = defaultdict(list)
+    for (cell, ex), text, key in zip(flat, texts, keys, strict=True):
+        c = completions[key]
+        predictions[cell].append(
+            {
+                "id": ex.id,
+                "dataset": ex.dataset,
+                "task": ex.task,
+                "language": ex.language,
+                "subtask": ex.subtask,
+                "style": style,
+                "prompt": text,
+                "completion": c.text,
+                "finish_reason": c.finish_reason,
+                "prompt_tokens": c.prompt_tokens,
+                "completion_tokens": c.completion_tokens,
+                "gold": gold_answer(ex),
+                "example_gold": ex.gold,
+                "model": settings.get("model"),
+                "arm": settings.get("arm"),
+                "decoding": decoding.to_dict(),
+            }
+        )
+    new_tokens = sum(c.completion_tokens for c in fresh.values())
+    throughput = {
+        "model": settings.get("model"),
+        "arm": settings.get("arm"),
+        "backend": settings.get("backend", "transformers"),
+        "prompts": len(flat),
+        "generated": len(fresh),
+        "cached": len(flat) - len(todo),
+        "seconds": elapsed,
+        "prompts_per_second": len(fresh) / elapsed if fresh and elapsed > 0 else None,
+        "tokens_per_second": new_tokens / elapsed if fresh and elapsed > 0 else None,
+        "prompt_tokens": sum(c.prompt_tokens for c in completions.values()),
+        "completion_tokens": sum(c.completion_tokens for c in completions.values()),
+    }
+    log.info("generation %s/%s: %s", settings.get("model"), settings.get("arm"), throughput)
+    return predictions, throughput
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--tasks", type=Path, nargs="+", required=True, help="task files (Example JSONL)")
+    parser.add_argument("--cells", nargs="+", required=True, help="dataset/language/subtask")
+    parser.add_argument("--output-dir", type=Path, required=True, help="writes <dataset>/<lang>/<sub>.jsonl")
+    parser.add_argument("--throughput", type=Path, required=True)
+    parser.add_argument("--cache", type=Path, required=True)
+    parser.add_argument("--settings", required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+
+    settings = json.loads(args.settings)
+    cells = [parse_cell(c) for c in args.cells]
+    examples = test_examples(args.tasks, cells, settings.get("max_test_per_cell"))
+    cache = CompletionCache(args.cache)
+    try:
+        predictions, throughput = generate_cells(
+            args.model,
+            examples,
+            settings,
+            cache,
+            lambda: make_backend(
+                settings.get("backend", "transformers"), args.model, settings.get("batch_size", 16)
+            ),
+        )
+    finally:
+        cache.close()
+    for (dataset, language, subtask), records in predictions.items():
+        write_jsonl(args.output_dir / dataset / language / f"{subtask}.jsonl", records)
+    write_json(args.throughput, throughput)
+
+
+if __name__ == "__main__":
+    main()

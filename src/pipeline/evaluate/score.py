@@ -1,0 +1,119 @@
+"""Score prediction files: parse completions, compute task metrics with uncertainty, write rows.
+
+One prediction file holds one evaluation cell (model, arm, dataset, language, task, sub-task).
+Its output is a JSON list of metric rows, main metric first; each row carries the per-item
+statistics of its metric (``items``: ``[[id, *stats]]``, columns named by ``item_fields``) so
+that `pipeline.evaluate.stats.paired_test_rows` can compare two systems on the same items.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from pipeline.evaluate.metrics import item_matrix, metrics_for
+from pipeline.evaluate.parse import parse_record
+from pipeline.evaluate.stats import estimate
+from pipeline.examples import TASKS
+from pipeline.io import read_jsonl, write_json
+
+CELL_KEYS = ("model", "arm", "dataset", "language", "task", "subtask")
+REQUIRED_KEYS = (*CELL_KEYS, "id", "completion", "gold")
+DEFAULT_SETTINGS: dict[str, Any] = {"bootstrap_samples": 1000, "seed": 0, "confidence": 0.95}
+_GOLD_KEYS = {
+    "ner": ("entities",),
+    "re": ("relations",),
+    "qa": ("answer",),
+    "crf": ("items",),
+    "argmining": ("claims", "premises"),
+}
+
+
+def resolve_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Defaults overlaid with `settings`; unknown keys are an error."""
+    unknown = sorted(set(settings) - set(DEFAULT_SETTINGS))
+    if unknown:
+        raise ValueError(f"unknown scoring settings {unknown}; known: {sorted(DEFAULT_SETTINGS)}")
+    return {**DEFAULT_SETTINGS, **settings}
+
+
+def _check_records(records: list[dict[str, Any]], source: str) -> None:
+    if not records:
+        raise ValueError(f"{source}: no prediction records")
+    first = records[0]
+    seen: set[str] = set()
+    for number, record in enumerate(records, start=1):
+        where = f"{source}: record {number}"
+        missing = [k for k in REQUIRED_KEYS if k not in record]
+        if missing:
+            raise ValueError(f"{where}: missing keys {missing}")
+        if record["task"] not in TASKS:
+            raise ValueError(f"{where}: unknown task {record['task']!r}")
+        gold = record["gold"]
+        if not isinstance(gold, dict) or any(k not in gold for k in _GOLD_KEYS[record["task"]]):
+            raise ValueError(f"{where}: gold is not a {record['task']} answer ({_GOLD_KEYS[record['task']]})")
+        other = [k for k in CELL_KEYS if record[k] != first[k]]
+        if other:
+            raise ValueError(f"{where}: {other} differ from record 1 (one file must hold one cell)")
+        if str(record["id"]) in seen:
+            raise ValueError(f"{where}: duplicate id {record['id']!r}")
+        seen.add(str(record["id"]))
+
+
+def score_records(
+    records: list[dict[str, Any]], settings: dict[str, Any], source: str = "<records>"
+) -> list[dict[str, Any]]:
+    """Metric rows (main metric first) for the prediction records of one cell."""
+    settings = resolve_settings(settings)
+    _check_records(records, source)
+    parsed = [parse_record(r) for r in records]
+    golds = [r["gold"] for r in records]
+    answers = [p.answer for p in parsed]
+    failure_rate = sum(not p.ok for p in parsed) / len(parsed)
+    ids = [str(r["id"]) for r in records]
+    cell = {k: records[0][k] for k in CELL_KEYS}
+    rows = []
+    for metric in metrics_for(cell["task"], golds):
+        stats = item_matrix(metric, answers, golds)
+        est = estimate(
+            metric.name, stats, settings["bootstrap_samples"], settings["seed"], settings["confidence"]
+        )
+        rows.append(
+            {
+                **cell,
+                "metric": metric.name,
+                "value": est.value,
+                "n": est.n,
+                "stderr": est.stderr,
+                "ci_low": est.ci_low,
+                "ci_high": est.ci_high,
+                "parse_failure_rate": failure_rate,
+                "decoding": records[0].get("decoding"),
+                "item_fields": list(metric.fields),
+                "items": [[i, *row] for i, row in zip(ids, stats.tolist(), strict=True)],
+            }
+        )
+    return rows
+
+
+def score_file(predictions: Path, output: Path, settings: dict[str, Any]) -> None:
+    write_json(output, score_records(read_jsonl(predictions), settings, str(predictions)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--predictions", type=Path, nargs="+", required=True)
+    parser.add_argument("--outputs", type=Path, nargs="+", required=True)
+    parser.add_argument("--settings", default="{}", help="JSON: {bootstrap_samples, seed, confidence}")
+    args = parser.parse_args(argv)
+    if len(args.predictions) != len(args.outputs):
+        parser.error(f"{len(args.predictions)} prediction files but {len(args.outputs)} outputs")
+    settings = resolve_settings(json.loads(args.settings))
+    for predictions, output in zip(args.predictions, args.outputs, strict=True):
+        score_file(predictions, output, settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""Uncertainty of metric values: standard errors, confidence intervals, paired bootstrap tests.
+
+Means (accuracy) get the analytic standard error and a Wilson interval for 0/1 items (a
+normal interval otherwise); every other metric (F1 and friends) is bootstrapped over items
+with a fixed seed: the standard error is the replicates' standard deviation and the interval
+their percentiles. Inputs are per-item statistics from `pipeline.evaluate.metrics`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+
+from pipeline.evaluate.metrics import metric_value
+
+ANALYTIC = frozenset({"accuracy"})
+_CHUNK = 200  # bootstrap replicates drawn at once (bounds memory to _CHUNK x n_items)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A metric value with its standard error and confidence interval over `n` items."""
+
+    value: float
+    stderr: float
+    ci_low: float
+    ci_high: float
+    n: int
+
+
+@dataclass(frozen=True)
+class PairedTest:
+    """System A minus system B on the same items: difference, its interval, two-sided p-value."""
+
+    delta: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    n: int
+
+    def significant(self, alpha: float = 0.05) -> bool:
+        return self.p_value < alpha
+
+
+def _z(confidence: float) -> float:
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    return NormalDist().inv_cdf(0.5 + confidence / 2)
+
+
+def _weights(n_items: int, samples: int, seed: int) -> Iterator[np.ndarray]:
+    """Bootstrap resamples as multinomial item counts, in chunks of shape (chunk, n_items)."""
+    rng = np.random.default_rng(seed)
+    for start in range(0, samples, _CHUNK):
+        size = min(_CHUNK, samples - start)
+        yield rng.multinomial(n_items, np.full(n_items, 1 / n_items), size=size)
+
+
+def bootstrap(metric: str, stats: np.ndarray, samples: int, seed: int) -> np.ndarray:
+    """`samples` bootstrap replicates of `metric` over the items (rows) of `stats`."""
+    stats = np.asarray(stats, dtype=float)
+    n = len(stats)
+    return np.concatenate([metric_value(metric, w @ stats, n) for w in _weights(n, samples, seed)])
+
+
+def wilson_interval(successes: float, n: int, confidence: float) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion."""
+    z = _z(confidence)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def estimate(
+    metric: str, stats: np.ndarray, samples: int = 1000, seed: int = 0, confidence: float = 0.95
+) -> Estimate:
+    """Value, standard error and interval of `metric` from per-item statistics `stats` (n x k)."""
+    stats = np.asarray(stats, dtype=float)
+    n = len(stats)
+    if n == 0:
+        raise ValueError(f"{metric}: no items to estimate from")
+    value = float(metric_value(metric, stats.sum(axis=0), n))
+    if metric in ANALYTIC:
+        column = stats[:, 0]
+        stderr = float(column.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0
+        if np.isin(column, (0.0, 1.0)).all():
+            low, high = wilson_interval(float(column.sum()), n, confidence)
+        else:
+            half = _z(confidence) * stderr
+            low, high = value - half, value + half
+        return Estimate(value, stderr, low, high, n)
+    reps = bootstrap(metric, stats, samples, seed)
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(reps, [tail, 1 - tail])
+    return Estimate(value, float(reps.std(ddof=1)), float(low), float(high), n)
+
+
+def paired_bootstrap(
+    metric: str,
+    stats_a: np.ndarray,
+    stats_b: np.ndarray,
+    samples: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> PairedTest:
+    """Paired bootstrap of metric(A) - metric(B); row i of both arrays is the same item.
+
+    The p-value is two-sided: twice the smaller share of replicates on either side of zero.
+    """
+    a, b = np.asarray(stats_a, dtype=float), np.asarray(stats_b, dtype=float)
+    if a.shape != b.shape or len(a) == 0:
+        raise ValueError(f"{metric}: paired statistics differ in shape or are empty: {a.shape} vs {b.shape}")
+    n = len(a)
+    delta = float(metric_value(metric, a.sum(axis=0), n) - metric_value(metric, b.sum(axis=0), n))
+    diffs = np.concatenate(
+        [metric_value(metric, w @ a, n) - metric_value(metric, w @ b, n) for w in _weights(n, samples, seed)]
+    )
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(diffs, [tail, 1 - tail])
+    p = min(1.0, 2 * min(float(np.mean(diffs <= 0)), float(np.mean(diffs >= 0))))
+    return PairedTest(delta, float(low), float(high), p, n)
+
+
+def paired_test_rows(
+    row_a: dict[str, Any], row_b: dict[str, Any], samples: int = 1000, seed: int = 0, confidence: float = 0.95
+) -> PairedTest:
+    """Paired bootstrap between two score rows of the same metric (from `pipeline.evaluate.score`).
+
+    Items are aligned by id; both rows must cover the same ids.
+    """
+    if row_a["metric"] != row_b["metric"] or row_a["item_fields"] != row_b["item_fields"]:
+        raise ValueError(f"cannot pair metric {row_a['metric']!r} with {row_b['metric']!r}")
+    a, b = _items_by_id(row_a), _items_by_id(row_b)
+    if a.keys() != b.keys():
+        missing = sorted(a.keys() ^ b.keys())[:5]
+        raise ValueError(f"{row_a['metric']}: rows cover different items (e.g. {missing})")
+    ids = sorted(a)
+    return paired_bootstrap(
+        row_a["metric"], [a[i] for i in ids], [b[i] for i in ids], samples, seed, confidence
+    )
+
+
+def _items_by_id(row: dict[str, Any]) -> dict[str, Sequence[float]]:
+    items = {str(item[0]): item[1:] for item in row["items"]}
+    if len(items) != len(row["items"]):
+        raise ValueError(f"{row['metric']}: duplicate item ids in a score row")
+    return items

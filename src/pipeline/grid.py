@@ -1,0 +1,114 @@
+"""The experiment grid as the workflow sees it: models × arms × evaluation cells.
+
+Pure functions of the validated config, importable without Snakemake, so that
+the DAG's shape and each stage's effective settings are unit-testable.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.io import canonical_json
+
+TRAINED_METHODS = ("cpt", "sft", "rpo", "merge")
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """`override` on top of `base`, recursing into nested mappings."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str
+    method: str
+    parent: str | None
+    spec: dict[str, Any]
+
+    @property
+    def eval_style(self) -> str:
+        return self.spec.get("eval_style", "json")
+
+
+class Grid:
+    """Models, arms, datasets and cells of one config."""
+
+    def __init__(self, config: dict[str, Any], registry: dict[str, Any]) -> None:
+        self.config = config
+        self.registry = registry
+        self.arms = {
+            name: Arm(name, spec["method"], spec.get("parent"), spec) for name, spec in config["arms"].items()
+        }
+        self._check_arms()
+
+    def _check_arms(self) -> None:
+        if "base" in self.arms and self.arms["base"].method != "none":
+            raise ValueError("arms.base: the arm named 'base' is the untouched model (method: none)")
+        for arm in self.arms.values():
+            if arm.method == "none":
+                if arm.name != "base":
+                    raise ValueError(f"arms.{arm.name}: method 'none' is reserved for the arm named 'base'")
+                continue
+            if arm.parent is None:
+                raise ValueError(f"arms.{arm.name}: a trained arm needs a parent arm")
+            if arm.parent != "base" and arm.parent not in self.arms:
+                raise ValueError(f"arms.{arm.name}.parent: unknown arm {arm.parent!r}")
+            self.lineage(arm.name)  # raises on cycles
+            if arm.method == "sft" and arm.spec.get("mix") not in self.config.get("mixes", {}):
+                raise ValueError(f"arms.{arm.name}.mix: unknown mix {arm.spec.get('mix')!r}")
+            if arm.method == "cpt" and arm.spec.get("corpus") not in self.config["corpus"]["corpora"]:
+                raise ValueError(f"arms.{arm.name}.corpus: unknown corpus {arm.spec.get('corpus')!r}")
+
+    def lineage(self, arm: str) -> list[str]:
+        """The chain of arms from `base` to `arm`, e.g. ['base', 'cpt', 'cpt-it']."""
+        chain = [arm]
+        while chain[-1] != "base":
+            parent = self.arms[chain[-1]].parent
+            if parent is None or parent in chain:
+                raise ValueError(f"arms.{arm}: parent chain does not reach 'base' ({' -> '.join(chain)})")
+            chain.append(parent)
+        return chain[::-1]
+
+    # -- what to build ---------------------------------------------------------------------
+    @property
+    def models(self) -> list[str]:
+        return list(self.config["models"])
+
+    def arms_with(self, method: str) -> list[str]:
+        return [a.name for a in self.arms.values() if a.method == method]
+
+    @property
+    def eval_datasets(self) -> list[str]:
+        chosen = self.config.get("evaluate_datasets")
+        return list(self.registry) if chosen is None else list(chosen)
+
+    def cells(self) -> list[tuple[str, str, str]]:
+        """Every (dataset, language, sub-task) cell that is evaluated."""
+        from pipeline.tasks.registry import cells
+
+        return [c for name in self.eval_datasets for c in cells(self.registry[name])]
+
+    # -- settings --------------------------------------------------------------------------
+    def settings(self, arm: str) -> dict[str, Any]:
+        """The effective settings of an arm's training stage: method defaults + arm overrides."""
+        spec = self.arms[arm]
+        defaults = self.config.get("training", {}).get(spec.method, {}) if spec.method != "merge" else {}
+        return deep_merge(defaults, spec.spec.get("settings", {}))
+
+    def settings_json(self, arm: str, **extra: Any) -> str:
+        return canonical_json({**self.settings(arm), **extra})
+
+
+def load_grid(config: dict[str, Any], base_dir: str | Path = ".") -> Grid:
+    from pipeline.tasks.registry import load_registry
+
+    return Grid(config, load_registry(Path(base_dir) / config["registry"]))

@@ -1,0 +1,132 @@
+"""Merge a base model with other models, streaming tensor by tensor into a new model folder."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from pipeline.io import atomic_dir, write_json, write_text
+from pipeline.merge import methods
+from pipeline.merge.card import model_card
+from pipeline.merge.checkpoint import Checkpoint, check_compatible
+from pipeline.merge.parameters import layer_positions, resolve
+from pipeline.merge.settings import MergeSettings, parse_settings
+from pipeline.merge.writer import OutputTensor, ShardWriter, plan_shards, torch_dtype, write_index
+
+PARAMETERS_FILE = "merge_parameters.json"
+_NOT_COPIED = {"config.json", "README.md", PARAMETERS_FILE, "model.safetensors.index.json"}
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".h5", ".msgpack")
+
+
+def merge_models(
+    base: str | Path, models: list[str | Path], output: str | Path, settings: dict[str, Any]
+) -> dict[str, Any]:
+    """Merge `models` into `base` as `settings` say; write the model folder `output` atomically.
+
+    Returns the record written to `output/merge_parameters.json`.
+    """
+    import torch
+
+    config = parse_settings(settings, len(models))
+    base_ckpt = Checkpoint.open(base)
+    others = [Checkpoint.open(m) for m in models]
+    check_compatible(base_ckpt, others)
+    positions = layer_positions(list(base_ckpt.tensors))
+    out_dtype = getattr(torch, config.dtype) if config.dtype else None
+    outputs = {}
+    for name, info in base_ckpt.tensors.items():
+        stored = torch_dtype(info.dtype, name)
+        outputs[name] = OutputTensor(
+            out_dtype if out_dtype and stored.is_floating_point else stored, info.shape
+        )
+    shards = plan_shards(outputs, config.max_shard_size)
+    resolved: dict[str, dict[str, Any]] = {}
+    with atomic_dir(output) as tmp:
+        for file, names in shards.items():
+            with ShardWriter(tmp / file, {n: outputs[n] for n in names}) as writer:
+                for name in names:
+                    tensor, resolved[name] = _merge_tensor(name, positions[name], base_ckpt, others, config)
+                    writer.write(name, tensor.to(outputs[name].dtype))
+                    del tensor
+        if len(shards) > 1:
+            write_index(tmp, shards, outputs)
+        _copy_side_files(base_ckpt.path, tmp)
+        _write_config(base_ckpt.path, tmp, config.dtype)
+        record = {
+            "method": config.method,
+            "base": str(base_ckpt.path),
+            "models": [str(o.path) for o in others],
+            "settings": config.record(),
+            "tensors": resolved,
+        }
+        write_json(tmp / PARAMETERS_FILE, record)
+        write_text(tmp / "README.md", model_card(record, Path(output).name))
+    return record
+
+
+def _merge_tensor(
+    name: str, position: float, base: Checkpoint, others: list[Checkpoint], config: MergeSettings
+) -> tuple[Any, dict[str, Any]]:
+    """One merged tensor (float32/64, or the base's for non-float tensors) and its resolved parameters."""
+    import torch
+
+    base_tensor = base.load(name)
+    if not base_tensor.is_floating_point():
+        for other in others:
+            if not torch.equal(other.load(name), base_tensor):
+                raise ValueError(
+                    f"tensor {name!r}: non-float tensor differs in {other.path}; cannot merge it"
+                )
+        return base_tensor, {"copied_from_base": True}
+    scopes = [[p, config.parameters] for p in config.model_parameters]
+    if config.method == "slerp":
+        t = resolve("t", [config.parameters], name, position, None)
+        return methods.slerp(t, base_tensor, others[0].load(name)), {"t": t}
+    if config.method == "linear":
+        weights = [resolve("weight", [config.base_parameters, config.parameters], name, position, None)]
+        weights += [resolve("weight", s, name, position, None) for s in scopes]
+        tensors = [base_tensor, *(o.load(name) for o in others)]
+        return methods.linear(tensors, weights, config.normalize, name), {"weight": weights}
+    weights = [resolve("weight", s, name, position, None) for s in scopes]
+    densities = [resolve("density", s, name, position, 1.0) for s in scopes]
+    dtype = methods.work_dtype(base_tensor)
+    base_work = base_tensor.to(dtype)
+    deltas = torch.empty((len(others), *base_tensor.shape), dtype=dtype)
+    for i, other in enumerate(others):
+        delta = other.load(name).to(dtype) - base_work
+        if config.spec.sparsify:
+            generator = torch.Generator().manual_seed(methods.tensor_seed(config.seed, name, i))
+            delta = methods.sparsify(delta, densities[i], config.spec.sparsify, config.rescale, generator)
+        deltas[i] = delta
+        del delta
+    merged = methods.combine_deltas(
+        base_work, deltas, weights, config.spec.sign_consensus, config.normalize, config.lambda_
+    )
+    params: dict[str, Any] = {"weight": weights}
+    if config.spec.sparsify:
+        params["density"] = densities
+    return merged, params
+
+
+def _copy_side_files(base: Path, output: Path) -> None:
+    """Tokenizer, generation config and other small files of the base (not its weights)."""
+    for file in sorted(base.iterdir()):
+        if file.is_file() and file.name not in _NOT_COPIED and not file.name.endswith(_WEIGHT_SUFFIXES):
+            shutil.copy2(file, output / file.name)
+
+
+def _write_config(base: Path, output: Path, dtype: str | None) -> None:
+    config_file = base / "config.json"
+    if not config_file.exists():
+        raise ValueError(f"{config_file}: missing (the merged model takes the base's config)")
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{config_file}: invalid JSON ({err.msg})") from err
+    if dtype:
+        config["dtype"] = dtype
+        if "torch_dtype" in config:
+            config["torch_dtype"] = dtype
+    write_json(output / "config.json", config)

@@ -1,0 +1,159 @@
+"""The merge stage's settings: validated, with each method's mergekit defaults filled in."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.merge.parameters import Setting, normalize_setting
+
+DTYPES = ("float32", "float16", "bfloat16", "float64")
+COMMON_KEYS = {"method", "dtype", "max_shard_size"}
+DEFAULT_MAX_SHARD_SIZE = "5GB"
+
+
+@dataclass(frozen=True)
+class Method:
+    """What a method reads from the settings, and its defaults (mergekit's)."""
+
+    keys: frozenset[str]
+    normalize: bool = False
+    sparsify: str | None = None  # "magnitude" (TIES) or "random" (DARE)
+    sign_consensus: bool = False
+    rescale: bool = False
+
+
+_TASK_ARITHMETIC = {"weight", "normalize", "lambda", "model_parameters"}
+METHODS = {
+    "slerp": Method(frozenset({"t"})),
+    "linear": Method(
+        frozenset({"weight", "normalize", "model_parameters", "base_parameters"}), normalize=True
+    ),
+    "task_arithmetic": Method(frozenset(_TASK_ARITHMETIC)),
+    "ties": Method(
+        frozenset(_TASK_ARITHMETIC | {"density", "rescale"}),
+        normalize=True,
+        sparsify="magnitude",
+        sign_consensus=True,
+    ),
+    "dare_ties": Method(
+        frozenset(_TASK_ARITHMETIC | {"density", "rescale", "seed"}),
+        sparsify="random",
+        sign_consensus=True,
+        rescale=True,
+    ),
+    "dare_linear": Method(
+        frozenset(_TASK_ARITHMETIC | {"density", "rescale", "seed"}), sparsify="random", rescale=True
+    ),
+}
+PER_TENSOR_KEYS = ("t", "weight", "density")
+
+
+@dataclass(frozen=True)
+class MergeSettings:
+    method: str
+    spec: Method
+    parameters: dict[str, Setting]  # t / weight / density for every input
+    model_parameters: list[dict[str, Setting]]  # per --models entry; takes precedence
+    base_parameters: dict[str, Setting]  # linear: the base's weight
+    normalize: bool
+    rescale: bool
+    lambda_: float
+    seed: int
+    dtype: str | None  # None: each tensor keeps the base's dtype
+    max_shard_size: int  # bytes
+
+    def record(self) -> dict[str, Any]:
+        """The settings as applied, defaults included (for merge_parameters.json and the card)."""
+        record: dict[str, Any] = {"method": self.method, **self.parameters}
+        record.update(dtype=self.dtype, max_shard_size=self.max_shard_size)
+        keys = self.spec.keys
+        if "normalize" in keys:
+            record.update(normalize=self.normalize)
+        if "lambda" in keys:
+            record["lambda"] = self.lambda_
+        if "rescale" in keys:
+            record.update(rescale=self.rescale)
+        if "seed" in keys:
+            record.update(seed=self.seed)
+        if any(self.model_parameters):
+            record.update(model_parameters=self.model_parameters)
+        if self.base_parameters:
+            record.update(base_parameters=self.base_parameters)
+        return record
+
+
+def parse_settings(settings: dict[str, Any], n_models: int) -> MergeSettings:
+    """Validate `settings` for a merge of a base with `n_models` other models."""
+    if not isinstance(settings, dict):
+        raise ValueError(f"merge settings must be a JSON object, got {settings!r}")
+    method = settings.get("method")
+    if method not in METHODS:
+        raise ValueError(f"settings 'method': expected one of {sorted(METHODS)}, got {method!r}")
+    spec = METHODS[method]
+    unknown = set(settings) - COMMON_KEYS - spec.keys
+    if unknown:
+        raise ValueError(f"settings: keys {sorted(unknown)} do not apply to method {method!r}")
+    if method == "slerp" and n_models != 1:
+        raise ValueError(f"slerp merges the base with exactly one other model, got {n_models}")
+    if n_models < 1:
+        raise ValueError("merging needs at least one model besides the base")
+    parameters = {k: normalize_setting(k, settings[k]) for k in PER_TENSOR_KEYS if k in settings}
+    if method == "slerp" and "t" not in parameters:
+        raise ValueError("settings: slerp needs 't'")
+    model_keys = {"weight", "density"} & spec.keys
+    model_parameters = settings.get("model_parameters", [{}] * n_models)
+    if not isinstance(model_parameters, list) or len(model_parameters) != n_models:
+        raise ValueError(
+            f"settings 'model_parameters': expected a list of {n_models} objects (one per model)"
+        )
+    dtype = settings.get("dtype")
+    if dtype is not None and dtype not in DTYPES:
+        raise ValueError(f"settings 'dtype': expected one of {DTYPES} or null, got {dtype!r}")
+    return MergeSettings(
+        method=method,
+        spec=spec,
+        parameters=parameters,
+        model_parameters=[
+            _scope(f"model_parameters[{i}]", p, model_keys) for i, p in enumerate(model_parameters)
+        ],
+        base_parameters=_scope("base_parameters", settings.get("base_parameters", {}), {"weight"}),
+        normalize=_typed(settings, "normalize", bool, spec.normalize),
+        rescale=_typed(settings, "rescale", bool, spec.rescale),
+        lambda_=float(_typed(settings, "lambda", int | float, 1.0)),
+        seed=_typed(settings, "seed", int, 0),
+        dtype=dtype,
+        max_shard_size=_shard_size(settings.get("max_shard_size", DEFAULT_MAX_SHARD_SIZE)),
+    )
+
+
+def _scope(where: str, value: Any, allowed: set[str]) -> dict[str, Setting]:
+    if not isinstance(value, dict) or set(value) - allowed:
+        raise ValueError(
+            f"settings {where!r}: expected an object with keys among {sorted(allowed)}, got {value!r}"
+        )
+    return {k: normalize_setting(f"{where}.{k}", v) for k, v in value.items()}
+
+
+def _typed(settings: dict[str, Any], key: str, kind: Any, default: Any) -> Any:
+    value = settings.get(key, default)
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise ValueError(f"settings {key!r}: expected {getattr(kind, '__name__', kind)}, got {value!r}")
+    return value
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(KB|MB|GB|TB)\s*$", re.IGNORECASE)
+_UNITS = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+
+
+def _shard_size(value: Any) -> int:
+    """Bytes, from an int or a size like "2GB" (decimal units, as transformers reads them)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    m = _SIZE.match(value) if isinstance(value, str) else None
+    if m is None or float(m[1]) <= 0:
+        raise ValueError(
+            f"settings 'max_shard_size': expected bytes (int > 0) or a size like '2GB', got {value!r}"
+        )
+    return int(float(m[1]) * _UNITS[m[2].upper()])

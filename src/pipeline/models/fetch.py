@@ -1,0 +1,63 @@
+"""Materialise a grid model as a local checkpoint folder.
+
+`tiny` builds the demo model; a local folder is linked file by file; anything else is
+a Hugging Face hub id downloaded with `huggingface_hub.snapshot_download` (on a cluster;
+`HF_HUB_OFFLINE=1` makes it use the local cache only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from pipeline.io import atomic_dir
+from pipeline.models.tiny import build_tiny_model, iter_texts
+
+WEIGHT_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken"]
+
+
+def link_local(source: Path, output: Path) -> None:
+    if not (source / "config.json").exists():
+        raise ValueError(f"model source {source}: no config.json (not a Hugging Face checkpoint folder)")
+    with atomic_dir(output) as tmp:
+        for path in source.iterdir():
+            if path.is_file():
+                os.symlink(path.resolve(), tmp / path.name)
+
+
+def download(repo_id: str, output: Path) -> None:
+    from huggingface_hub import snapshot_download
+
+    with atomic_dir(output) as tmp:
+        snapshot_download(repo_id, local_dir=tmp, allow_patterns=WEIGHT_PATTERNS)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--source", required=True, help="'tiny', a local folder, or a hub id")
+    parser.add_argument("--family", required=True)
+    parser.add_argument("--variant", choices=["base", "instruct"], required=True)
+    parser.add_argument("--text-dir", default="", help="text that trains a tiny model's tokenizer")
+    parser.add_argument("--settings", required=True, help="JSON: {architecture: {...}, seed: int}")
+    parser.add_argument("--output", type=Path, required=True)
+    args = parser.parse_args(argv)
+
+    if args.source == "tiny":
+        settings = json.loads(args.settings)
+        files = sorted(p for p in Path(args.text_dir).rglob("*") if p.is_file())
+        if not files:
+            raise ValueError(f"tiny model: no text found under --text-dir {args.text_dir!r}")
+        texts = iter_texts(files)
+        build_tiny_model(
+            texts, args.family, args.variant, settings["architecture"], settings["seed"], args.output
+        )
+    elif Path(args.source).is_dir():
+        link_local(Path(args.source), args.output)
+    else:
+        download(args.source, args.output)
+
+
+if __name__ == "__main__":
+    main()

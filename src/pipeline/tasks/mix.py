@@ -1,0 +1,418 @@
+"""Training mixes: the IT mix (instruction → JSON answer) and the RoT mix (question → reasoning → conclusion).
+
+One record per training example: ``{"id", "prompt", "completion", "dataset", "task", "language",
+"subtask", "kind"}``. Reasoning traces (``--traces``) are JSONL records ``{"id", "question",
+"reasoning", "answer", "language"}`` (optional ``"dataset"``, default the file's stem; other keys
+are ignored); the trace's options, if any, are part of its question.
+
+    python -m pipeline.tasks.mix --kind it|rot --tasks T1.jsonl [...] [--traces TR.jsonl ...]
+        --settings JSON --output MIX.jsonl --stats STATS.json [--vocab VOCAB.txt]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pipeline.examples import TASKS, Example
+from pipeline.io import write_json, write_jsonl, write_text
+from pipeline.tasks.answers import gold_answer
+from pipeline.tasks.prompts import (
+    conclusion_completion,
+    instruction_prompt,
+    json_completion,
+    reasoning_completion,
+    reasoning_prompt,
+    trace_prompt,
+)
+
+KINDS = ("it", "rot")
+TRAIN_SPLIT = "train"
+TRACE_TASK = "reasoning"
+TRACE_SUBTASK = "trace"
+_WORD = re.compile(r"\w+")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ReasoningTrace:
+    """A reasoning trace: question (options included), reasoning, final answer (e.g. an option)."""
+
+    id: str
+    question: str
+    reasoning: str
+    answer: str
+    language: str
+    dataset: str
+
+    @classmethod
+    def from_record(cls, record: Any, where: str, default_dataset: str) -> ReasoningTrace:
+        """Validate one JSONL record; `where` ("file:line") names it in errors."""
+        if not isinstance(record, dict):
+            raise ValueError(f"{where}: a trace must be a JSON object")
+        keys = ("id", "question", "reasoning", "answer", "language")
+        missing = [k for k in keys if k not in record]
+        if missing:
+            raise ValueError(f"{where}: trace lacks key(s) {missing}")
+        values = {k: record[k] for k in keys}
+        values["dataset"] = record.get("dataset", default_dataset)
+        bad = [k for k, v in values.items() if not isinstance(v, str) or not v.strip()]
+        if bad:
+            raise ValueError(f"{where}: trace key(s) {bad} must be non-empty strings")
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class ITSettings:
+    languages: tuple[str, ...] | None = None
+    tasks: tuple[str, ...] | None = None
+    max_examples_per_task: int | None = None
+    max_examples_per_cell: int | None = None
+    prompt_language: str = "en"
+    strict_language: bool = False
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class RoTSettings:
+    languages: tuple[str, ...] | None = None
+    max_examples: int | None = None
+    token_budget_words: int | None = None
+    qa_explanations: bool = True
+    prompt_language: str = "en"
+    strict_language: bool = False
+    seed: int = 0
+
+
+def _check_setting(name: str, value: Any) -> Any:
+    """One settings value, type-checked by name; lists become tuples."""
+    if name in ("languages", "tasks"):
+        if value is None:
+            return None
+        if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise ValueError(f"settings[{name!r}] must be a list of strings or null, got {value!r}")
+        unknown = sorted(set(value) - set(TASKS)) if name == "tasks" else []
+        if unknown:
+            raise ValueError(f"settings['tasks']: unknown task(s) {unknown} (expected some of {TASKS})")
+        return tuple(value)
+    if name in ("max_examples_per_task", "max_examples_per_cell", "max_examples", "token_budget_words"):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"settings[{name!r}] must be a positive integer or null, got {value!r}")
+        return value
+    if name in ("strict_language", "qa_explanations"):
+        if not isinstance(value, bool):
+            raise ValueError(f"settings[{name!r}] must be true or false, got {value!r}")
+        return value
+    if name == "seed":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"settings['seed'] must be an integer, got {value!r}")
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"settings[{name!r}] must be a string, got {value!r}")
+    return value
+
+
+def parse_settings(kind: str, settings: dict[str, Any]) -> ITSettings | RoTSettings:
+    """The settings of a mix of `kind`; unknown keys and ill-typed values raise ValueError."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown mix kind {kind!r} (expected one of {KINDS})")
+    cls = ITSettings if kind == "it" else RoTSettings
+    known = [f.name for f in fields(cls)]
+    unknown = sorted(set(settings) - set(known))
+    if unknown:
+        raise ValueError(f"unknown {kind} mix setting(s) {unknown} (known: {known})")
+    return cls(**{k: _check_setting(k, v) for k, v in settings.items()})
+
+
+def _jsonl(path: str | Path) -> Iterator[tuple[str, Any]]:
+    """("file:line", record) for each non-blank line of a JSONL file."""
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                yield where, json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{where}: invalid JSON ({err.msg})") from err
+
+
+_EXAMPLE_FIELDS = {f.name: f for f in fields(Example)}
+_REQUIRED = [name for name in _EXAMPLE_FIELDS if name != "metadata"]
+
+
+def _example(record: Any, where: str) -> Example:
+    """An Example from a task-file record, with its gold checked against the task's layout."""
+    if not isinstance(record, dict):
+        raise ValueError(f"{where}: an example must be a JSON object")
+    missing = [k for k in _REQUIRED if k not in record]
+    unknown = sorted(set(record) - set(_EXAMPLE_FIELDS))
+    if missing or unknown:
+        raise ValueError(f"{where}: example lacks key(s) {missing}, has unknown key(s) {unknown}")
+    not_str = [k for k in _REQUIRED if k != "gold" and not isinstance(record[k], str)]
+    if not_str or not isinstance(record["gold"], dict) or not isinstance(record.get("metadata", {}), dict):
+        raise ValueError(f"{where}: ill-typed example fields (strings: {not_str}, gold/metadata: objects)")
+    try:
+        example = Example.from_record(record)
+        gold_answer(example)
+    except (ValueError, KeyError, TypeError, IndexError) as err:
+        raise ValueError(f"{where}: bad example ({type(err).__name__}: {err})") from err
+    gold = example.gold
+    if example.task == "qa" and not 0 <= gold["answer"] < len(gold["choices"]):
+        raise ValueError(f"{where}: qa answer index {gold['answer']} outside {len(gold['choices'])} choices")
+    return example
+
+
+def load_examples(paths: Sequence[str | Path]) -> list[Example]:
+    """Every Example of the task files; a bad or duplicate (dataset, id) record names file and line."""
+    examples: list[Example] = []
+    seen: dict[tuple[str, str], str] = {}
+    for path in paths:
+        for where, record in _jsonl(path):
+            example = _example(record, where)
+            key = (example.dataset, example.id)
+            if key in seen:
+                raise ValueError(f"{where}: duplicate example {key} (first at {seen[key]})")
+            seen[key] = where
+            examples.append(example)
+    return examples
+
+
+def load_traces(paths: Sequence[str | Path]) -> list[ReasoningTrace]:
+    """Every trace of the trace files; a bad or duplicate (dataset, id) record names file and line."""
+    traces: list[ReasoningTrace] = []
+    seen: dict[tuple[str, str], str] = {}
+    for path in paths:
+        for where, record in _jsonl(path):
+            trace = ReasoningTrace.from_record(record, where, Path(path).stem)
+            key = (trace.dataset, trace.id)
+            if key in seen:
+                raise ValueError(f"{where}: duplicate trace {key} (first at {seen[key]})")
+            seen[key] = where
+            traces.append(trace)
+    return traces
+
+
+def _permuted(items: Sequence[T], identity: Callable[[T], tuple[str, ...]], seed: str) -> list[T]:
+    """A seeded permutation independent of the input order (items are sorted by identity first)."""
+    ordered = sorted(items, key=identity)
+    random.Random(seed).shuffle(ordered)
+    return ordered
+
+
+def _capped(
+    items: Sequence[T],
+    group: Callable[[T], Hashable],
+    n: int,
+    identity: Callable[[T], tuple[str, ...]],
+    tag: str,
+) -> list[T]:
+    """At most `n` items per group: the first `n` of a seeded permutation (so smaller caps nest)."""
+    groups: dict[Hashable, list[T]] = defaultdict(list)
+    for item in items:
+        groups[group(item)].append(item)
+    return [
+        x for key in sorted(groups, key=str) for x in _permuted(groups[key], identity, f"{tag}:{key}")[:n]
+    ]
+
+
+def _example_identity(example: Example) -> tuple[str, ...]:
+    return (example.dataset, example.id)
+
+
+def _record_identity(record: dict[str, Any]) -> tuple[str, ...]:
+    return (record["dataset"], record["id"])
+
+
+def _wanted_language(language: str, languages: tuple[str, ...] | None) -> bool:
+    return languages is None or language.lower() in {lang.lower() for lang in languages}
+
+
+def _record(example: Example, prompt: str, completion: str, kind: str) -> dict[str, Any]:
+    return {
+        "id": example.id,
+        "prompt": prompt,
+        "completion": completion,
+        "dataset": example.dataset,
+        "task": example.task,
+        "language": example.language,
+        "subtask": example.subtask,
+        "kind": kind,
+    }
+
+
+def it_mix(examples: Sequence[Example], settings: ITSettings) -> list[dict[str, Any]]:
+    """IT records of the train-split examples kept by the filters and caps, shuffled with the seed."""
+    pool = [
+        e
+        for e in examples
+        if e.split == TRAIN_SPLIT
+        and _wanted_language(e.language, settings.languages)
+        and (settings.tasks is None or e.task in settings.tasks)
+    ]
+    if settings.max_examples_per_cell is not None:
+        tag = f"{settings.seed}:cell"
+        pool = _capped(pool, lambda e: e.cell, settings.max_examples_per_cell, _example_identity, tag)
+    if settings.max_examples_per_task is not None:
+        tag = f"{settings.seed}:task"
+        pool = _capped(pool, lambda e: e.task, settings.max_examples_per_task, _example_identity, tag)
+    lang, strict = settings.prompt_language, settings.strict_language
+    records = [_record(e, instruction_prompt(e, lang, strict), json_completion(e), "it") for e in pool]
+    return _permuted(records, _record_identity, f"{settings.seed}:order")
+
+
+def _trace_record(trace: ReasoningTrace) -> dict[str, Any]:
+    return {
+        "id": trace.id,
+        "prompt": trace_prompt(trace.question),
+        "completion": conclusion_completion(trace.reasoning, trace.answer),
+        "dataset": trace.dataset,
+        "task": TRACE_TASK,
+        "language": trace.language,
+        "subtask": TRACE_SUBTASK,
+        "kind": "rot",
+    }
+
+
+def words(text: str) -> list[str]:
+    """The word tokens of a text (Unicode ``\\w+`` runs): the unit of word counts and vocabularies."""
+    return _WORD.findall(text)
+
+
+def _record_words(record: dict[str, Any]) -> int:
+    return len(words(record["prompt"])) + len(words(record["completion"]))
+
+
+def rot_mix(
+    traces: Sequence[ReasoningTrace], examples: Sequence[Example], settings: RoTSettings
+) -> list[dict[str, Any]]:
+    """RoT records: traces, plus train qa examples whose ``metadata["explanation"]`` is the reasoning.
+
+    Shuffled with the seed, then cut to `max_examples` and to the longest prefix within
+    `token_budget_words` (prompt + completion words), so smaller caps give nested mixes.
+    """
+    records = [_trace_record(t) for t in traces if _wanted_language(t.language, settings.languages)]
+    if settings.qa_explanations:
+        lang, strict = settings.prompt_language, settings.strict_language
+        for e in examples:
+            explanation = e.metadata.get("explanation")
+            if (
+                e.task == "qa"
+                and e.split == TRAIN_SPLIT
+                and isinstance(explanation, str)
+                and explanation.strip()
+                and _wanted_language(e.language, settings.languages)
+            ):
+                prompt = reasoning_prompt(e, lang, strict)
+                records.append(_record(e, prompt, reasoning_completion(explanation, e), "rot"))
+    records = _permuted(records, _record_identity, f"{settings.seed}:order")
+    if settings.max_examples is not None:
+        records = records[: settings.max_examples]
+    if settings.token_budget_words is not None:
+        kept, total = [], 0
+        for record in records:
+            total += _record_words(record)
+            if total > settings.token_budget_words:
+                break
+            kept.append(record)
+        records = kept
+    return records
+
+
+def _quantile(ordered: Sequence[float], q: float) -> float:
+    """Linear-interpolation quantile of sorted values."""
+    pos = q * (len(ordered) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def _summary(values: Sequence[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {
+        "mean": round(sum(ordered) / len(ordered), 2),
+        "median": round(_quantile(ordered, 0.5), 2),
+        "p95": round(_quantile(ordered, 0.95), 2),
+    }
+
+
+def vocabulary(records: Sequence[dict[str, Any]]) -> set[str]:
+    """Lower-cased word types of every prompt and completion."""
+    return {w.lower() for r in records for field in ("prompt", "completion") for w in words(r[field])}
+
+
+def mix_stats(records: Sequence[dict[str, Any]], kind: str) -> dict[str, Any]:
+    """Size, composition and length profile of a (non-empty) mix, for the data-differences table."""
+    if not records:
+        raise ValueError("no statistics for an empty mix")
+    prompt_words = [len(words(r["prompt"])) for r in records]
+    completion_words = [len(words(r["completion"])) for r in records]
+    total = sum(prompt_words) + sum(completion_words)
+    return {
+        "kind": kind,
+        "examples": len(records),
+        "by_task": dict(sorted(Counter(r["task"] for r in records).items())),
+        "by_language": dict(sorted(Counter(r["language"] for r in records).items())),
+        "by_dataset": dict(sorted(Counter(r["dataset"] for r in records).items())),
+        "by_task_language": dict(sorted(Counter(f"{r['task']}/{r['language']}" for r in records).items())),
+        "prompt_chars": _summary([len(r["prompt"]) for r in records]),
+        "prompt_words": _summary(prompt_words),
+        "completion_chars": _summary([len(r["completion"]) for r in records]),
+        "completion_words": _summary(completion_words),
+        "completion_word_share": round(sum(completion_words) / total, 4) if total else 0.0,
+        "vocabulary_size": len(vocabulary(records)),
+    }
+
+
+def build_mix(
+    kind: str, task_paths: Sequence[str | Path], trace_paths: Sequence[str | Path], settings: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The records of a mix from files; an empty result raises ValueError."""
+    parsed = parse_settings(kind, settings)
+    examples = load_examples(task_paths)
+    if isinstance(parsed, ITSettings):
+        if trace_paths:
+            raise ValueError("an it mix takes no --traces")
+        records = it_mix(examples, parsed)
+    else:
+        records = rot_mix(load_traces(trace_paths), examples, parsed)
+    if not records:
+        raise ValueError(f"the {kind} mix is empty after its filters (settings {settings})")
+    return records
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--kind", choices=KINDS, required=True)
+    parser.add_argument("--tasks", nargs="*", default=[], help="task files (Example JSONL)")
+    parser.add_argument("--traces", nargs="*", default=[], help="reasoning-trace JSONL files (rot only)")
+    parser.add_argument("--settings", default="{}", help="mix settings as one JSON object")
+    parser.add_argument("--output", required=True, help="the mix (JSONL)")
+    parser.add_argument("--stats", required=True, help="the mix statistics (JSON)")
+    parser.add_argument("--vocab", help="optional: the mix vocabulary, one lower-cased word type per line")
+    args = parser.parse_args(argv)
+    try:
+        settings = json.loads(args.settings)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"--settings: invalid JSON ({err.msg})") from err
+    if not isinstance(settings, dict):
+        raise ValueError(f"--settings must be a JSON object, got {args.settings!r}")
+    records = build_mix(args.kind, args.tasks, args.traces, settings)
+    write_jsonl(args.output, records)
+    write_json(args.stats, mix_stats(records, args.kind))
+    if args.vocab:
+        write_text(args.vocab, "".join(f"{w}\n" for w in sorted(vocabulary(records))))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,232 @@
+"""Multiple-choice QA in its native layouts: MedQA JSONL, MedMCQA JSON(L), MMLU CSV,
+Italian admission tests JSONL, CasiMedicos-RAG dict lines and MedExpQA JSONL.
+
+Each question is one document with gold `{question, choices, answer, context}`
+(`answer` is the 0-based index of the right choice).
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pipeline.tasks.readers.base import UNSPLIT, Document, require, split_dirs, where
+
+
+def question(
+    doc_id: str,
+    language: str,
+    split: str,
+    text: str,
+    choices: list[str],
+    answer: int,
+    at: str,
+    context: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Document:
+    """A validated MCQ document; `at` names the file and record for errors."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"{at}: empty or missing question text")
+    if len(choices) < 2 or not all(isinstance(c, str) for c in choices):
+        raise ValueError(f"{at}: expected at least two string options, got {choices!r}")
+    if not isinstance(answer, int) or not 0 <= answer < len(choices):
+        raise ValueError(f"{at}: answer {answer!r} is not one of the {len(choices)} options")
+    gold = {"question": text, "choices": choices, "answer": answer, "context": context}
+    return Document(doc_id, language, split, text, gold, metadata or {})
+
+
+def lettered(options: Any, key: Any, at: str) -> tuple[list[str], int]:
+    """Choices of an `{"A": ..., "B": ...}` (or `{"1": ...}`) mapping and the index of `key`."""
+    if not isinstance(options, dict) or not options:
+        raise ValueError(f"{at}: 'options' must be a non-empty mapping, got {type(options).__name__}")
+    keys = sorted(options, key=lambda k: (len(str(k)), str(k)))
+    if str(key) not in [str(k) for k in keys]:
+        raise ValueError(f"{at}: answer key {key!r} is not among the options {keys}")
+    return [options[k] for k in keys], [str(k) for k in keys].index(str(key))
+
+
+def jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, record) of a JSONL file; a bad line names the file and line."""
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{where(path, lineno)}: invalid JSON ({err.msg})") from err
+            if not isinstance(record, dict):
+                raise ValueError(f"{where(path, lineno)}: expected a JSON object")
+            yield lineno, record
+
+
+def field(record: dict[str, Any], key: str, at: str) -> Any:
+    if key not in record:
+        raise ValueError(f"{at}: missing key {key!r} (keys: {sorted(record)})")
+    return record[key]
+
+
+def _files(
+    root: Path, language: str, options: dict[str, Any], default: dict[str, str]
+) -> list[tuple[str, Path]]:
+    """Split files under `root`; a single-file root is one unsplit (`all`) file."""
+    if root.is_file():
+        return [(UNSPLIT, root)]
+    return require(split_dirs(root, language, options, default), root, language)
+
+
+def read_medqa(root: Path, language: str, options: dict[str, Any]) -> list[Document]:
+    """MedQA JSONL: `{question, options{A..E}, answer_idx, answer?, meta_info?, explanation?}`."""
+    docs = []
+    default = {"train": "train.jsonl", "dev": "dev.jsonl", "test": "test.jsonl"}
+    for split, path in _files(root, language, options, default):
+        for lineno, rec in jsonl_records(path):
+            at = where(path, lineno)
+            choices, answer = lettered(field(rec, "options", at), field(rec, "answer_idx", at), at)
+            meta = {k: rec[k] for k in ("meta_info", "explanation") if k in rec}
+            doc_id = str(rec.get("id", f"{split}-{lineno:06d}"))
+            docs.append(
+                question(doc_id, language, split, field(rec, "question", at), choices, answer, at, None, meta)
+            )
+    return docs
+
+
+def _single_list(path: Path) -> list[dict[str, Any]] | None:
+    """The one list of a whole-file JSON object, or None when the file is JSONL."""
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return None
+    lists = [v for v in obj.values() if isinstance(v, list)] if isinstance(obj, dict) else []
+    return lists[0] if len(lists) == 1 else None
+
+
+def read_medmcqa(root: Path, language: str, options: dict[str, Any]) -> list[Document]:
+    """MedMCQA: the official JSONL (`question, opa..opd, cop` 1-based, `exp`, `id`) or a JSON
+    object holding one list of `{question, options{A..D}, answer_idx}` (HuatuoGPT eval layout)."""
+    docs = []
+    default = {"train": "train.json", "dev": "dev.json", "test": "test.json"}
+    for split, path in _files(root, language, options, default):
+        lists = _single_list(path)
+        if lists is not None:
+            for i, rec in enumerate(lists):
+                at = f"{path}: record {i}"
+                choices, answer = lettered(field(rec, "options", at), field(rec, "answer_idx", at), at)
+                docs.append(
+                    question(
+                        f"{split}-{i:06d}", language, split, field(rec, "question", at), choices, answer, at
+                    )
+                )
+            continue
+        base = int(options.get("cop_base", 1))
+        for lineno, rec in jsonl_records(path):
+            at = where(path, lineno)
+            choices = [field(rec, k, at) for k in ("opa", "opb", "opc", "opd")]
+            meta = {"explanation": rec["exp"]} if rec.get("exp") else {}
+            doc_id = str(rec.get("id", f"{split}-{lineno:06d}"))
+            answer = int(field(rec, "cop", at)) - base
+            docs.append(
+                question(doc_id, language, split, field(rec, "question", at), choices, answer, at, None, meta)
+            )
+    return docs
+
+
+def read_admission(root: Path, language: str, options: dict[str, Any]) -> list[Document]:
+    """Italian admission tests JSONL: `{id, topic, text, answers[5], label}` (0-based label)."""
+    docs = []
+    for split, path in _files(root, language, options, {UNSPLIT: "medical_school_questions.jsonl"}):
+        for lineno, rec in jsonl_records(path):
+            at = where(path, lineno)
+            answers, label = field(rec, "answers", at), field(rec, "label", at)
+            meta = {"topic": rec["topic"]} if "topic" in rec else {}
+            doc_id = str(rec.get("id", lineno))
+            docs.append(
+                question(doc_id, language, split, field(rec, "text", at), answers, label, at, None, meta)
+            )
+    return docs
+
+
+def read_mmlu(root: Path, language: str, options: dict[str, Any]) -> list[Document]:
+    """MMLU headerless CSV `question,A,B,C,D,answer` in `<split dir>/<subject>_<dir>.csv`.
+
+    `options.subjects` picks subjects (default: all); `options.splits` maps our splits to the
+    MMLU folders (default train←dev, dev←val, test←test).
+    """
+    docs = []
+    subjects = options.get("subjects")
+    for split, folder in require(
+        split_dirs(root, language, options, {"train": "dev", "dev": "val", "test": "test"}), root, language
+    ):
+        for path in sorted(folder.glob("*.csv")):
+            subject = path.stem.rsplit("_", 1)[0]
+            if subjects is not None and subject not in subjects:
+                continue
+            with open(path, encoding="utf-8", newline="") as f:
+                reader = csv.reader(f)
+                for i, row in enumerate(reader):
+                    at = where(path, reader.line_num)
+                    if len(row) != 6:
+                        raise ValueError(f"{at}: expected 6 columns (question, A-D, answer), got {len(row)}")
+                    choices, answer = lettered(dict(zip("ABCD", row[1:5], strict=True)), row[5].strip(), at)
+                    doc_id = f"{subject}-{i:04d}"
+                    docs.append(
+                        question(
+                            doc_id, language, split, row[0], choices, answer, at, None, {"subject": subject}
+                        )
+                    )
+    return docs
+
+
+def read_casimedicos_rag(root: Path, language: str, options: dict[str, Any]) -> list[Document]:
+    """CasiMedicos-RAG lines, one Python dict literal each:
+    `{id, question, options{'1'..'5'}, correct_answer (1-based), bm25[passages]}`; context = the passages."""
+    docs = []
+    for split, path in _files(root, language, options, {UNSPLIT: "bm25_rag.txt"}):
+        with open(path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                at = where(path, lineno)
+                try:
+                    rec = ast.literal_eval(line)
+                except (ValueError, SyntaxError) as err:
+                    raise ValueError(f"{at}: not a Python dict literal ({err})") from err
+                if not isinstance(rec, dict):
+                    raise ValueError(f"{at}: expected a dict literal")
+                choices, answer = lettered(field(rec, "options", at), field(rec, "correct_answer", at), at)
+                passages = rec.get("bm25") or []
+                context = "\n\n".join(passages) if passages else None
+                doc_id = str(rec.get("id", lineno))
+                docs.append(
+                    question(
+                        doc_id, language, split, field(rec, "question", at), choices, answer, at, context
+                    )
+                )
+    return docs
+
+
+def read_medexpqa(root: Path, language: str, options: dict[str, Any]) -> list[Document]:
+    """MedExpQA JSONL (HiTZ/MedExpQA export): `{id, full_question, options{'1'..'5'}, correct_option,
+    explanations?, <context_field>}`; the context field (default `rag`) is a string, a list of
+    strings, or a mapping whose `options.context_key` entry is used."""
+    docs = []
+    default = {s: f"{{lang}}/{s}.jsonl" for s in ("train", "dev", "test")}
+    key, ctx_key = options.get("context_field", "rag"), options.get("context_key")
+    for split, path in _files(root, language, options, default):
+        for lineno, rec in jsonl_records(path):
+            at = where(path, lineno)
+            choices, answer = lettered(field(rec, "options", at), field(rec, "correct_option", at), at)
+            context = rec.get(key)
+            if isinstance(context, dict):
+                context = field(context, ctx_key, f"{at} ({key})") if ctx_key else None
+            if isinstance(context, list):
+                context = "\n\n".join(context)
+            meta = {"explanation": rec["explanations"]} if rec.get("explanations") else {}
+            text = rec.get("full_question", rec.get("question"))
+            doc_id = str(rec.get("id", f"{split}-{lineno:06d}"))
+            docs.append(question(doc_id, language, split, text, choices, answer, at, context, meta))
+    return docs

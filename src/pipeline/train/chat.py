@@ -1,0 +1,69 @@
+"""The text a model sees for a prompt and the answer it is taught: one form for training and generation.
+
+Instruct models (a tokenizer with a ``chat_template``) get the prompt as a user turn and the answer as the
+assistant turn, exactly as their template renders it; base models get a plain-text form:
+``{bos}{prompt}\\n\\n### Answer:\\n`` then ``{completion}{eos}``.
+
+The texts carry every special token they need (BOS included), so they are tokenized with
+``add_special_tokens=False`` — use `encode`, which training uses too: a model is trained on
+``encode(prompt_text) + encode(completion_text)`` and generates from ``encode(format_prompt(...))``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ANSWER_HEADER = "\n\n### Answer:\n"
+_SENTINEL = "MEDADAPTCOMPLETIONSENTINEL"
+
+
+def is_chat(tokenizer: Any) -> bool:
+    """Whether the model is an instruct model, i.e. its tokenizer has a chat template."""
+    return bool(getattr(tokenizer, "chat_template", None))
+
+
+def format_prompt(tokenizer: Any, prompt: str) -> str:
+    """What the model sees before generating its answer to `prompt` (the user message content)."""
+    if is_chat(tokenizer):
+        return tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+        )
+    return f"{tokenizer.bos_token or ''}{prompt}{ANSWER_HEADER}"
+
+
+def format_example(tokenizer: Any, prompt: str, completion: str) -> tuple[str, str]:
+    """(prompt_text, completion_text): the prompt as in `format_prompt`, the answer with its end-of-turn text.
+
+    For chat models the completion is the assistant content as the template renders it (e.g. trimmed)
+    followed by what the template writes after it (the end-of-turn token); for base models it ends in EOS.
+    """
+    prompt_text = format_prompt(tokenizer, prompt)
+    if not is_chat(tokenizer):
+        return prompt_text, f"{completion}{tokenizer.eos_token}"
+    head, tail = _assistant_frame(tokenizer, prompt)
+    full = _render(tokenizer, prompt, completion)
+    if not (full.startswith(head) and full.endswith(tail) and len(full) >= len(head) + len(tail)):
+        raise ValueError(
+            "the chat template renders the assistant turn differently for different answers; "
+            "cannot separate the answer from the turn markup"
+        )
+    return prompt_text, full[len(head) : len(full) - len(tail)] + tail
+
+
+def encode(tokenizer: Any, text: str) -> list[int]:
+    """Token ids of a text from `format_prompt`/`format_example` (which already holds its special tokens)."""
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def _render(tokenizer: Any, prompt: str, completion: str) -> str:
+    messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": completion}]
+    return tokenizer.apply_chat_template(messages, tokenize=False)
+
+
+def _assistant_frame(tokenizer: Any, prompt: str) -> tuple[str, str]:
+    """The rendered conversation before and after the assistant content."""
+    rendered = _render(tokenizer, prompt, _SENTINEL)
+    if rendered.count(_SENTINEL) != 1:
+        raise ValueError("the chat template does not render the assistant message content exactly once")
+    head, tail = rendered.split(_SENTINEL)
+    return head, tail

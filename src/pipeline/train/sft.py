@@ -1,0 +1,343 @@
+"""Supervised fine-tuning (IT and RoT arms): LoRA/QLoRA on prompt/completion mixes with TRL's SFTTrainer.
+
+Examples are tokenized here with `pipeline.train.chat` — the same texts and token ids the generation
+stage feeds the model — and handed to the trainer pre-tokenized (``input_ids`` + ``completion_mask``);
+TRL builds the labels, truncates and collates. The loss mask is pinned in `sft_config`:
+``loss: "full"`` trains on instruction + answer (Shi et al., 2024), ``"completion_only"`` on the answer.
+
+    python -m pipeline.train.sft --model MODEL_DIR --data MIX.jsonl [...] --output OUT_DIR \\
+        --log LOG.parquet --settings '{"lr": 2e-4, ...}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from pipeline.io import atomic_dir, atomic_path
+from pipeline.train import chat
+from pipeline.train.qlora import (
+    LORA_DEFAULTS,
+    bnb_config,
+    lora_config,
+    lora_settings,
+    model_init_kwargs,
+    require_quantization_support,
+    use_bf16,
+)
+
+DEFAULTS: dict[str, Any] = {
+    "lora": LORA_DEFAULTS,
+    "loss": "full",
+    "lr": 2e-4,
+    "epochs": 1,
+    "max_steps": None,
+    "per_device_batch_size": 4,
+    "gradient_accumulation": 1,
+    "max_length": 2048,
+    "seed": 0,
+    "merge_adapter": True,
+    "filter": {"tasks": None, "languages": None},
+    "max_examples_per_task": None,
+    "per_task_adapters": False,
+    "quantization": None,
+    "gradient_checkpointing": True,
+}
+LOSSES = ("full", "completion_only")
+MIX_KEYS = ("id", "prompt", "completion", "dataset", "task", "language", "kind")
+MIX_KINDS = ("it", "rot")
+JOINT = "joint"
+
+
+def check_keys(given: dict[str, Any], known: Iterable[str], where: str) -> None:
+    """Raise ValueError naming `where` and the key when `given` has a key outside `known`."""
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}")
+
+
+def resolve_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Complete and validate SFT settings (defaults in `DEFAULTS`)."""
+    check_keys(settings, DEFAULTS, "sft settings")
+    merged = {**DEFAULTS, **settings}
+    if merged["lora"] is None:
+        raise ValueError(
+            "sft settings.lora: SFT trains a LoRA adapter; give LoRA settings (or {} for defaults)"
+        )
+    merged["lora"] = lora_settings(merged["lora"], "sft settings.lora")
+    check_keys(merged["filter"] or {}, DEFAULTS["filter"], "sft settings.filter")
+    merged["filter"] = {**DEFAULTS["filter"], **(merged["filter"] or {})}
+    if merged["loss"] not in LOSSES:
+        raise ValueError(f"sft settings.loss: {merged['loss']!r} is not one of {list(LOSSES)}")
+    check_training_length(merged, "sft settings")
+    return merged
+
+
+def check_training_length(settings: dict[str, Any], where: str) -> None:
+    """`max_steps` (when set) or `epochs` must be positive."""
+    if settings["max_steps"] is not None and settings["max_steps"] <= 0:
+        raise ValueError(
+            f"{where}.max_steps: must be a positive integer or null, got {settings['max_steps']!r}"
+        )
+    if settings["max_steps"] is None and not settings["epochs"] > 0:
+        raise ValueError(
+            f"{where}.epochs: must be positive when max_steps is null, got {settings['epochs']!r}"
+        )
+
+
+def read_mix(path: str | Path) -> list[dict[str, Any]]:
+    """SFT mix records of a JSONL file; a bad line or record raises ValueError naming file and line."""
+    records = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path}:{lineno}: invalid JSON ({err.msg})") from err
+            missing = [k for k in MIX_KEYS if k not in record]
+            if missing:
+                raise ValueError(f"{path}:{lineno}: SFT record lacks key(s) {missing}")
+            for key in ("prompt", "completion"):
+                if not isinstance(record[key], str) or not record[key]:
+                    raise ValueError(f"{path}:{lineno}: key {key!r} must be a non-empty string")
+            if record["kind"] not in MIX_KINDS:
+                raise ValueError(
+                    f"{path}:{lineno}: key 'kind' is {record['kind']!r}, not one of {list(MIX_KINDS)}"
+                )
+            records.append(record)
+    return records
+
+
+def select_records(records: list[dict[str, Any]], settings: dict[str, Any]) -> list[dict[str, Any]]:
+    """Apply the task/language filter, then keep at most `max_examples_per_task` per task (seeded, nested)."""
+    tasks, languages = settings["filter"]["tasks"], settings["filter"]["languages"]
+    kept = [
+        r
+        for r in records
+        if (tasks is None or r["task"] in tasks) and (languages is None or r["language"] in languages)
+    ]
+    limit = settings["max_examples_per_task"]
+    if limit is not None:
+        order = list(range(len(kept)))
+        random.Random(settings["seed"]).shuffle(order)
+        counts: dict[str, int] = {}
+        chosen = set()
+        for i in order:
+            task = kept[i]["task"]
+            if counts.get(task, 0) < limit:
+                counts[task] = counts.get(task, 0) + 1
+                chosen.add(i)
+        kept = [r for i, r in enumerate(kept) if i in chosen]
+    if not kept:
+        raise ValueError(f"no SFT records left after filter {settings['filter']} (of {len(records)} read)")
+    return kept
+
+
+def tokenize_records(tokenizer: Any, records: list[dict[str, Any]]) -> Any:
+    """A pre-tokenized `datasets.Dataset`: ``input_ids`` and ``completion_mask`` (1 on answer tokens)."""
+    from datasets import Dataset
+
+    input_ids, completion_mask = [], []
+    for record in records:
+        prompt_text, completion_text = chat.format_example(tokenizer, record["prompt"], record["completion"])
+        prompt_ids = chat.encode(tokenizer, prompt_text)
+        completion_ids = chat.encode(tokenizer, completion_text)
+        input_ids.append(prompt_ids + completion_ids)
+        completion_mask.append([0] * len(prompt_ids) + [1] * len(completion_ids))
+    return Dataset.from_dict({"input_ids": input_ids, "completion_mask": completion_mask})
+
+
+def training_arguments(settings: dict[str, Any], work_dir: str) -> dict[str, Any]:
+    """TrainingArguments shared by SFT and RPO: optimiser, precision, a log row per step, no checkpoints."""
+    return dict(
+        output_dir=work_dir,
+        learning_rate=settings["lr"],
+        num_train_epochs=settings["epochs"] if settings["max_steps"] is None else 1,
+        max_steps=-1 if settings["max_steps"] is None else settings["max_steps"],
+        per_device_train_batch_size=settings["per_device_batch_size"],
+        gradient_accumulation_steps=settings["gradient_accumulation"],
+        gradient_checkpointing=settings["gradient_checkpointing"],
+        max_length=settings["max_length"],
+        seed=settings["seed"],
+        data_seed=settings["seed"],
+        bf16=use_bf16(),
+        model_init_kwargs=model_init_kwargs(),
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+    )
+
+
+def sft_config(settings: dict[str, Any], work_dir: str) -> Any:
+    """The `SFTConfig`, with every TRL default that decides the loss mask set explicitly."""
+    from trl import SFTConfig
+
+    return SFTConfig(
+        **training_arguments(settings, work_dir),
+        completion_only_loss=settings["loss"] == "completion_only",
+        assistant_only_loss=False,
+        packing=False,
+        padding_free=False,
+        loss_type="nll",
+        truncation_mode="keep_start",
+    )
+
+
+def build_trainer(
+    model_dir: str | Path, records: list[dict[str, Any]], settings: dict[str, Any], work_dir: str
+) -> Any:
+    """An `SFTTrainer` for `records` on the model in `model_dir` (a LoRA adapter, over NF4 when asked)."""
+    from transformers import AutoTokenizer
+    from trl import SFTTrainer
+
+    model_path = str(Path(model_dir).resolve())
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    log = TrainingLog()
+    trainer = SFTTrainer(
+        model=model_path,
+        args=sft_config(settings, work_dir),
+        train_dataset=tokenize_records(tokenizer, records),
+        processing_class=tokenizer,
+        peft_config=lora_config(settings["lora"]),
+        quantization_config=bnb_config(settings["quantization"]),
+        callbacks=[log],
+    )
+    trainer.training_log = log
+    return trainer
+
+
+def train(
+    model_dir: str | Path,
+    data: list[str | Path],
+    output: str | Path,
+    log: str | Path,
+    settings: dict[str, Any],
+) -> None:
+    """Train on the mixes in `data`; write the model (or per-task adapters) to `output`, the log to `log`."""
+    settings = resolve_settings(settings)
+    require_quantization_support(settings["quantization"])
+    records = select_records([r for path in data for r in read_mix(path)], settings)
+    if settings["per_task_adapters"]:
+        groups = {
+            task: [r for r in records if r["task"] == task] for task in sorted({r["task"] for r in records})
+        }
+    else:
+        groups = {JOINT: records}
+    rows: list[dict[str, Any]] = []
+    with atomic_dir(output) as tmp, tempfile.TemporaryDirectory(prefix="sft-") as work_dir:
+        for name, group in groups.items():
+            trainer = build_trainer(model_dir, group, settings, work_dir)
+            trainer.train()
+            rows += [{"adapter": name, **row} for row in trainer.training_log.rows]
+            target = tmp if name == JOINT else tmp / "adapters" / name
+            save_trained(trainer, model_dir, target, settings["merge_adapter"])
+        if settings["per_task_adapters"]:
+            trainer.processing_class.save_pretrained(tmp)
+            (tmp / "adapters.json").write_text(
+                json.dumps({task: f"adapters/{task}" for task in groups}, indent=2) + "\n", encoding="utf-8"
+            )
+    write_log(rows, log)
+
+
+class TrainingLog(TrainerCallback):
+    """Collects one row per logged training step: loss, lr, grad_norm, tokens/s and the trainer's metrics."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self._time = time.perf_counter()
+        self._tokens = 0.0
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._time = time.perf_counter()
+
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        if not logs or "loss" not in logs:
+            return
+        now = time.perf_counter()
+        row: dict[str, Any] = {"step": state.global_step, "loss": float(logs["loss"])}
+        row["lr"] = float(logs["learning_rate"]) if "learning_rate" in logs else None
+        row["grad_norm"] = float(logs["grad_norm"]) if "grad_norm" in logs else None
+        tokens = logs.get("num_tokens")
+        row["tokens_per_s"] = (tokens - self._tokens) / (now - self._time) if tokens is not None else None
+        if tokens is not None:
+            self._tokens = tokens
+        self._time = now
+        skip = {"loss", "learning_rate", "grad_norm"}
+        row.update(
+            {
+                k.replace("/", "_"): float(v)
+                for k, v in logs.items()
+                if k not in skip and isinstance(v, int | float)
+            }
+        )
+        self.rows.append(row)
+
+
+def save_trained(trainer: Any, base_model: str | Path, target: Path, merge: bool) -> None:
+    """Save the trained model to `target` in the output layout.
+
+    LoRA + merge: a full merged checkpoint, the adapter kept in ``target/adapter``; LoRA without merge:
+    the PEFT adapter (``adapter_config.json`` names the absolute base path); full training: the checkpoint.
+    The tokenizer goes beside each.
+    """
+    from accelerate.utils import is_peft_model
+
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    tokenizer = trainer.processing_class
+    target.mkdir(parents=True, exist_ok=True)
+    if is_peft_model(model) and merge:
+        model.save_pretrained(target / "adapter")
+        tokenizer.save_pretrained(target / "adapter")
+        merge_adapter(base_model, target / "adapter").save_pretrained(target)
+    else:
+        model.save_pretrained(target)
+    tokenizer.save_pretrained(target)
+
+
+def merge_adapter(base_model: str | Path, adapter_dir: str | Path) -> Any:
+    """The base model (reloaded in its own dtype, never quantized) with the adapter merged in."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(str(Path(base_model).resolve()), dtype="auto")
+    return PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
+
+
+def write_log(rows: list[dict[str, Any]], path: str | Path) -> None:
+    """Write the training log rows as Parquet, atomically."""
+    import polars as pl
+
+    frame = pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame(schema={"step": pl.Int64})
+    with atomic_path(path) as tmp:
+        frame.write_parquet(tmp)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--model", type=Path, required=True, help="HF model dir (base, instruct or CPT output)"
+    )
+    parser.add_argument("--data", type=Path, nargs="+", required=True, help="SFT mix JSONL file(s)")
+    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--log", type=Path, required=True, help="training log (Parquet)")
+    parser.add_argument("--settings", default="{}", help="JSON object; see DEFAULTS")
+    args = parser.parse_args(argv)
+    train(args.model, args.data, args.output, args.log, json.loads(args.settings))
+
+
+if __name__ == "__main__":
+    main()

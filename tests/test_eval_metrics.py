@@ -1,0 +1,212 @@
+"""Task metrics, and agreement of the strict span F1 with seqeval and nervaluate."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from nervaluate import Evaluator
+from seqeval.metrics import f1_score as seqeval_f1
+from seqeval.metrics.sequence_labeling import get_entities
+
+from pipeline.evaluate.metrics import (
+    MAIN_METRIC,
+    item_matrix,
+    metric_value,
+    metrics_for,
+    span_counts,
+    span_f1,
+)
+
+
+def corpus_value(task, name, answers, golds):
+    metric = next(m for m in metrics_for(task, golds) if m.name == name)
+    stats = item_matrix(metric, answers, golds)
+    return float(metric_value(name, stats.sum(axis=0), len(golds)))
+
+
+def test_main_metric_comes_first():
+    golds = {
+        "ner": {"entities": []},
+        "re": {"relations": []},
+        "qa": {"answer": "A"},
+        "crf": {"items": {"x": None}},
+        "argmining": {"claims": [], "premises": []},
+    }
+    for task, main in MAIN_METRIC.items():
+        assert metrics_for(task, [golds[task]])[0].name == main
+
+
+def test_ner_strict_is_a_case_sensitive_multiset_match():
+    golds = [{"entities": ["chest pain", "fever", "fever"]}, {"entities": ["Hb"]}]
+    answers = [{"entities": ["chest  pain ", "fever", "Fever", "cough"]}, {"entities": []}]
+    # tp 2 ("chest pain" after whitespace normalisation, one "fever"); 4 predicted; 4 gold
+    assert corpus_value("ner", "precision_strict", answers, golds) == pytest.approx(2 / 4)
+    assert corpus_value("ner", "recall_strict", answers, golds) == pytest.approx(2 / 4)
+    assert corpus_value("ner", "f1_strict", answers, golds) == pytest.approx(0.5)
+
+
+def test_ner_lenient_matches_case_and_substrings_one_to_one():
+    golds = [{"entities": ["severe chest pain", "fever", "fever"]}]
+    answers = [{"entities": ["chest pain", "FEVER", "fever", "fever"]}]
+    # chest pain ⊂ severe chest pain; two of the three fevers pair with the two gold fevers
+    assert corpus_value("ner", "f1_lenient", answers, golds) == pytest.approx(2 * 3 / (4 + 3))
+
+
+def test_re_triples_are_normalised():
+    golds = [{"relations": [{"head": "Hb", "relation": "has_result", "tail": "12 g/dL"}]}]
+    answers = [
+        {
+            "relations": [
+                {"head": "hb", "relation": "HAS_RESULT", "tail": "12  g/dL"},
+                {"head": "Hb", "relation": "has_result", "tail": "13"},
+            ]
+        }
+    ]
+    assert corpus_value("re", "precision", answers, golds) == pytest.approx(0.5)
+    assert corpus_value("re", "recall", answers, golds) == pytest.approx(1.0)
+
+
+def test_qa_accuracy_and_unanswered():
+    golds = [{"answer": "A"}, {"answer": "B"}, {"answer": "C"}]
+    answers = [{"answer": "A"}, {"answer": None}, {"answer": "D"}]
+    assert corpus_value("qa", "accuracy", answers, golds) == pytest.approx(1 / 3)
+
+
+def test_crf_macro_f1_over_items():
+    golds = [
+        {"items": {"age": "46", "sex": "female", "smoker": None}},
+        {"items": {"age": "70", "sex": None, "smoker": None}},
+    ]
+    answers = [
+        {"items": {"age": "46", "sex": "Female", "extra": "x"}},
+        {"items": {"age": "71", "sex": "male"}},
+    ]
+    # age: tp 1, fp 1, fn 1 -> 0.5; sex: tp 1, fp 1, fn 0 -> 2/3; smoker: no values -> excluded
+    assert corpus_value("crf", "macro_f1", answers, golds) == pytest.approx((0.5 + 2 / 3) / 2)
+
+
+def test_argmining_micro_and_per_label():
+    golds = [{"claims": ["c1"], "premises": ["p1", "p2"]}]
+    answers = [{"claims": ["c1", "c2"], "premises": ["p1"]}]
+    assert corpus_value("argmining", "f1_claim", answers, golds) == pytest.approx(2 / 3)
+    assert corpus_value("argmining", "f1_premise", answers, golds) == pytest.approx(2 / 3)
+    assert corpus_value("argmining", "f1", answers, golds) == pytest.approx(2 * 2 / (3 + 3))
+
+
+def test_empty_everything_scores_zero():
+    assert metric_value("f1", np.zeros(3), 1) == 0.0
+    assert span_f1([], []) == 0.0
+    assert span_f1([[]], [[]]) == 0.0
+
+
+def test_span_counts_need_exact_offsets_and_label():
+    gold = [{"start": 0, "end": 5, "label": "X"}, {"start": 7, "end": 9, "label": "X"}]
+    pred = [{"start": 0, "end": 5, "label": "X"}, {"start": 7, "end": 10, "label": "X"}]
+    assert span_counts(pred, gold) == (1, 2, 2)
+    assert span_counts([{"start": 0, "end": 5, "label": "Y"}], gold) == (0, 1, 2)
+
+
+# --- agreement with seqeval and nervaluate -------------------------------------------------------
+
+
+def read_iob(path):
+    sentences, current = [], []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            if current:
+                sentences.append(current)
+            current = []
+        else:
+            current.append(line.rsplit(maxsplit=1)[-1])
+    if current:
+        sentences.append(current)
+    return sentences
+
+
+def to_spans(tags):
+    """Token spans [start, end) of an IOB sequence, chunked by seqeval."""
+    return [{"start": s, "end": e + 1, "label": label} for label, s, e in get_entities(tags)]
+
+
+def to_tags(spans, length):
+    tags = ["O"] * length
+    for span in spans:
+        tags[span["start"]] = f"B-{span['label']}"
+        for i in range(span["start"] + 1, span["end"]):
+            tags[i] = f"I-{span['label']}"
+    return tags
+
+
+def perturb(spans, length, rng, labels):
+    """Predictions near the gold: kept, dropped, boundary-shifted, relabelled, plus spurious spans."""
+    out = []
+    for span in spans:
+        roll = rng.random()
+        if roll < 0.15:
+            continue
+        span = dict(span)
+        if roll < 0.35:
+            span["start"] = min(max(0, span["start"] + rng.choice([-1, 1])), span["end"] - 1)
+        elif roll < 0.5:
+            span["end"] = max(span["start"] + 1, min(length, span["end"] + rng.choice([-1, 1])))
+        elif roll < 0.6:
+            span["label"] = rng.choice([lab for lab in labels if lab != span["label"]])
+        out.append(span)
+    if length and rng.random() < 0.3:
+        start = rng.randrange(length)
+        out.append(
+            {"start": start, "end": min(length, start + rng.randint(1, 3)), "label": rng.choice(labels)}
+        )
+    placed, taken = [], set()
+    for span in sorted(out, key=lambda s: (s["start"], s["end"])):
+        cells = set(range(span["start"], span["end"]))
+        if not cells & taken:
+            placed.append(span)
+            taken |= cells
+    return placed
+
+
+def assert_agreement(gold_tags, pred_spans, labels):
+    gold_spans = [to_spans(t) for t in gold_tags]
+    pred_tags = [to_tags(p, len(t)) for p, t in zip(pred_spans, gold_tags, strict=True)]
+    ours = span_f1(pred_spans, gold_spans)
+    assert ours == pytest.approx(seqeval_f1(gold_tags, pred_tags), abs=1e-12)
+    inclusive = [[{**s, "end": s["end"] - 1} for s in doc] for doc in (gold_spans, pred_spans)]
+    results = Evaluator(inclusive[0], inclusive[1], tags=labels).evaluate()
+    assert ours == pytest.approx(results["overall"]["strict"].f1, abs=1e-12)
+
+
+@pytest.mark.parametrize("language", ["English", "Italian", "Spanish"])
+def test_strict_f1_equals_seqeval_and_nervaluate_on_e3c(shared_data, language):
+    folder = shared_data / "e3c/preprocessed_data/clinical_entities/layer1" / language
+    gold_tags = read_iob(folder / "train.txt")[:300]
+    assert sum(len(to_spans(t)) for t in gold_tags) > 100
+    labels = ["ety", "other"]
+    for seed in range(3):
+        rng = random.Random(seed)
+        pred_spans = [perturb(to_spans(t), len(t), rng, labels) for t in gold_tags]
+        assert_agreement(gold_tags, pred_spans, labels)
+
+
+def random_spans(length, rng, labels):
+    spans, i = [], 0
+    while i < length:
+        if rng.random() < 0.3:
+            end = min(length, i + rng.randint(1, 3))
+            spans.append({"start": i, "end": end, "label": rng.choice(labels)})
+            i = end
+        else:
+            i += 1
+    return spans
+
+
+def test_strict_f1_equals_seqeval_and_nervaluate_on_random_cases():
+    rng = random.Random(0)
+    labels = ["X", "Y", "Z"]
+    for _ in range(300):
+        lengths = [rng.randint(0, 12) for _ in range(rng.randint(1, 5))]
+        gold_tags = [to_tags(random_spans(n, rng, labels), n) for n in lengths]
+        pred_spans = [perturb(to_spans(t), len(t), rng, labels) for t in gold_tags]
+        assert_agreement(gold_tags, pred_spans, labels)

@@ -1,0 +1,71 @@
+def source_spec(name):
+    return {"name": name, **config["corpus"]["sources"][name]}
+
+
+def corpus_spec(name):
+    return config["corpus"]["corpora"][name]
+
+
+rule clean_source:
+    """Clean one raw corpus source: Unicode, alphabet, URLs, whitespace, short docs (counted)."""
+    input:
+        code=code("corpus/clean.py"),
+        data=lambda wc: produced(config["corpus"]["sources"][wc.source]["path"]),
+    output:
+        clean="results/corpus/clean/{source}.parquet",
+        stats="results/corpus/clean/{source}.stats.json",
+    params:
+        source=lambda wc: canonical_json(source_spec(wc.source)),
+        settings=canonical_json(config["corpus"].get("cleaning", {})),
+    log:
+        "results/logs/clean_source/{source}.log",
+    conda:
+        "../envs/pipeline.yaml"
+    shell:
+        "{PY} pipeline.corpus.clean --source {params.source:q} --settings {params.settings:q}"
+        " --output {output.clean} --stats {output.stats} > {log} 2>&1"
+
+
+rule build_corpus:
+    """A named training corpus: de-duplicated, licence-filtered and decontaminated."""
+    input:
+        code=code("corpus/build.py"),
+        clean=lambda wc: [f"results/corpus/clean/{s}.parquet" for s in corpus_spec(wc.corpus)["sources"]],
+        tasks=task_files(),
+    output:
+        corpus="results/corpus/{corpus}.parquet",
+        report="results/corpus/{corpus}.report.json",
+    params:
+        settings=lambda wc: canonical_json(
+            {
+                "seed": config["seed"],
+                **{k: v for k, v in corpus_spec(wc.corpus).items() if k != "sources"},
+            }
+        ),
+    log:
+        "results/logs/build_corpus/{corpus}.log",
+    conda:
+        "../envs/pipeline.yaml"
+    shell:
+        "{PY} pipeline.corpus.build --inputs {input.clean} --tasks {input.tasks}"
+        " --settings {params.settings:q} --output {output.corpus} --report {output.report} > {log} 2>&1"
+
+
+rule corpus_blocks:
+    """Tokenise a corpus with a model's tokenizer into fixed-length blocks."""
+    input:
+        code=code("corpus/blocks.py"),
+        corpus="results/corpus/{corpus}.parquet",
+        tokenizer="results/models/{model}/base",
+    output:
+        blocks="results/corpus/blocks/{model}/{corpus}.parquet",
+        stats="results/corpus/blocks/{model}/{corpus}.stats.json",
+    params:
+        settings=canonical_json({"seed": config["seed"], **config["corpus"]["blocks"]}),
+    log:
+        "results/logs/corpus_blocks/{model}/{corpus}.log",
+    conda:
+        "../envs/pipeline.yaml"
+    shell:
+        "{PY} pipeline.corpus.blocks --corpus {input.corpus} --tokenizer {input.tokenizer}"
+        " --settings {params.settings:q} --output {output.blocks} --stats {output.stats} > {log} 2>&1"

@@ -1,0 +1,14 @@
+rule demo_data:
+    """Generate the embedded demo's corpus, datasets and traces in their native formats."""
+    input:
+        code=code("demo/data.py"),
+    output:
+        directory("results/demo"),
+    params:
+        settings=canonical_json({"seed": config["seed"], **config["demo"]}),
+    log:
+        "results/logs/demo_data.log",
+    conda:
+        "../envs/pipeline.yaml"
+    shell:
+        "{PY} pipeline.demo.data --settings {params.settings:q} --output {output} > {log} 2>&1"

@@ -1,0 +1,27 @@
+def base_source(wildcards):
+    return config["models"][wildcards.model]["source"]
+
+
+rule base_model:
+    """The untouched model of the grid: built tiny (demo), or fetched/linked from its source."""
+    input:
+        code=code("models/tiny.py", "models/families.py", "models/fetch.py"),
+        text=lambda wc: ["results/demo"] if base_source(wc) == "tiny" else [],
+    output:
+        directory("results/models/{model}/base"),
+    params:
+        family=lambda wc: config["models"][wc.model]["family"],
+        variant=lambda wc: config["models"][wc.model]["variant"],
+        source=base_source,
+        text_dir=lambda wc: "results/demo" if base_source(wc) == "tiny" else "",
+        settings=lambda wc: canonical_json(
+            {"architecture": config["tiny_architecture"], "seed": config["seed"]}
+        ),
+    log:
+        "results/logs/base_model/{model}.log",
+    conda:
+        "../envs/pipeline.yaml"
+    shell:
+        "{PY} pipeline.models.fetch --source {params.source:q} --family {params.family}"
+        " --variant {params.variant} --text-dir {params.text_dir:q} --settings {params.settings:q}"
+        " --output {output} > {log} 2>&1"

@@ -1,0 +1,62 @@
+def dataset_spec(name):
+    return GRID.registry[name]
+
+
+rule extract_tasks:
+    """Read one dataset from its native format into uniform task examples (all splits)."""
+    input:
+        code=code("examples.py", "tasks/registry.py", "tasks/extract.py", "tasks/readers"),
+        data=lambda wc: produced(dataset_spec(wc.dataset).path),
+    output:
+        "results/tasks/{dataset}.jsonl",
+    params:
+        spec=lambda wc: canonical_json(dataset_spec(wc.dataset).to_dict()),
+        settings=canonical_json({"seed": config["seed"], **config.get("splits", {})}),
+    log:
+        "results/logs/extract_tasks/{dataset}.log",
+    conda:
+        "../envs/pipeline.yaml"
+    shell:
+        "{PY} pipeline.tasks.extract --name {wildcards.dataset} --spec {params.spec:q}"
+        " --settings {params.settings:q} --output {output} > {log} 2>&1"
+
+
+rule extract_traces:
+    """Reasoning traces (question, reasoning, answer) from their native format."""
+    input:
+        code=code("tasks/traces.py", "tasks/readers"),
+        data=lambda wc: produced(config["traces"][wc.traces]["path"]),
+    output:
+        "results/traces/{traces}.jsonl",
+    params:
+        spec=lambda wc: canonical_json(config["traces"][wc.traces]),
+    log:
+        "results/logs/extract_traces/{traces}.log",
+    conda:
+        "../envs/pipeline.yaml"
+    shell:
+        "{PY} pipeline.tasks.traces --spec {params.spec:q} --output {output} > {log} 2>&1"
+
+
+rule build_mix:
+    """A training mix (IT: instruction → JSON; RoT: question → reasoning → conclusion)."""
+    input:
+        code=code("examples.py", "tasks/mix.py", "tasks/prompts.py", "tasks/templates.py", "tasks/answers.py"),
+        tasks=task_files(),
+        traces=lambda wc: [f"results/traces/{t}.jsonl" for t in config["mixes"][wc.mix].get("traces", [])],
+    output:
+        mix="results/mixes/{mix}.jsonl",
+        stats="results/mixes/{mix}.stats.json",
+    params:
+        kind=lambda wc: config["mixes"][wc.mix]["kind"],
+        settings=lambda wc: canonical_json(
+            {"seed": config["seed"], **config["mixes"][wc.mix].get("settings", {})}
+        ),
+        traces=lambda wc, input: ("--traces " + " ".join(input.traces)) if input.traces else "",
+    log:
+        "results/logs/build_mix/{mix}.log",
+    conda:
+        "../envs/pipeline.yaml"
+    shell:
+        "{PY} pipeline.tasks.mix --kind {params.kind} --tasks {input.tasks} {params.traces}"
+        " --settings {params.settings:q} --output {output.mix} --stats {output.stats} > {log} 2>&1"

@@ -1,0 +1,106 @@
+def launcher(wildcards):
+    spec = GRID.settings(wildcards.arm).get("launcher", {})
+    return (
+        f"--nodes {spec.get('nodes', 1)} --procs-per-node {spec.get('procs_per_node', 1)}"
+        f" --cluster {spec.get('cluster', 'local')}"
+    )
+
+
+def arm_settings(wildcards):
+    return GRID.settings_json(wildcards.arm)
+
+
+rule cpt:
+    """Continual pretraining: full-parameter causal LM with DeepSpeed ZeRO, resumable."""
+    input:
+        code=code("train/cpt.py", "train/launch.py", "train/deepspeed.py", "train/callbacks.py"),
+        model=parent_dir,
+        blocks=lambda wc: f"results/corpus/blocks/{wc.model}/{GRID.arms[wc.arm].spec['corpus']}.parquet",
+    output:
+        model=directory("results/models/{model}/{arm}"),
+        log="results/train_logs/{model}/{arm}.parquet",
+    wildcard_constraints:
+        arm=arm_regex("cpt"),
+    params:
+        launcher=launcher,
+        settings=arm_settings,
+        state="results/state/{model}/{arm}",
+    threads: 2
+    log:
+        "results/logs/cpt/{model}/{arm}.log",
+    conda:
+        "../envs/training.yaml"
+    shell:
+        "{PY} pipeline.train.launch {params.launcher} -- pipeline.train.cpt --model {input.model}"
+        " --blocks {input.blocks} --output {output.model} --state-dir {params.state}"
+        " --log {output.log} --settings {params.settings:q} > {log} 2>&1"
+
+
+rule sft:
+    """LoRA supervised fine-tuning on a mix (IT, CPT+IT, RoT)."""
+    input:
+        code=code("train/sft.py", "train/chat.py"),
+        model=parent_dir,
+        mix=lambda wc: f"results/mixes/{GRID.arms[wc.arm].spec['mix']}.jsonl",
+    output:
+        model=directory("results/models/{model}/{arm}"),
+        log="results/train_logs/{model}/{arm}.parquet",
+    wildcard_constraints:
+        arm=arm_regex("sft"),
+    params:
+        settings=arm_settings,
+    threads: 2
+    log:
+        "results/logs/sft/{model}/{arm}.log",
+    conda:
+        "../envs/training.yaml"
+    shell:
+        "{PY} pipeline.train.sft --model {input.model} --data {input.mix} --output {output.model}"
+        " --log {output.log} --settings {params.settings:q} > {log} 2>&1"
+
+
+rule preferences:
+    """RPO preference pairs sampled from the parent (CPT) model on training questions."""
+    input:
+        code=code("train/preferences.py", "train/chat.py"),
+        model=parent_dir,
+        tasks=task_files(),
+    output:
+        "results/preferences/{model}/{arm}.jsonl",
+    wildcard_constraints:
+        arm=arm_regex("rpo"),
+    params:
+        settings=lambda wc: canonical_json(
+            {"seed": config["seed"], **config["training"].get("preferences", {})}
+        ),
+    threads: 2
+    log:
+        "results/logs/preferences/{model}/{arm}.log",
+    conda:
+        "../envs/training.yaml"
+    shell:
+        "{PY} pipeline.train.preferences --model {input.model} --examples {input.tasks}"
+        " --output {output} --settings {params.settings:q} > {log} 2>&1"
+
+
+rule rpo:
+    """Reasoning preference optimisation: DPO + α·NLL on the preference pairs."""
+    input:
+        code=code("train/rpo.py", "train/chat.py"),
+        model=parent_dir,
+        pairs="results/preferences/{model}/{arm}.jsonl",
+    output:
+        model=directory("results/models/{model}/{arm}"),
+        log="results/train_logs/{model}/{arm}.parquet",
+    wildcard_constraints:
+        arm=arm_regex("rpo"),
+    params:
+        settings=arm_settings,
+    threads: 2
+    log:
+        "results/logs/rpo/{model}/{arm}.log",
+    conda:
+        "../envs/training.yaml"
+    shell:
+        "{PY} pipeline.train.rpo --model {input.model} --pairs {input.pairs} --output {output.model}"
+        " --log {output.log} --settings {params.settings:q} > {log} 2>&1"
