@@ -133,7 +133,7 @@ def test_blocks_cli_defaults_never_pad(tmp_path, tiny_model_factory):
     stats = json.loads(stats_path.read_text())
     assert stats["padding_share"] == 0.0 and stats["tokenizer"] == "llama"
     assert stats["dropped_tokens"] > 0
-    with pytest.raises(ValueError, match="no tokenizer.json"):
+    with pytest.raises(ValueError, match=r"no tokenizer\.json"):
         load_tokenizer(tmp_path)
     with pytest.raises(ValueError, match="not a built corpus"):
         pq.write_table(pa.table({"text": ["x"]}), tmp_path / "raw.parquet")

@@ -76,10 +76,12 @@ def ours(base: Path, models: list[Path], out: Path, settings: dict) -> dict[str,
     return load_file(out / "model.safetensors")
 
 
-def assert_same_tensors(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], atol: float = 1e-6) -> None:
+def assert_same_tensors(
+    a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], atol: float = 1e-6, rtol: float = 0
+) -> None:
     assert a.keys() == b.keys()
     for name in a:
-        torch.testing.assert_close(a[name], b[name], atol=atol, rtol=0, msg=lambda m, n=name: f"{n}: {m}")
+        torch.testing.assert_close(a[name], b[name], atol=atol, rtol=rtol, msg=lambda m, n=name: f"{n}: {m}")
 
 
 @pytest.mark.parametrize("family", ["llama", "qwen3"])
@@ -118,7 +120,10 @@ def test_slerp_bfloat16_output_matches_mergekit(family_models, tmp_path):
     theirs = mergekit_merge({**config, "parameters": {"t": 0.4}}, tmp_path / "mk", dtype="bfloat16")
     mine = ours(base, [ft1], tmp_path / "ours", {"method": "slerp", "t": 0.4, "dtype": "bfloat16"})
     assert all(t.dtype == torch.bfloat16 for t in mine.values())
-    assert_same_tensors(mine, theirs, atol=0)
+    # float32 results ~1e-8 apart can round to neighbouring bfloat16 values: one ulp is at most 2**-7 relative
+    assert_same_tensors(mine, theirs, atol=0, rtol=2**-7)
+    same = sum(int((mine[n] == theirs[n]).sum()) for n in mine) / sum(t.numel() for t in mine.values())
+    assert same > 0.999
     assert json.loads((tmp_path / "ours" / "config.json").read_text())["dtype"] == "bfloat16"
 
 
@@ -156,7 +161,10 @@ def test_linear_matches_mergekit(family_models, tmp_path):
     weights = [0.5, 0.3, 0.2]
     config = {
         "merge_method": "linear",
-        "models": [{"model": str(m), "parameters": {"weight": w}} for m, w in zip([base, ft1, ft2], weights)],
+        "models": [
+            {"model": str(m), "parameters": {"weight": w}}
+            for m, w in zip([base, ft1, ft2], weights, strict=True)
+        ],
     }
     theirs = mergekit_merge(config, tmp_path / "mk")
     settings = {

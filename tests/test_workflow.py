@@ -49,7 +49,9 @@ def write_config(tmp_path: Path, edit) -> Path:
 
 
 def test_demo_dag_builds_every_stage(tmp_path):
-    out = snakemake("-n", "--directory", str(tmp_path), "--configfile", str(REPO / "config/config.yaml")).stdout
+    out = snakemake(
+        "-n", "--directory", str(tmp_path), "--configfile", str(REPO / "config/config.yaml")
+    ).stdout
     counts = job_counts(out)
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     n_models, n_arms = len(config["models"]), len(config["arms"])
@@ -80,8 +82,10 @@ def test_lint_is_clean():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.skipif(shutil.which("snakefmt") is None and not (Path(sys.executable).parent / "snakefmt").exists(),
-                    reason="snakefmt not installed")
+@pytest.mark.skipif(
+    shutil.which("snakefmt") is None and not (Path(sys.executable).parent / "snakefmt").exists(),
+    reason="snakefmt not installed",
+)
 def test_snakefmt_is_clean():
     snakefmt = str(Path(sys.executable).parent / "snakefmt")
     files = ["Snakefile", *map(str, sorted((REPO / "workflow" / "rules").glob("*.smk")))]

@@ -42,9 +42,12 @@ class Arm:
 class Grid:
     """Models, arms, datasets and cells of one config."""
 
-    def __init__(self, config: dict[str, Any], registry: dict[str, Any]) -> None:
+    def __init__(self, config: dict[str, Any], registry_entries: dict[str, Any]) -> None:
+        from pipeline.tasks.registry import load_registry
+
         self.config = config
-        self.registry = registry
+        self.registry_entries = registry_entries
+        self.registry = load_registry({"datasets": registry_entries})
         self.arms = {
             name: Arm(name, spec["method"], spec.get("parent"), spec) for name, spec in config["arms"].items()
         }
@@ -109,6 +112,13 @@ class Grid:
 
 
 def load_grid(config: dict[str, Any], base_dir: str | Path = ".") -> Grid:
-    from pipeline.tasks.registry import load_registry
+    """The grid of a config whose registry path is relative to `base_dir`."""
+    import yaml
 
-    return Grid(config, load_registry(Path(base_dir) / config["registry"]))
+    path = Path(base_dir) / config["registry"]
+    if not path.exists():
+        raise ValueError(f"config key 'registry': no dataset registry at {path}")
+    registry = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if "datasets" not in registry:
+        raise ValueError(f"{path}: a dataset registry needs a top-level 'datasets' mapping")
+    return Grid(config, registry["datasets"])

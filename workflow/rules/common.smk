@@ -1,15 +1,30 @@
+import re
+import shlex
+
+from snakemake.settings.types import DeploymentMethod
+
 from pipeline.grid import load_grid
 from pipeline.io import canonical_json
 
 GRID = load_grid(config, base_dir=workflow.basedir)
 SRC = Path(workflow.basedir) / "src" / "pipeline"
-PY = "python -m"
+# Jobs run the interpreter that runs Snakemake, unless a conda env provides its own.
+USES_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+PY = "python -m" if USES_CONDA else f"{shlex.quote(sys.executable)} -m"
+
+
+def one_of(names):
+    return "|".join(map(re.escape, names)) or "^$"
 
 
 wildcard_constraints:
-    model="|".join(GRID.models),
-    arm="[A-Za-z0-9_.-]+",
-    dataset="[A-Za-z0-9_.-]+",
+    model=one_of(GRID.models),
+    arm=one_of(GRID.arms),
+    dataset=one_of(GRID.registry),
+    source=one_of(config["corpus"]["sources"]),
+    corpus=one_of(config["corpus"]["corpora"]),
+    mix=one_of(config.get("mixes", {})),
+    traces=one_of(config.get("traces", {})),
 
 
 def code(*modules):
@@ -22,8 +37,9 @@ def code(*modules):
 
 
 def produced(path):
-    """`path` when the workflow itself makes it (demo data), for use as an input."""
-    return ["results/demo"] if str(path).startswith("results/demo") else []
+    """The demo folder when `path` (or any per-language path) lies in it, for use as an input."""
+    paths = path.values() if isinstance(path, dict) else [path]
+    return ["results/demo"] if any(str(p).startswith("results/demo") for p in paths) else []
 
 
 def model_dir(model, arm):
@@ -35,7 +51,7 @@ def parent_dir(wildcards):
 
 
 def arm_regex(method):
-    return "|".join(GRID.arms_with(method)) or "^$"
+    return one_of(GRID.arms_with(method))
 
 
 def task_files(datasets=None):

@@ -1,16 +1,14 @@
-def dataset_spec(name):
-    return GRID.registry[name]
-
-
 rule extract_tasks:
     """Read one dataset from its native format into uniform task examples (all splits)."""
     input:
-        code=code("examples.py", "tasks/registry.py", "tasks/extract.py", "tasks/readers"),
-        data=lambda wc: produced(dataset_spec(wc.dataset).path),
+        code=code(
+            "examples.py", "tasks/registry.py", "tasks/splits.py", "tasks/extract.py", "tasks/readers"
+        ),
+        data=lambda wc: produced(GRID.registry[wc.dataset].path),
     output:
         "results/tasks/{dataset}.jsonl",
     params:
-        spec=lambda wc: canonical_json(dataset_spec(wc.dataset).to_dict()),
+        spec=lambda wc: canonical_json(GRID.registry_entries[wc.dataset]),
         settings=canonical_json({"seed": config["seed"], **config.get("splits", {})}),
     log:
         "results/logs/extract_tasks/{dataset}.log",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -189,7 +189,9 @@ class Builder:
             "documents_out": totals["documents"],
             "words_out": totals["words"],
             "characters_out": totals["characters"],
-            "licence_classes": {c: dict(by_class[c]) for c in CLASSES},
+            "licence_classes": {
+                c: {k: by_class[c][k] for k in ("documents", "words", "characters")} for c in CLASSES
+            },
             "table": rows,
             "duplicates": self.duplicates,
             "contaminated": self.contaminated,
@@ -205,12 +207,19 @@ def build_corpus(
     signer = Signer(dedup["num_perm"], dedup["shingle"], settings["seed"]) if dedup["near"] else None
     decontaminator = Decontaminator(read_test_texts(tasks), settings["decontamination"]["ngram"])
     builder = Builder(settings)
-    selected = (builder.select(b) for b in read_batches(inputs, int(settings["batch_size"])))
+    selected: deque[tuple[pa.RecordBatch, list[str]]] = deque()
+
+    def texts() -> Iterator[list[str]]:
+        for batch in read_batches(inputs, int(settings["batch_size"])):
+            selected.append(builder.select(batch))
+            yield selected[-1][0].column("text").to_pylist()
+
     analysed = bounded_map(
-        _analyse_selected, selected, int(settings["workers"]), _init_worker, (signer, decontaminator)
+        _analyse, texts(), int(settings["workers"]), _init_worker, (signer, decontaminator)
     )
     with atomic_path(output) as tmp, pq.ParquetWriter(tmp, SCHEMA) as writer:
-        for (batch, classes), (keys, signatures, contaminated) in analysed:
+        for keys, signatures, contaminated in analysed:
+            batch, classes = selected.popleft()
             kept = builder.decide(batch, classes, keys, signatures, contaminated)
             if kept is not None:
                 writer.write_table(kept)
@@ -222,12 +231,6 @@ def build_corpus(
         "settings": settings,
         **builder.report(),
     }
-
-
-def _analyse_selected(
-    item: tuple[pa.RecordBatch, list[str]],
-) -> tuple[tuple[pa.RecordBatch, list[str]], tuple[list[bytes], np.ndarray | None, list[bool]]]:
-    return item, _analyse(item[0].column("text").to_pylist())
 
 
 def main(argv: list[str] | None = None) -> None:

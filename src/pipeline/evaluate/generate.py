@@ -34,7 +34,7 @@ def parse_cell(text: str) -> Cell:
     return (parts[0], parts[1], parts[2])
 
 
-def test_examples(
+def select_test_examples(
     task_files: list[Path], cells: list[Cell], max_per_cell: int | None
 ) -> dict[Cell, list[Example]]:
     """The test examples of each requested cell (first `max_per_cell` by id)."""
@@ -52,15 +52,6 @@ def test_examples(
     return {c: sorted(by_cell[c], key=lambda e: e.id)[:max_per_cell] for c in cells}
 
 
-def prompt_ids(tokenizer: Any, text: str) -> list[int]:
-    """Token ids of a formatted prompt, with the BOS token exactly once where the model uses one."""
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-    bos = tokenizer.bos_token_id
-    if bos is not None and (not ids or ids[0] != bos):
-        ids = [bos, *ids]
-    return ids
-
-
 def generate_cells(
     model_dir: Path,
     examples: dict[Cell, list[Example]],
@@ -72,7 +63,7 @@ def generate_cells(
     from transformers import AutoTokenizer
 
     from pipeline.tasks.prompts import render
-    from pipeline.train.chat import format_prompt
+    from pipeline.train.chat import encode, format_prompt
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     decoding = Decoding.from_settings(settings.get("decoding", {}))
@@ -82,7 +73,7 @@ def generate_cells(
 
     flat = [(cell, ex) for cell, exs in examples.items() for ex in exs]
     texts = [format_prompt(tokenizer, render(ex, style, prompt_language=language)) for _, ex in flat]
-    ids = [prompt_ids(tokenizer, t) for t in texts]
+    ids = [encode(tokenizer, t) for t in texts]
     keys = [cache.key(fingerprint, p, decoding) for p in ids]
     cached = cache.get_many(keys)
     todo = sorted({k: i for i, k in enumerate(keys) if k not in cached}.values())
@@ -152,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
 
     settings = json.loads(args.settings)
     cells = [parse_cell(c) for c in args.cells]
-    examples = test_examples(args.tasks, cells, settings.get("max_test_per_cell"))
+    examples = select_test_examples(args.tasks, cells, settings.get("max_test_per_cell"))
     cache = CompletionCache(args.cache)
     try:
         predictions, throughput = generate_cells(

@@ -141,7 +141,7 @@ def _check_labels(name: str, spec: DatasetSpec, docs: list[Document]) -> None:
     for d in docs:
         seen.update(e["label"] for e in d.gold.get("entities", []))
         seen.update(r["relation"] for r in d.gold.get("relations", []))
-        seen.update(d.gold.get("items", {}))
+        seen.update(list(d.gold.get("items", {})))
     for subtask, sub in spec.subtasks.items():
         for key in ("labels", "relations", "items"):
             wanted = sub.get(key)
@@ -179,6 +179,11 @@ def load_documents(
     return cap(docs, "test", spec.max_test if spec.max_test is not None else max_test, seed, key)
 
 
+def _subtask_metadata(sub: dict[str, Any]) -> dict[str, Any]:
+    """What prompts need to know of a sub-task: its entity labels, relation types, CRF items."""
+    return {key: list(sub[key]) for key in ("labels", "relations", "items") if key in sub}
+
+
 def load_examples(
     name: str,
     spec: DatasetSpec,
@@ -210,7 +215,7 @@ def load_examples(
                         split=split,
                         text=d.text,
                         gold=_restrict(spec.task, d.gold, sub),
-                        metadata={"doc_id": d.id, **d.metadata},
+                        metadata={"doc_id": d.id, **d.metadata, **_subtask_metadata(sub)},
                     )
                     for d in docs
                     if d.split == split

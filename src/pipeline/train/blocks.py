@@ -80,7 +80,9 @@ def plan_blocks(
         raise ValueError(f"{path}: unknown split value(s) {sorted(unknown)} (expected {SPLITS})")
     train_rows, eval_rows = (np.flatnonzero(split == name) for name in SPLITS)
     if len(train_rows) == 0 or len(eval_rows) == 0:
-        raise ValueError(f"{path}: needs train and validation blocks, has {len(train_rows)} and {len(eval_rows)}")
+        raise ValueError(
+            f"{path}: needs train and validation blocks, has {len(train_rows)} and {len(eval_rows)}"
+        )
     first = next(parquet.iter_batches(batch_size=1, columns=["input_ids"]))
     block_size = len(first.column(0)[0])
     k = budget_blocks(token_budget, len(train_rows), block_size, path)

@@ -28,7 +28,12 @@ class NonFiniteGuard(TrainerCallback):
     """
 
     def on_log(
-        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, logs: Any = None, **kwargs: Any
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        logs: Any = None,
+        **kwargs: Any,
     ) -> None:
         for key in ("loss", "grad_norm", "eval_loss"):
             value = (logs or {}).get(key)
@@ -51,7 +56,12 @@ class ThroughputLog(TrainerCallback):
         self._last_tokens = state.num_input_tokens_seen
 
     def on_log(
-        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, logs: Any = None, **kwargs: Any
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        logs: Any = None,
+        **kwargs: Any,
     ) -> None:
         now = time.perf_counter()
         record = state.log_history[-1]

@@ -27,7 +27,7 @@ _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 # Everything in a Trainer checkpoint that is training state rather than the model itself.
 _STATE_FILES = re.compile(
     r"^(optimizer.*|scheduler.*|scaler.*|rng_state.*|trainer_state\.json|training_args\.bin|latest|"
-    rf"zero_to_fp32\.py|{COMPLETE_MARKER})$"
+    rf"zero_to_.*\.py|{COMPLETE_MARKER})$"
 )
 
 

@@ -42,7 +42,9 @@ def use_bf16(precision: str) -> bool:
     return precision == "bf16"
 
 
-def fingerprint(model: Path, blocks: Path, settings: CptSettings, world: int, ds_config: Any) -> dict[str, Any]:
+def fingerprint(
+    model: Path, blocks: Path, settings: CptSettings, world: int, ds_config: Any
+) -> dict[str, Any]:
     """What a resumable state must match: same inputs, settings, world size and DeepSpeed config."""
     stat = blocks.stat()
     return {
@@ -96,7 +98,9 @@ def train(
         max_steps=total_steps,
         learning_rate=settings.lr,
         lr_scheduler_type=settings.lr_scheduler,
-        warmup_steps=settings.warmup_ratio if settings.warmup_ratio is not None else settings.warmup_steps or 0,
+        warmup_steps=settings.warmup_ratio
+        if settings.warmup_ratio is not None
+        else settings.warmup_steps or 0,
         weight_decay=settings.weight_decay,
         max_grad_norm=settings.max_grad_norm,
         bf16=use_bf16(settings.precision),
@@ -124,7 +128,9 @@ def train(
     with args.main_process_first(local=False, desc="preparing the state directory and token blocks"):
         if main:
             prepare_state_dir(state_dir, fingerprint(model_dir, blocks_path, settings, world, ds_config))
-        train_set, eval_set = load_blocks(blocks_path, plan, state_dir / "datasets", vocab_size if main else None)
+        train_set, eval_set = load_blocks(
+            blocks_path, plan, state_dir / "datasets", vocab_size if main else None
+        )
     resume = newest_complete_checkpoint(state_dir)
 
     carried = [model_dir / name for name in CARRIED_FILES if (model_dir / name).is_file()]
@@ -189,15 +195,21 @@ def train(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", type=Path, required=True, help="base model (Hugging Face checkpoint dir)")
     parser.add_argument("--blocks", type=Path, required=True, help="token blocks parquet")
     parser.add_argument("--output", type=Path, required=True, help="final model dir (written at the end)")
-    parser.add_argument("--state-dir", type=Path, required=True, help="resumable checkpoints (outside outputs)")
+    parser.add_argument(
+        "--state-dir", type=Path, required=True, help="resumable checkpoints (outside outputs)"
+    )
     parser.add_argument("--log", type=Path, required=True, help="training log parquet")
     parser.add_argument("--settings", default="{}", help="JSON object of settings (docs/training.md)")
     parser.add_argument(
-        "--deepspeed-config", type=Path, help="ZeRO config template (default config/deepspeed/zero<stage>.json)"
+        "--deepspeed-config",
+        type=Path,
+        help="ZeRO config template (default config/deepspeed/zero<stage>.json)",
     )
     args = parser.parse_args(argv)
     train(

@@ -70,7 +70,9 @@ class CptSettings:
         if not isinstance(self.report_to, list) or not all(isinstance(r, str) for r in self.report_to):
             self._bad("report_to", "must be a list of integration names")
         if self.token_budget is not None and not (
-            isinstance(self.token_budget, int | float) and math.isfinite(self.token_budget) and self.token_budget > 0
+            isinstance(self.token_budget, int | float)
+            and math.isfinite(self.token_budget)
+            and self.token_budget > 0
         ):
             self._bad("token_budget", "must be a positive fraction (<= 1) or token count (> 1)")
 
@@ -79,7 +81,9 @@ class CptSettings:
 
     def _positive_int(self, key: str, value: Any, allow_zero: bool = False) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
-            raise ValueError(f"settings.{key}: {value!r} is not a {'non-negative' if allow_zero else 'positive'} integer")
+            raise ValueError(
+                f"settings.{key}: {value!r} is not a {'non-negative' if allow_zero else 'positive'} integer"
+            )
 
     @classmethod
     def from_json(cls, text: str) -> CptSettings:
@@ -117,5 +121,7 @@ class CptSettings:
             return "all"
         late = [step for step in self.keep_checkpoints if step > total_steps]
         if late:
-            raise ValueError(f"settings.keep_checkpoints: step(s) {late} are beyond the run's {total_steps} steps")
+            raise ValueError(
+                f"settings.keep_checkpoints: step(s) {late} are beyond the run's {total_steps} steps"
+            )
         return set(self.keep_checkpoints)

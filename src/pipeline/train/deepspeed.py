@@ -35,8 +35,13 @@ def load_deepspeed_config(stage: int, path: str | os.PathLike[str] | None = None
         raise ValueError(f"{path}: invalid JSON ({err.msg})") from err
     found = config.get("zero_optimization", {}).get("stage")
     if found != stage:
-        raise ValueError(f"{path}: zero_optimization.stage is {found!r} but settings ask for zero_stage {stage}")
-    if stage == 3 and config["zero_optimization"].get("stage3_gather_16bit_weights_on_model_save") is not True:
+        raise ValueError(
+            f"{path}: zero_optimization.stage is {found!r} but settings ask for zero_stage {stage}"
+        )
+    if (
+        stage == 3
+        and config["zero_optimization"].get("stage3_gather_16bit_weights_on_model_save") is not True
+    ):
         raise ValueError(
             f"{path}: ZeRO-3 needs zero_optimization.stage3_gather_16bit_weights_on_model_save=true "
             "so that checkpoints are saved as plain Hugging Face weights"
@@ -44,7 +49,9 @@ def load_deepspeed_config(stage: int, path: str | os.PathLike[str] | None = None
     return config
 
 
-def gradient_accumulation_steps(effective_batch_size: int, per_device_batch_size: int, world_size: int) -> int:
+def gradient_accumulation_steps(
+    effective_batch_size: int, per_device_batch_size: int, world_size: int
+) -> int:
     """Micro-batches per optimizer step so that one step sees `effective_batch_size` sequences."""
     if min(effective_batch_size, per_device_batch_size, world_size) < 1:
         raise ValueError(
@@ -75,4 +82,6 @@ def ensure_single_process_env() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    os.environ.update(
+        RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)
+    )

@@ -49,6 +49,11 @@ def lettered(options: Any, key: Any, at: str) -> tuple[list[str], int]:
     return [options[k] for k in keys], [str(k) for k in keys].index(str(key))
 
 
+def present(options: Any) -> Any:
+    """Options without null entries (CasiMedicos 4-option questions carry `'5': None`)."""
+    return {k: v for k, v in options.items() if v is not None} if isinstance(options, dict) else options
+
+
 def jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, record) of a JSONL file; a bad line names the file and line."""
     with open(path, encoding="utf-8") as f:
@@ -197,7 +202,9 @@ def read_casimedicos_rag(root: Path, language: str, options: dict[str, Any]) -> 
                     raise ValueError(f"{at}: not a Python dict literal ({err})") from err
                 if not isinstance(rec, dict):
                     raise ValueError(f"{at}: expected a dict literal")
-                choices, answer = lettered(field(rec, "options", at), field(rec, "correct_answer", at), at)
+                choices, answer = lettered(
+                    present(field(rec, "options", at)), field(rec, "correct_answer", at), at
+                )
                 passages = rec.get("bm25") or []
                 context = "\n\n".join(passages) if passages else None
                 doc_id = str(rec.get("id", lineno))
@@ -219,7 +226,9 @@ def read_medexpqa(root: Path, language: str, options: dict[str, Any]) -> list[Do
     for split, path in _files(root, language, options, default):
         for lineno, rec in jsonl_records(path):
             at = where(path, lineno)
-            choices, answer = lettered(field(rec, "options", at), field(rec, "correct_option", at), at)
+            choices, answer = lettered(
+                present(field(rec, "options", at)), field(rec, "correct_option", at), at
+            )
             context = rec.get(key)
             if isinstance(context, dict):
                 context = field(context, ctx_key, f"{at} ({key})") if ctx_key else None

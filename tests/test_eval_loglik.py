@@ -1,0 +1,163 @@
+"""Log-likelihood multiple-choice scoring agrees with lm-evaluation-harness (HFLM + MMLU template)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.evaluate.loglik import build_context, main, score_multiple_choice
+from pipeline.examples import Example
+from pipeline.io import read_jsonl, write_jsonl
+
+N_TEST = 12
+COLUMNS = ["question", "A", "B", "C", "D", "target"]
+
+
+def mmlu_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return [dict(zip(COLUMNS, row, strict=True)) for row in csv.reader(f)]
+
+
+def mmlu_items(root: Path, subject: str) -> list[Example]:
+    items = []
+    for split, rows in (
+        ("dev", mmlu_rows(root / "dev" / f"{subject}_dev.csv")),
+        ("test", mmlu_rows(root / "test" / f"{subject}_test.csv")[:N_TEST]),
+    ):
+        for i, row in enumerate(rows):
+            gold = {
+                "question": row["question"],
+                "choices": [row[k] for k in "ABCD"],
+                "answer": "ABCD".index(row["target"]),
+                "context": None,
+            }
+            items.append(
+                Example(
+                    f"{subject}-{split}-{i}",
+                    "mmlu",
+                    "qa",
+                    "en",
+                    subject,
+                    split,
+                    "",
+                    gold,
+                    {"subject": subject},
+                )
+            )
+    return items
+
+
+def lm_eval_task(root: Path, subject: str, cache: Path):
+    """The installed lm-eval's MMLU task config for `subject`, reading the local CSV files."""
+    import lm_eval
+    from lm_eval.api.task import ConfigurableTask
+
+    folder = Path(lm_eval.__file__).parent / "tasks" / "mmlu" / "default"
+    template = yaml.safe_load((folder / "_default_template_yaml").read_text())
+    subject_cfg = yaml.safe_load((folder / f"mmlu_{subject}.yaml").read_text())
+    config = {**template, **{k: v for k, v in subject_cfg.items() if k != "include"}}
+    config["metric_list"] = [{"metric": "acc"}, {"metric": "acc_norm"}]
+    config["dataset_path"] = "csv"
+    config["dataset_kwargs"] = {
+        "data_files": {
+            "test": str(root / "test" / f"{subject}_test.csv"),
+            "dev": str(root / "dev" / f"{subject}_dev.csv"),
+        },
+        "column_names": COLUMNS,
+        "cache_dir": str(cache),
+    }
+    config.pop("dataset_name")
+
+    def process_docs(dataset):
+        return dataset.map(lambda d: {"choices": [d[k] for k in "ABCD"], "answer": "ABCD".index(d["target"])})
+
+    config["process_docs"] = process_docs
+    return ConfigurableTask(config=config)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("family", ["llama", "qwen3"])  # with and without a BOS token
+def test_matches_lm_evaluation_harness(family, shared_data, tiny_model_factory, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from lm_eval.models.huggingface import HFLM
+
+    root, subject = shared_data / "qa" / "mmlu", "anatomy"
+    model_dir = tiny_model_factory(family, "instruct")
+    items = mmlu_items(root, subject)
+    task = lm_eval_task(root, subject, tmp_path / "hf-cache")
+    docs = list(task.test_docs())[:N_TEST]
+    lm = HFLM(pretrained=str(model_dir), device="cpu", batch_size=4)
+    has_bos = lm.tok_encode("Answer:")[0] == lm.tokenizer.bos_token_id
+    assert has_bos == (family == "llama")
+    dev_items = [i for i in items if i.split == "dev"]
+    test_items = [i for i in items if i.split == "test"]
+
+    for k in (0, 1):
+        ours = score_multiple_choice(model_dir, items, k_shot=k, batch_size=4)
+        assert [r.id for r in ours] == [i.id for i in test_items]
+        contexts = [task.fewshot_context(doc, num_fewshot=k) for doc in docs]
+        assert [build_context(item, dev_items[:k]) for item in test_items] == contexts
+        requests = [
+            task.construct_requests(doc, ctx, metadata=(task.config.task, doc_id, 1))
+            for doc_id, (doc, ctx) in enumerate(zip(docs, contexts, strict=True))
+        ]
+        flat = lm.loglikelihood([r for doc_requests in requests for r in doc_requests], disable_tqdm=True)
+        for doc_id, (doc, result) in enumerate(zip(docs, ours, strict=True)):
+            theirs = flat[4 * doc_id : 4 * doc_id + 4]
+            assert result.loglikelihoods == pytest.approx([ll for ll, _ in theirs], abs=1e-4)
+            assert result.is_greedy == [greedy for _, greedy in theirs]
+            metrics = task.process_results(doc, theirs)
+            assert (result.acc, result.acc_norm) == (metrics["acc"], metrics["acc_norm"])
+            assert result.gold == doc["answer"]
+
+
+@pytest.mark.e2e
+def test_cli_writes_one_result_per_scored_item(shared_data, tiny_model_factory, tmp_path):
+    items = mmlu_items(shared_data / "qa" / "mmlu", "anatomy")
+    items_path, out = tmp_path / "items.jsonl", tmp_path / "scores.jsonl"
+    write_jsonl(items_path, [i.to_record() for i in items])
+    settings = json.dumps({"k_shot": 2, "batch_size": 8})
+    main(
+        [
+            "--model",
+            str(tiny_model_factory("qwen3", "base")),
+            "--items",
+            str(items_path),
+            "--output",
+            str(out),
+            "--settings",
+            settings,
+        ]
+    )
+    results = read_jsonl(out)
+    assert len(results) == N_TEST
+    assert {r["subject"] for r in results} == {"anatomy"}
+    assert all(len(r["loglikelihoods"]) == 4 and all(ll < 0 for ll in r["loglikelihoods"]) for r in results)
+    assert all(r["acc"] == float(r["pred"] == r["gold"]) for r in results)
+
+
+def test_prompt_and_item_checks():
+    gold = {"question": " Which? ", "choices": ["x", "y"], "answer": 1, "context": None}
+    shot = Example(
+        "s", "mmlu", "qa", "en", "college_medicine", "dev", "", gold, {"subject": "college_medicine"}
+    )
+    item = Example(
+        "t", "mmlu", "qa", "en", "college_medicine", "test", "", gold, {"subject": "college_medicine"}
+    )
+    assert build_context(item, [shot]) == (
+        "The following are multiple choice questions (with answers) about college medicine.\n\n"
+        "Which?\nA. x\nB. y\nAnswer: B\n\nWhich?\nA. x\nB. y\nAnswer:"
+    )
+    with pytest.raises(ValueError, match="2 shots asked, 1"):
+        score_multiple_choice("unused", [shot, item], k_shot=2, batch_size=1)
+    no_subject = Example("u", "mmlu", "qa", "en", "x", "test", "", gold)
+    with pytest.raises(ValueError, match=r"metadata\.subject"):
+        score_multiple_choice("unused", [no_subject], k_shot=0, batch_size=1)
+    bad_answer = Example("v", "mmlu", "qa", "en", "x", "test", "", {**gold, "answer": 5}, {"subject": "x"})
+    with pytest.raises(ValueError, match="not an option index"):
+        score_multiple_choice("unused", [bad_answer], k_shot=0, batch_size=1)

@@ -1,0 +1,144 @@
+"""Generation stage: cache, output records, and the transformers backend."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipeline.evaluate.backends import Completion, Decoding, TransformersBackend, sampling_params
+from pipeline.evaluate.cache import CompletionCache, model_fingerprint
+from pipeline.evaluate.generate import generate_cells, parse_cell, select_test_examples
+from pipeline.examples import Example
+from pipeline.io import write_jsonl
+
+
+def ner_example(i: int, text: str, split: str = "test") -> Example:
+    start = text.index("fever") if "fever" in text else 0
+    entities = (
+        [{"start": start, "end": start + 5, "label": "DISEASE", "text": "fever"}] if "fever" in text else []
+    )
+    return Example(f"d-{i}", "demo-ner", "ner", "en", "disease", split, text, {"entities": entities})
+
+
+class CountingBackend:
+    """A backend that answers every prompt with a fixed JSON answer and counts its prompts."""
+
+    def __init__(self) -> None:
+        self.prompts: list[list[int]] = []
+
+    def generate(self, prompts: list[list[int]], decoding: Decoding) -> list[Completion]:
+        self.prompts.extend(prompts)
+        return [Completion('{"entities": ["fever"]}', len(p), 7, "stop") for p in prompts]
+
+
+@pytest.fixture
+def setup(tmp_path, tiny_model_factory):
+    model = tiny_model_factory("llama", "instruct")
+    texts = ["The patient has fever.", "No complaints today.", "Fever and cough since Monday.", "Mild fever."]
+    tasks = tmp_path / "demo-ner.jsonl"
+    write_jsonl(tasks, [ner_example(i, t).to_record() for i, t in enumerate(texts)])
+    return model, tasks, tmp_path
+
+
+def run(model, tasks, tmp_path, backend, settings=None):
+    cells = [("demo-ner", "en", "disease")]
+    examples = select_test_examples([tasks], cells, None)
+    cache = CompletionCache(tmp_path / "cache.sqlite")
+    try:
+        return generate_cells(model, examples, settings or {"model": "m", "arm": "a"}, cache, lambda: backend)
+    finally:
+        cache.close()
+
+
+def test_records_carry_completion_gold_and_decoding(setup):
+    model, tasks, tmp = setup
+    predictions, throughput = run(model, tasks, tmp, CountingBackend())
+    records = predictions[("demo-ner", "en", "disease")]
+    assert len(records) == 4 and throughput["generated"] == 4
+    first = records[0]
+    assert first["completion"] == '{"entities": ["fever"]}'
+    assert first["gold"] == {"entities": ["fever"]}
+    assert first["decoding"] == Decoding().to_dict()
+    assert "<|start_header_id|>user" in first["prompt"]
+
+
+def test_cache_generates_only_changed_prompts(setup):
+    model, tasks, tmp = setup
+    run(model, tasks, tmp, CountingBackend())
+    again = CountingBackend()
+    _, throughput = run(model, tasks, tmp, again)
+    assert again.prompts == [] and throughput["cached"] == 4
+
+    records = [json.loads(line) for line in tasks.read_text().splitlines()]
+    records[2]["text"] = "Fever and cough since Tuesday."
+    write_jsonl(tasks, records)
+    changed = CountingBackend()
+    run(model, tasks, tmp, changed)
+    assert len(changed.prompts) == 1
+
+
+def test_cache_key_depends_on_decoding(setup):
+    model, tasks, tmp = setup
+    run(model, tasks, tmp, CountingBackend())
+    backend = CountingBackend()
+    run(model, tasks, tmp, backend, {"decoding": {"max_new_tokens": 7}})
+    assert len(backend.prompts) == 4
+
+
+def test_fingerprint_changes_with_weights(tmp_path, tiny_model_factory):
+    import shutil
+
+    model = tiny_model_factory("qwen3", "base")
+    copy = tmp_path / "copy"
+    shutil.copytree(model, copy)
+    assert model_fingerprint(model) == model_fingerprint(copy)
+    (copy / "model.safetensors").write_bytes((copy / "model.safetensors").read_bytes()[:-4] + b"\0\0\0\1")
+    assert model_fingerprint(model) != model_fingerprint(copy)
+
+
+def test_missing_cell_is_a_clear_error(setup):
+    _, tasks, _ = setup
+    with pytest.raises(ValueError, match="demo-ner/it/disease"):
+        select_test_examples([tasks], [("demo-ner", "it", "disease")], None)
+    with pytest.raises(ValueError, match="dataset/language/subtask"):
+        parse_cell("demo-ner/en")
+
+
+@pytest.mark.parametrize("family", ["llama", "gemma3", "qwen3"])
+def test_transformers_backend_batches_like_one_by_one(tiny_model_factory, family):
+    """Left-padded batches give the same greedy output as unpadded single prompts."""
+    model = tiny_model_factory(family, "instruct")
+    backend = TransformersBackend(model, batch_size=4)
+    prompts = [
+        backend.tokenizer(t, add_special_tokens=False)["input_ids"]
+        for t in [
+            "fever",
+            "Il paziente ha febbre e tosse da due giorni",
+            "dolor",
+            "The patient was given 20 mg",
+        ]
+    ]
+    decoding = Decoding(max_new_tokens=6)
+    batched = backend.generate(prompts, decoding)
+    single = [backend.generate([p], decoding)[0] for p in prompts]
+    assert [c.text for c in batched] == [c.text for c in single]
+    assert all(c.completion_tokens <= 6 for c in batched)
+
+
+def test_vllm_sampling_params_match_decoding():
+    greedy = sampling_params(Decoding(max_new_tokens=9), dict)
+    assert greedy == {
+        "temperature": 0.0,
+        "top_p": 1.0,
+        "max_tokens": 9,
+        "seed": 0,
+        "skip_special_tokens": True,
+    }
+    sampled = sampling_params(Decoding(temperature=0.7, top_p=0.9), dict)
+    assert sampled["temperature"] == 0.7 and sampled["top_p"] == 0.9
+
+
+def test_unknown_decoding_key_is_named():
+    with pytest.raises(ValueError, match="beam"):
+        Decoding.from_settings({"beam": 4})
