@@ -4,7 +4,7 @@
 
 Builds a random Llama-shaped checkpoint (~640 MB in float32; tiny with --smoke),
 a "fine-tuned" copy, then runs each merge in its own subprocess so that each
-peak RSS (getrusage of that process) is measured separately. Prints and writes
+peak RSS (its VmHWM) is measured separately. Prints and writes
 benchmarks/results/merge.md (merge-smoke.md with --smoke): ratios first.
 """
 
@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -96,8 +95,16 @@ def child(which: str, base: str, other: str, out: str) -> None:
         options = MergeOptions(quiet=True, out_shard_size=500_000_000)  # parameters: 2 GB in float32
         run_merge(MergeConfiguration.model_validate(config), out, options)
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
-    print(json.dumps({"seconds": seconds, "peak_rss": peak, "baseline_rss": baseline}))
+    print(json.dumps({"seconds": seconds, "peak_rss": peak_rss(), "baseline_rss": baseline}))
+
+
+def peak_rss() -> int:
+    """This process's peak RSS in bytes: VmHWM, which, unlike getrusage's ru_maxrss, does not
+    inherit the high-water mark of the parent whose memory the child was forked from."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status (the benchmark measures memory on Linux only)")
 
 
 def run_child(which: str, base: Path, other: Path, out: Path) -> dict[str, float]:
@@ -156,7 +163,7 @@ Machine: {machine()}
 
 Model: random Llama-shaped checkpoint, {n_params / 1e6:.1f} M parameters, {n_params * 4 / 1e6:.0f} MB
 in float32 (base in 200 MB shards, untied lm_head); merged with a perturbed copy, t = {T}, float32 out.
-Each merge runs in its own process; times exclude imports; peak RSS is the process's `ru_maxrss`.
+Each merge runs in its own process; times exclude imports; peak RSS is the process's VmHWM.
 
 ## Ratios (ours / mergekit)
 

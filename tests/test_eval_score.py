@@ -162,6 +162,10 @@ def test_bad_input_names_the_file_and_record(tmp_path):
     assert not (tmp_path / "out.json").exists()
     with pytest.raises(ValueError, match="unknown scoring settings"):
         score_records([good], {"samples": 10})
+    with pytest.raises(ValueError, match="bootstrap_samples"):
+        score_records([good], {"bootstrap_samples": 1})
+    with pytest.raises(ValueError, match="confidence"):
+        score_records([good], {"confidence": 95})
     with pytest.raises(SystemExit):
         main(["--predictions", "a.jsonl", "b.jsonl", "--outputs", "a.json"])
 

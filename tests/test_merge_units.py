@@ -106,6 +106,20 @@ def test_slerp_matches_mergekit(case, t):
     torch.testing.assert_close(methods.slerp(t, v0, v1), theirs, atol=1e-6, rtol=0)
 
 
+def test_slerp_is_accurate_on_large_close_tensors():
+    """Near-colinear (fine-tuned vs base) tensors amplify errors in the dot product:
+    float32 reductions over millions of elements were off by 1e-6 to 1e-4 here."""
+    from mergekit.merge_methods.slerp import slerp as mk_slerp
+
+    g = torch.Generator().manual_seed(6)
+    v0 = 0.02 * torch.randn(3_000_000, generator=g)
+    v1 = v0 + 0.002 * torch.randn(3_000_000, generator=g)
+    exact = methods.slerp(0.5, v0.double(), v1.double())
+    torch.testing.assert_close(methods.slerp(0.5, v0, v1).double(), exact, atol=5e-8, rtol=0)
+    theirs = mk_slerp(torch.tensor([0.5]), v0.unsqueeze(0), v1.unsqueeze(0))[0]
+    torch.testing.assert_close(methods.slerp(0.5, v0, v1), theirs, atol=1e-6, rtol=0)
+
+
 def test_slerp_endpoints_and_empty():
     g = torch.Generator().manual_seed(1)
     v0, v1 = torch.randn(10, 10, generator=g), torch.randn(10, 10, generator=g)

@@ -36,7 +36,14 @@ def resolve_settings(settings: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(settings) - set(DEFAULT_SETTINGS))
     if unknown:
         raise ValueError(f"unknown scoring settings {unknown}; known: {sorted(DEFAULT_SETTINGS)}")
-    return {**DEFAULT_SETTINGS, **settings}
+    resolved = {**DEFAULT_SETTINGS, **settings}
+    if not isinstance(resolved["bootstrap_samples"], int) or resolved["bootstrap_samples"] < 2:
+        raise ValueError(f"bootstrap_samples must be an integer >= 2, got {resolved['bootstrap_samples']!r}")
+    if not isinstance(resolved["seed"], int):
+        raise ValueError(f"seed must be an integer, got {resolved['seed']!r}")
+    if not 0 < resolved["confidence"] < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {resolved['confidence']!r}")
+    return resolved
 
 
 def _check_records(records: list[dict[str, Any]], source: str) -> None:

@@ -42,9 +42,9 @@ def budget_blocks(budget: float | None, n_blocks: int, block_size: int, path: Pa
         if budget != int(budget):
             raise ValueError(f"token_budget {budget!r} > 1 is a token count and must be a whole number")
         k = int(budget) // block_size
-        if k > n_blocks:
+        if budget > n_blocks * block_size:
             raise ValueError(
-                f"{path}: token_budget {int(budget)} exceeds the {n_blocks * block_size} train tokens available"
+                f"{path}: token_budget {int(budget)} exceeds the {n_blocks * block_size} train tokens"
             )
     if k < 1:
         raise ValueError(f"{path}: token_budget {budget!r} selects no block of {block_size} tokens")
@@ -113,7 +113,8 @@ def load_blocks(
         ids = pc.min_max(pc.list_flatten(column)).as_py()
         if ids["min"] < 0 or ids["max"] >= vocab_size:
             raise ValueError(
-                f"{path}: token ids span [{ids['min']}, {ids['max']}], outside the vocabulary [0, {vocab_size})"
+                f"{path}: token ids span [{ids['min']}, {ids['max']}], outside the vocabulary "
+                f"[0, {vocab_size})"
             )
     columns = dataset.select_columns(["input_ids"])
     return columns.select(plan.train_rows), columns.select(plan.eval_rows)

@@ -12,6 +12,7 @@ complete, only when training succeeded.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 from pathlib import Path
@@ -24,8 +25,8 @@ from pipeline.train.callbacks import CheckpointExport, NonFiniteGuard, Throughpu
 from pipeline.train.checkpoints import newest_complete_checkpoint, prepare_state_dir, publish
 from pipeline.train.cpt_settings import CptSettings
 from pipeline.train.deepspeed import (
-    ensure_single_process_env,
     gradient_accumulation_steps,
+    init_deepspeed_process,
     load_deepspeed_config,
     world_size,
 )
@@ -74,7 +75,7 @@ def train(
     ds_config = None
     if settings.zero_stage is not None:
         ds_config = load_deepspeed_config(settings.zero_stage, deepspeed_config)
-        ensure_single_process_env()
+        init_deepspeed_process(on_gpu=torch.cuda.is_available())
     world = world_size()
     accumulation = gradient_accumulation_steps(
         settings.effective_batch_size, settings.per_device_batch_size, world
@@ -116,6 +117,7 @@ def train(
         save_total_limit=settings.save_total_limit,
         seed=settings.seed,
         data_seed=settings.seed,
+        use_cpu=not torch.cuda.is_available(),
         dataloader_drop_last=True,
         dataloader_pin_memory=torch.cuda.is_available(),
         remove_unused_columns=False,
@@ -185,7 +187,10 @@ def train(
                 "corpus_train_blocks": plan.corpus_train_blocks,
                 "validation_blocks": len(plan.eval_rows),
                 "bf16": args.bf16,
-                "deepspeed": args.hf_deepspeed_config.config if ds_config else None,
+                # DeepSpeed's resolved config may hold Infinity, which JSON lacks: keep it as a string.
+                "deepspeed": json.loads(json.dumps(args.hf_deepspeed_config.config), parse_constant=str)
+                if ds_config
+                else None,
                 "resumed_from": resume.name if resume else None,
             },
         )

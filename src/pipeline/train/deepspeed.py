@@ -85,3 +85,17 @@ def ensure_single_process_env() -> None:
     os.environ.update(
         RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)
     )
+
+
+def init_deepspeed_process(on_gpu: bool) -> None:
+    """Set up this process for DeepSpeed before `TrainingArguments` is built.
+
+    On GPUs accelerate initialises `deepspeed.comm` (NCCL). On CPUs it only initialises
+    torch.distributed (gloo), so ZeRO would see a world of one: initialise DeepSpeed's
+    communication first, on gloo, and accelerate joins that process group.
+    """
+    ensure_single_process_env()
+    if not on_gpu:
+        import deepspeed
+
+        deepspeed.init_distributed(dist_backend="gloo")

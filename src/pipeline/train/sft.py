@@ -15,15 +15,13 @@ import argparse
 import json
 import random
 import tempfile
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from transformers import TrainerCallback
-
 from pipeline.io import atomic_dir, atomic_path
 from pipeline.train import chat
+from pipeline.train.callbacks import NonFiniteGuard, ThroughputLog
 from pipeline.train.qlora import (
     LORA_DEFAULTS,
     bnb_config,
@@ -33,6 +31,7 @@ from pipeline.train.qlora import (
     require_quantization_support,
     use_bf16,
 )
+from pipeline.train.training_log import SCHEMA, log_table
 
 DEFAULTS: dict[str, Any] = {
     "lora": LORA_DEFAULTS,
@@ -55,6 +54,8 @@ LOSSES = ("full", "completion_only")
 MIX_KEYS = ("id", "prompt", "completion", "dataset", "task", "language", "kind")
 MIX_KINDS = ("it", "rot")
 JOINT = "joint"
+# Log-history keys already in the shared training-log schema (under their own or their column name).
+LOGGED = {*SCHEMA, "learning_rate", "num_input_tokens_seen"}
 
 
 def check_keys(given: dict[str, Any], known: Iterable[str], where: str) -> None:
@@ -173,6 +174,7 @@ def training_arguments(settings: dict[str, Any], work_dir: str) -> dict[str, Any
         bf16=use_bf16(),
         model_init_kwargs=model_init_kwargs(),
         logging_steps=1,
+        include_num_input_tokens_seen="non_padding",
         save_strategy="no",
         report_to="none",
     )
@@ -202,18 +204,15 @@ def build_trainer(
 
     model_path = str(Path(model_dir).resolve())
     tokenizer = AutoTokenizer.from_pretrained(model_path)
-    log = TrainingLog()
-    trainer = SFTTrainer(
+    return SFTTrainer(
         model=model_path,
         args=sft_config(settings, work_dir),
         train_dataset=tokenize_records(tokenizer, records),
         processing_class=tokenizer,
         peft_config=lora_config(settings["lora"]),
         quantization_config=bnb_config(settings["quantization"]),
-        callbacks=[log],
+        callbacks=[NonFiniteGuard(), ThroughputLog()],
     )
-    trainer.training_log = log
-    return trainer
 
 
 def train(
@@ -233,12 +232,12 @@ def train(
         }
     else:
         groups = {JOINT: records}
-    rows: list[dict[str, Any]] = []
+    frames = []
     with atomic_dir(output) as tmp, tempfile.TemporaryDirectory(prefix="sft-") as work_dir:
         for name, group in groups.items():
             trainer = build_trainer(model_dir, group, settings, work_dir)
             trainer.train()
-            rows += [{"adapter": name, **row} for row in trainer.training_log.rows]
+            frames.append(log_frame(trainer.state.log_history, name))
             target = tmp if name == JOINT else tmp / "adapters" / name
             save_trained(trainer, model_dir, target, settings["merge_adapter"])
         if settings["per_task_adapters"]:
@@ -246,43 +245,7 @@ def train(
             (tmp / "adapters.json").write_text(
                 json.dumps({task: f"adapters/{task}" for task in groups}, indent=2) + "\n", encoding="utf-8"
             )
-    write_log(rows, log)
-
-
-class TrainingLog(TrainerCallback):
-    """Collects one row per logged training step: loss, lr, grad_norm, tokens/s and the trainer's metrics."""
-
-    def __init__(self) -> None:
-        self.rows: list[dict[str, Any]] = []
-        self._time = time.perf_counter()
-        self._tokens = 0.0
-
-    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self._time = time.perf_counter()
-
-    def on_log(
-        self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
-    ) -> None:
-        if not logs or "loss" not in logs:
-            return
-        now = time.perf_counter()
-        row: dict[str, Any] = {"step": state.global_step, "loss": float(logs["loss"])}
-        row["lr"] = float(logs["learning_rate"]) if "learning_rate" in logs else None
-        row["grad_norm"] = float(logs["grad_norm"]) if "grad_norm" in logs else None
-        tokens = logs.get("num_tokens")
-        row["tokens_per_s"] = (tokens - self._tokens) / (now - self._time) if tokens is not None else None
-        if tokens is not None:
-            self._tokens = tokens
-        self._time = now
-        skip = {"loss", "learning_rate", "grad_norm"}
-        row.update(
-            {
-                k.replace("/", "_"): float(v)
-                for k, v in logs.items()
-                if k not in skip and isinstance(v, int | float)
-            }
-        )
-        self.rows.append(row)
+    write_log(frames, log)
 
 
 def save_trained(trainer: Any, base_model: str | Path, target: Path, merge: bool) -> None:
@@ -315,13 +278,31 @@ def merge_adapter(base_model: str | Path, adapter_dir: str | Path) -> Any:
     return PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
 
 
-def write_log(rows: list[dict[str, Any]], path: str | Path) -> None:
-    """Write the training log rows as Parquet, atomically."""
+def log_frame(history: list[dict[str, Any]], adapter: str) -> Any:
+    """A trainer's log history as the shared training-log table + its own metrics + `adapter`."""
     import polars as pl
 
-    frame = pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame(schema={"step": pl.Int64})
+    table = log_table(history)
+    kept = [record for record in history if "loss" in record or "eval_loss" in record]
+    extras = [
+        {
+            k.replace("/", "_"): float(v)
+            for k, v in record.items()
+            if k not in LOGGED and isinstance(v, int | float)
+        }
+        for record in kept
+    ]
+    table = table.with_columns(adapter=pl.lit(adapter))
+    extra = pl.DataFrame(extras, infer_schema_length=None)
+    return pl.concat([table, extra], how="horizontal") if extra.width else table
+
+
+def write_log(frames: list[Any], path: str | Path) -> None:
+    """Write the training-log tables of a run as one Parquet file, atomically."""
+    import polars as pl
+
     with atomic_path(path) as tmp:
-        frame.write_parquet(tmp)
+        pl.concat(frames, how="diagonal_relaxed").write_parquet(tmp)
 
 
 def main(argv: list[str] | None = None) -> None:

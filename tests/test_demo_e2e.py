@@ -1,0 +1,63 @@
+"""The embedded demo, end to end: every cell scored, nothing left to do, precise reruns.
+
+One real `snakemake --cores 2` run (minutes) shared by the tests of this module.
+"""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+import pytest
+import yaml
+
+from conftest import REPO
+from test_workflow import job_counts, snakemake, write_config
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("demo")
+    snakemake("--cores", "2", "--directory", str(workdir), "--configfile", str(REPO / "config/config.yaml"))
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def summary(demo_run) -> pl.DataFrame:
+    return pl.read_parquet(demo_run / "results" / "summary.parquet")
+
+
+def test_summary_has_every_cell_without_nan(demo_run, summary):
+    from pipeline.grid import load_grid
+
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    grid = load_grid(config, REPO)
+    expected = {(m, a, *cell) for m in grid.models for a in grid.arms for cell in grid.cells()}
+    got = set(summary.select("model", "arm", "dataset", "language", "subtask").unique().iter_rows())
+    assert got == expected
+    assert all(math.isfinite(v) for v in summary["value"])
+    assert summary.filter(pl.col("n") <= 0).is_empty()
+
+
+def test_rerun_has_nothing_to_do(demo_run):
+    out = snakemake(
+        "-n", "--directory", str(demo_run), "--configfile", str(REPO / "config/config.yaml")
+    ).stdout
+    assert "Nothing to be done" in out
+
+
+def test_changing_one_arm_reruns_only_that_arm(demo_run, tmp_path):
+    config = write_config(tmp_path, lambda c: c["arms"]["rot"].setdefault("settings", {}).update(lr=1e-3))
+    out = snakemake("-n", "--directory", str(demo_run), "--configfile", str(config)).stdout
+    n_models = len(yaml.safe_load((REPO / "config" / "config.yaml").read_text())["models"])
+    assert job_counts(out) == {"sft": n_models, "generate": n_models, "score": n_models, "summary": 1}
+    assert "arm=rot" in out and "arm=it," not in out
+
+
+def test_instruction_tuning_raises_valid_json_share_on_ner(summary):
+    ner = summary.filter((pl.col("task") == "ner") & (pl.col("metric") == "f1_strict"))
+    valid = ner.group_by("arm").agg((1 - pl.col("parse_failure_rate")).mean().alias("valid_json"))
+    share = dict(valid.iter_rows())
+    assert share["it"] > share["base"], share

@@ -1,0 +1,116 @@
+"""The launch command for nodes x processes (the real 2-rank run is in test_cpt_train.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.train.cpt_settings import CptSettings
+from pipeline.train.deepspeed import gradient_accumulation_steps, load_deepspeed_config
+from pipeline.train.launch import build_launch_command, main
+
+SETTINGS = json.dumps({"zero_stage": 3, "effective_batch_size": 256, "per_device_batch_size": 4})
+CPT_ARGS = [
+    *("--model", "models/base", "--blocks", "corpus/blocks.parquet", "--output", "models/cpt"),
+    *("--state-dir", "state/cpt", "--log", "logs/cpt.parquet", "--settings", SETTINGS),
+    *("--deepspeed-config", "config/deepspeed/zero3.json"),
+]
+
+
+def test_single_node_uses_torchrun_standalone():
+    command = build_launch_command("pipeline.train.cpt", CPT_ARGS, 1, 2, "local", torchrun="torchrun")
+    assert shlex.split(command) == [
+        *("torchrun", "--standalone", "--nnodes", "1", "--nproc_per_node", "2"),
+        *("-m", "--", "pipeline.train.cpt", *CPT_ARGS),
+    ]
+
+
+def test_two_nodes_of_four_gpus_under_slurm():
+    command = build_launch_command(
+        "pipeline.train.cpt", CPT_ARGS, 2, 4, "slurm", gpus_per_node=4, cpus_per_node=32, torchrun="torchrun"
+    )
+    outer = shlex.split(command)
+    assert outer[:-3] == [
+        *("srun", "--nodes", "2", "--ntasks-per-node", "1", "--kill-on-bad-exit=1"),
+        *("--gpus-per-node", "4", "--cpus-per-task", "32"),
+    ]
+    assert outer[-3:-1] == ["bash", "-c"]
+    step = outer[-1]
+    # The rendezvous host is looked up inside the srun step, not in the (stripped) job environment.
+    head, _, run = step.partition(" && ")
+    assert head == 'head=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)'
+    assert shlex.split(run) == [
+        *("exec", "torchrun", "--nnodes", "2", "--nproc_per_node", "4", "--rdzv_backend", "c10d"),
+        *("--rdzv_endpoint", "$head:29500", "--rdzv_id", "$SLURM_JOB_ID"),
+        *("-m", "--", "pipeline.train.cpt", *CPT_ARGS),
+    ]
+    # 8 ranks: the DeepSpeed batch arithmetic the training processes will derive.
+    settings = CptSettings.from_json(SETTINGS)
+    world = 2 * 4
+    accumulation = gradient_accumulation_steps(
+        settings.effective_batch_size, settings.per_device_batch_size, world
+    )
+    assert accumulation == 8 and accumulation * settings.per_device_batch_size * world == 256
+    assert load_deepspeed_config(3, Path(__file__).parents[1] / "config/deepspeed/zero3.json")
+
+
+def test_slurm_command_expands_inside_the_step(tmp_path):
+    """Run the built command against stand-ins for srun, scontrol and torchrun."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    scripts = {
+        # srun: record its options, then run the step with the variables a real step gets.
+        "srun": 'echo "$@" > "$RECORD.srun"\nexport SLURM_JOB_NODELIST="gpu[07-08]" SLURM_JOB_ID=4242\n'
+        'while [ "$1" != bash ]; do shift; done\nexec "$@"\n',
+        "scontrol": '[ "$1 $2 $3" = "show hostnames gpu[07-08]" ] && printf "gpu07\\ngpu08\\n"\n',
+        "torchrun": f'exec {sys.executable} -c "import json, sys; print(json.dumps(sys.argv[1:]))" "$@"\n',
+    }
+    for name, body in scripts.items():
+        (bin_dir / name).write_text("#!/usr/bin/env bash\n" + body)
+        (bin_dir / name).chmod(0o755)
+    command = build_launch_command(
+        "pipeline.train.cpt", CPT_ARGS, 2, 4, "slurm", port=29611, torchrun="torchrun"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
+    env.update(PATH=f"{bin_dir}:{env['PATH']}", RECORD=str(tmp_path / "rec"))
+    result = subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    argv = json.loads(result.stdout)
+    assert argv[argv.index("--rdzv_endpoint") + 1] == "gpu07:29611"
+    assert argv[argv.index("--rdzv_id") + 1] == "4242"
+    assert argv[argv.index("--settings") + 1] == SETTINGS
+    assert (tmp_path / "rec.srun").read_text().startswith("--nodes 2 --ntasks-per-node 1")
+
+
+def test_bad_shapes_are_rejected():
+    with pytest.raises(ValueError, match="2 nodes need cluster='slurm'"):
+        build_launch_command("m", [], 2, 4, "local")
+    with pytest.raises(ValueError, match="must be positive"):
+        build_launch_command("m", [], 1, 0, "local")
+    with pytest.raises(ValueError, match="cluster must be"):
+        build_launch_command("m", [], 1, 1, "pbs")  # type: ignore[arg-type]
+
+
+def test_cli_dry_run_prints_the_command(capsys):
+    main(["--dry-run", "--nodes", "1", "--procs-per-node", "2", "--", "pipeline.train.cpt", *CPT_ARGS])
+    printed = shlex.split(capsys.readouterr().out)
+    assert Path(printed[0]).name == "torchrun"
+    assert printed[1:] == [
+        *(
+            "--standalone",
+            "--nnodes",
+            "1",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "--",
+            "pipeline.train.cpt",
+            *CPT_ARGS,
+        )
+    ]

@@ -1,0 +1,166 @@
+"""SFT: mix reading and selection, settings, the pinned loss mask, QLoRA checks, output layout."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from pipeline.train import chat, qlora, sft
+
+FAST = {"max_steps": 2, "per_device_batch_size": 2, "max_length": 128, "gradient_checkpointing": False}
+
+
+def record(i: int, task: str = "ner", language: str = "en", kind: str = "it") -> dict:
+    return {
+        "id": f"r{i}",
+        "prompt": f"Extract the diseases. Text: case {i} with fever",
+        "completion": json.dumps({"entities": ["fever"]}),
+        "dataset": "syn",
+        "task": task,
+        "language": language,
+        "kind": kind,
+    }
+
+
+def write_mix(path, records) -> str:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return str(path)
+
+
+def test_read_mix_names_file_and_line(tmp_path):
+    good = json.dumps(record(0))
+    path = tmp_path / "mix.jsonl"
+    path.write_text(f"{good}\n\n{{broken\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"mix.jsonl:3: invalid JSON"):
+        sft.read_mix(path)
+    missing = {k: v for k, v in record(1).items() if k != "completion"}
+    path.write_text(f"{good}\n{json.dumps(missing)}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"mix.jsonl:2: .*\['completion'\]"):
+        sft.read_mix(path)
+    path.write_text(json.dumps(record(2, kind="cpt")) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"mix.jsonl:1: key 'kind'"):
+        sft.read_mix(path)
+
+
+def test_settings_defaults_and_unknown_keys():
+    settings = sft.resolve_settings({"lr": 1e-3, "lora": {"r": 4}, "filter": {"tasks": ["ner"]}})
+    assert settings["lora"] == {**qlora.LORA_DEFAULTS, "r": 4}
+    assert settings["filter"] == {"tasks": ["ner"], "languages": None}
+    assert settings["loss"] == "full" and settings["merge_adapter"] is True
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['learning_rate'\]"):
+        sft.resolve_settings({"learning_rate": 1e-3})
+    with pytest.raises(ValueError, match=r"settings.lora: unknown LoRA setting\(s\) \['rank'\]"):
+        sft.resolve_settings({"lora": {"rank": 8}})
+    with pytest.raises(ValueError, match=r"settings.filter: unknown key\(s\) \['datasets'\]"):
+        sft.resolve_settings({"filter": {"datasets": ["x"]}})
+    with pytest.raises(ValueError, match="settings.loss"):
+        sft.resolve_settings({"loss": "assistant_only"})
+    with pytest.raises(ValueError, match="max_steps"):
+        sft.resolve_settings({"max_steps": 0})
+
+
+def test_select_records_filters_and_subsamples_nested():
+    records = [
+        record(i, task=t, language=lang) for i, (t, lang) in enumerate([("ner", "en"), ("qa", "it")] * 20)
+    ]
+    base = sft.resolve_settings({})
+    only_it = sft.select_records(records, {**base, "filter": {"tasks": None, "languages": ["it"]}})
+    assert {r["language"] for r in only_it} == {"it"} and len(only_it) == 20
+    small = sft.select_records(records, {**base, "max_examples_per_task": 3})
+    large = sft.select_records(records, {**base, "max_examples_per_task": 7})
+    assert sorted(r["task"] for r in small) == ["ner"] * 3 + ["qa"] * 3
+    assert {r["id"] for r in small} < {r["id"] for r in large}
+    with pytest.raises(ValueError, match="no SFT records left"):
+        sft.select_records(records, {**base, "filter": {"tasks": ["re"], "languages": None}})
+
+
+@pytest.mark.parametrize("variant", ["instruct", "base"])
+@pytest.mark.parametrize("loss", ["full", "completion_only"])
+def test_collated_labels_mask_what_the_loss_setting_says(tiny_model_factory, tmp_path, variant, loss):
+    model_dir = tiny_model_factory("llama", variant)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    records = [record(0), {**record(1), "prompt": "Short text: fever"}]
+    settings = sft.resolve_settings({**FAST, "loss": loss})
+    trainer = sft.build_trainer(model_dir, records, settings, str(tmp_path))
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(records))])
+    for row, r in enumerate(records):
+        prompt_text, completion_text = chat.format_example(tokenizer, r["prompt"], r["completion"])
+        n_prompt = len(chat.encode(tokenizer, prompt_text))
+        n_total = n_prompt + len(chat.encode(tokenizer, completion_text))
+        labels, ids = batch["labels"][row], batch["input_ids"][row]
+        assert torch.equal(ids[:n_total], torch.tensor(chat.encode(tokenizer, prompt_text + completion_text)))
+        assert (labels[n_total:] == -100).all(), "padding must be masked"
+        first_trained = n_prompt if loss == "completion_only" else 0
+        assert (labels[:first_trained] == -100).all()
+        assert torch.equal(labels[first_trained:n_total], ids[first_trained:n_total])
+    assert trainer.args.completion_only_loss is (loss == "completion_only")
+    assert trainer.args.assistant_only_loss is False and trainer.args.packing is False
+
+
+def test_nf4_config_and_cpu_refusal(tmp_path, monkeypatch):
+    config = qlora.bnb_config("nf4")
+    assert config.load_in_4bit and config.bnb_4bit_quant_type == "nf4"
+    assert config.bnb_4bit_use_double_quant and config.bnb_4bit_compute_dtype == torch.bfloat16
+    assert qlora.bnb_config(None) is None
+    with pytest.raises(ValueError, match="quantization"):
+        qlora.require_quantization_support("int8")
+    # It fails before anything is read or trained: the data path does not even exist.
+    args = ("unused-model", [tmp_path / "missing.jsonl"], tmp_path / "out", tmp_path / "log.parquet")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(RuntimeError, match="needs a CUDA GPU"):
+        sft.train(*args, {"quantization": "nf4"})
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(qlora.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(RuntimeError, match="needs bitsandbytes"):
+        sft.train(*args, {"quantization": "nf4"})
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_merged_output_matches_the_adapter(tiny_model_factory, tmp_path):
+    from peft import PeftModel
+
+    model_dir = tiny_model_factory("gemma3", "base")
+    mix = write_mix(tmp_path / "mix.jsonl", [record(i) for i in range(6)])
+    out, log = tmp_path / "model", tmp_path / "log.parquet"
+    settings = {**FAST, "lr": 1e-2, "lora": {"r": 4, "alpha": 8, "dropout": 0.0}}
+    sft.main(
+        ["--model", str(model_dir), "--data", mix, "--output", str(out), "--log", str(log)]
+        + ["--settings", json.dumps(settings)]
+    )
+    adapter_config = json.loads((out / "adapter" / "adapter_config.json").read_text())
+    assert adapter_config["base_model_name_or_path"] == str(model_dir.resolve())
+    merged = AutoModelForCausalLM.from_pretrained(out).eval()
+    tuned = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(model_dir), out / "adapter").eval()
+    base = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    ids = torch.tensor([chat.encode(AutoTokenizer.from_pretrained(out), "<bos>Extract the diseases.")])
+    with torch.no_grad():
+        merged_logits, tuned_logits, base_logits = (m(ids).logits for m in (merged, tuned, base))
+    assert torch.allclose(merged_logits, tuned_logits, atol=1e-4)
+    assert not torch.allclose(merged_logits, base_logits, atol=1e-4), "training changed nothing"
+    table = pl.read_parquet(log)
+    assert table["step"].to_list() == [1, 2] and set(table["adapter"]) == {"joint"}
+    assert (
+        table.select("loss", "lr", "grad_norm", "tokens_per_second").null_count().sum_horizontal().item() == 0
+    )
+
+
+def test_per_task_adapters_without_merge(tiny_model_factory, tmp_path):
+    model_dir = tiny_model_factory("qwen3", "instruct")
+    records = [record(i, task=task) for i, task in enumerate(["ner", "qa", "ner", "qa"])]
+    mix = write_mix(tmp_path / "mix.jsonl", records)
+    out, log = tmp_path / "model", tmp_path / "log.parquet"
+    settings = {**FAST, "max_steps": 1, "per_task_adapters": True, "merge_adapter": False}
+    sft.train(model_dir, [mix], out, log, settings)
+    assert json.loads((out / "adapters.json").read_text()) == {"ner": "adapters/ner", "qa": "adapters/qa"}
+    for task in ("ner", "qa"):
+        adapter = out / "adapters" / task
+        assert json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"] == str(
+            model_dir.resolve()
+        )
+        assert (adapter / "tokenizer.json").exists() and not (adapter / "model.safetensors").exists()
+    assert (out / "tokenizer.json").exists()
+    assert sorted(pl.read_parquet(log)["adapter"].to_list()) == ["ner", "qa"]
