@@ -30,11 +30,13 @@ RESULTS = REPO / "benchmarks" / "results"
 EOS, PAD = "<|endoftext|>", "<|pad|>"
 BLOCK_SIZE = 2048
 
-# Run one stage's main() in this child and print its peak RSS (self and pool workers) in KiB.
+# Run one stage's main() in this child and print its peak RSS in KiB: VmHWM of this process
+# (reset by exec, unlike ru_maxrss, which inherits the forking parent's size) and the
+# largest pool worker.
 STAGE = (
-    "import importlib, resource, sys; importlib.import_module(sys.argv[1]).main(sys.argv[2:]); "
-    "print('PEAK_RSS_KIB', max(resource.getrusage(w).ru_maxrss for w in "
-    "(resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))"
+    "import importlib, re, resource, sys; importlib.import_module(sys.argv[1]).main(sys.argv[2:]); "
+    "hwm = int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)); "
+    "print('PEAK_RSS_KIB', max(hwm, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))"
 )
 
 
@@ -109,12 +111,11 @@ def write_synthetic(path: Path, words: int, seed: int) -> int:
     """Write a JSONL source of about `words` words; return the documents written."""
     rng = np.random.default_rng(seed)
     vocab = vocabulary(rng)
-    ranks = np.minimum(rng.zipf(1.2, size=words + 2000) - 1, len(vocab) - 1)
     written, docs, previous = 0, 0, []
     with path.open("w", encoding="utf-8") as f:
         while written < words:
             n = int(rng.integers(100, 800))
-            text = " ".join(vocab[ranks[written : written + n]])
+            text = " ".join(vocab[np.minimum(rng.zipf(1.2, size=n) - 1, len(vocab) - 1)])
             kind = rng.random()
             if kind < 0.01 and previous:
                 text = previous[-1]  # exact duplicate

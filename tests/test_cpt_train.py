@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -84,6 +86,7 @@ SINGLE = {
     "max_steps": 8,
     "save_steps": 2,
     "keep_checkpoints": [3, 8],
+    "keep_state": True,
 }
 
 
@@ -117,7 +120,15 @@ def test_kill_and_resume_equals_an_uninterrupted_run(cpt_inputs, tmp_path):
         train["loss"].to_torch(), reference.filter(pl.col("loss").is_not_null())["loss"].to_torch()
     )
     assert log["eval_loss"].drop_nulls().len() == 1
-    assert not (resumed / "state").exists()  # keep_state defaults to false
+
+    # Killed after the last checkpoint, before publishing: the rerun publishes it without training.
+    (resumed / "log.parquet").unlink()
+    shutil.rmtree(resumed / "out")
+    republished = run_module(argv)
+    check(republished)
+    assert "'loss'" not in republished.stdout + republished.stderr
+    assert pl.read_parquet(resumed / "log.parquet").equals(log)
+    assert load_file(resumed / "out" / "model.safetensors").keys() == expected.keys()
 
 
 def test_non_finite_loss_stops_and_publishes_nothing(cpt_inputs, tmp_path):
@@ -176,3 +187,16 @@ def test_two_rank_zero_training_through_the_launcher(cpt_inputs, tmp_path, stage
             loss = model(**batch, labels=batch["input_ids"]).loss
         assert torch.isfinite(loss)
     assert not (tmp_path / "state").exists()
+
+
+@pytest.mark.e2e
+def test_one_process_with_deepspeed_from_the_environment(cpt_inputs, tmp_path):
+    settings = {"zero_stage": 2, "effective_batch_size": 8, "per_device_batch_size": 4, "max_steps": 2}
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = str(sock.getsockname()[1])
+    env = dict(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
+    check(run_module(["pipeline.train.cpt", *cpt_args(cpt_inputs, tmp_path, settings)], env=env))
+    manifest = json.loads((tmp_path / "out" / "cpt_run.json").read_text())
+    assert manifest["world_size"] == 1 and manifest["deepspeed"]["gradient_accumulation_steps"] == 2
+    assert pl.read_parquet(tmp_path / "log.parquet")["loss"].drop_nulls().len() == 2

@@ -57,7 +57,7 @@ def test_settings_defaults_and_unknown_keys():
         sft.resolve_settings({"lora": {"rank": 8}})
     with pytest.raises(ValueError, match=r"settings.filter: unknown key\(s\) \['datasets'\]"):
         sft.resolve_settings({"filter": {"datasets": ["x"]}})
-    with pytest.raises(ValueError, match="settings.loss"):
+    with pytest.raises(ValueError, match=r"settings\.loss"):
         sft.resolve_settings({"loss": "assistant_only"})
     with pytest.raises(ValueError, match="max_steps"):
         sft.resolve_settings({"max_steps": 0})
@@ -127,10 +127,8 @@ def test_cli_merged_output_matches_the_adapter(tiny_model_factory, tmp_path):
     mix = write_mix(tmp_path / "mix.jsonl", [record(i) for i in range(6)])
     out, log = tmp_path / "model", tmp_path / "log.parquet"
     settings = {**FAST, "lr": 1e-2, "lora": {"r": 4, "alpha": 8, "dropout": 0.0}}
-    sft.main(
-        ["--model", str(model_dir), "--data", mix, "--output", str(out), "--log", str(log)]
-        + ["--settings", json.dumps(settings)]
-    )
+    argv = ["--model", str(model_dir), "--data", mix, "--output", str(out), "--log", str(log)]
+    sft.main([*argv, "--settings", json.dumps(settings)])
     adapter_config = json.loads((out / "adapter" / "adapter_config.json").read_text())
     assert adapter_config["base_model_name_or_path"] == str(model_dir.resolve())
     merged = AutoModelForCausalLM.from_pretrained(out).eval()

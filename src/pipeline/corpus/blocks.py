@@ -199,7 +199,7 @@ def make_blocks(corpus: Path, model_dir: Path, settings: dict[str, Any], output:
         seen: Counter[str] = Counter()
         splits: Counter[str] = Counter()
         with atomic_path(output) as tmp, pq.ParquetWriter(tmp, SCHEMA) as writer:
-            for batch in pq.ParquetFile(scratch).iter_batches():
+            for batch in pq.ParquetFile(scratch).iter_batches(batch_size=256):
                 split = []
                 for source in batch.column("source").to_pylist():
                     split.append("validation" if masks[source][seen[source]] else "train")

@@ -6,7 +6,7 @@ Layout of STATE_DIR (outside any Snakemake output, so it survives a failed job):
     checkpoint-<N>/       Trainer checkpoints (DeepSpeed shards, optimizer, RNG, trainer_state.json)
       medadapt_complete   written after every rank finished saving: only these are resumed
     exports/step-<N>/     kept checkpoints as plain Hugging Face checkpoints
-    final/                the final model, before it is published
+    final/                the final model (the last checkpoint's model files), before it is published
     datasets/             the memory-mapped Arrow cache of the token blocks
 """
 
@@ -70,12 +70,13 @@ def export_model(checkpoint: Path, target: Path, extra_files: list[Path]) -> Non
     with atomic_dir(target) as tmp:
         for path in checkpoint.iterdir():
             if path.is_file() and not _STATE_FILES.match(path.name):
-                shutil.copy2(path, tmp / path.name)
+                _link_or_copy(path, tmp / path.name)
         for path in extra_files:
             shutil.copy2(path, tmp / path.name)
 
 
-def _link_or_copy(src: str, dst: str) -> None:
+def _link_or_copy(src: str | Path, dst: str | Path) -> None:
+    """Hard-link (no copy of the weights), else copy. Files here are only ever replaced, never edited."""
     try:
         os.link(src, dst)
     except OSError:

@@ -2,8 +2,10 @@
 
 Launch (see pipeline.train.launch for multi-node)::
 
-    torchrun --nproc_per_node N -m pipeline.train.cpt --model MODEL_DIR --blocks BLOCKS.parquet \\
-        --output OUT_DIR --state-dir STATE_DIR --log LOG.parquet --settings JSON
+    torchrun --standalone --nproc_per_node N -m -- pipeline.train.cpt --model MODEL_DIR \\
+        --blocks BLOCKS.parquet --output OUT_DIR --state-dir STATE_DIR --log LOG.parquet --settings JSON
+
+("-m --": without it torchrun takes --log for an abbreviation of its own options.)
 
 Resumable state lives in STATE_DIR (see pipeline.train.checkpoints); OUT_DIR and LOG appear,
 complete, only when training succeeded.
@@ -16,13 +18,19 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
 from pipeline.train.blocks import collate_blocks, load_blocks, plan_blocks
 from pipeline.train.callbacks import CheckpointExport, NonFiniteGuard, ThroughputLog, fault_injection
-from pipeline.train.checkpoints import newest_complete_checkpoint, prepare_state_dir, publish
+from pipeline.train.checkpoints import (
+    checkpoint_step,
+    export_model,
+    newest_complete_checkpoint,
+    prepare_state_dir,
+    publish,
+)
 from pipeline.train.cpt_settings import CptSettings
 from pipeline.train.deepspeed import (
     gradient_accumulation_steps,
@@ -57,6 +65,75 @@ def fingerprint(
     }
 
 
+def training_arguments(
+    settings: CptSettings, state_dir: Path, total_steps: int, accumulation: int, ds_config: Any
+) -> Any:
+    """The Trainer's arguments: log every step, evaluate before the final checkpoint, resumable saves."""
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=str(state_dir),
+        per_device_train_batch_size=settings.per_device_batch_size,
+        per_device_eval_batch_size=settings.per_device_batch_size,
+        gradient_accumulation_steps=accumulation,
+        max_steps=total_steps,
+        learning_rate=settings.lr,
+        lr_scheduler_type=settings.lr_scheduler,
+        warmup_steps=settings.warmup_ratio
+        if settings.warmup_ratio is not None
+        else settings.warmup_steps or 0,
+        weight_decay=settings.weight_decay,
+        max_grad_norm=settings.max_grad_norm,
+        bf16=use_bf16(settings.precision),
+        activation_checkpointing=settings.gradient_checkpointing,
+        logging_strategy="steps",
+        logging_steps=1,
+        logging_nan_inf_filter=False,
+        include_num_input_tokens_seen="all",
+        # The last step always evaluates, before its checkpoint is saved: that checkpoint holds the
+        # final model and the whole log, so a run killed after it publishes without training again.
+        eval_strategy="steps",
+        eval_steps=settings.eval_steps or total_steps,
+        save_strategy="steps",
+        save_steps=settings.checkpoint_steps(total_steps),
+        save_total_limit=settings.save_total_limit,
+        seed=settings.seed,
+        data_seed=settings.seed,
+        use_cpu=not torch.cuda.is_available(),
+        dataloader_drop_last=True,
+        dataloader_pin_memory=torch.cuda.is_available(),
+        remove_unused_columns=False,
+        report_to=settings.report_to or "none",
+        disable_tqdm=True,
+        deepspeed=ds_config,
+    )
+
+
+def publish_run(
+    state_dir: Path,
+    final_checkpoint: Path,
+    kept: set[int] | Literal["all"],
+    carried: list[Path],
+    output_dir: Path,
+    log_path: Path,
+    manifest: dict[str, Any],
+) -> None:
+    """Rank 0, after the last checkpoint: write the log, then move OUT_DIR into place at once."""
+    export_model(final_checkpoint, state_dir / "final", carried)
+    exported = sorted(int(p.name.removeprefix("step-")) for p in (state_dir / "exports").glob("step-*"))
+    steps = exported if kept == "all" else sorted(kept)
+    missing = sorted(set(steps) - set(exported))
+    if missing:
+        raise RuntimeError(f"{state_dir}: kept checkpoint(s) {missing} were never exported")
+    parts = {"": state_dir / "final"}
+    parts |= {f"checkpoints/step-{s}": state_dir / "exports" / f"step-{s}" for s in steps}
+    if (state_dir / "tensorboard").is_dir():
+        parts["tensorboard"] = state_dir / "tensorboard"
+    trainer_state = json.loads((final_checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+    write_training_log(trainer_state["log_history"], log_path)
+    publish(output_dir, parts, manifest)
+
+
 def train(
     model_dir: Path,
     blocks_path: Path,
@@ -68,10 +145,12 @@ def train(
 ) -> None:
     """Train (resuming from STATE_DIR if it holds this run's checkpoints), then publish model and log."""
     from accelerate import PartialState
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, Trainer
 
     if not (model_dir / "config.json").is_file():
         raise ValueError(f"{model_dir}: not a Hugging Face model directory (no config.json)")
+    if deepspeed_config is not None and settings.zero_stage is None:
+        raise ValueError(f"--deepspeed-config {deepspeed_config} given but settings.zero_stage is null")
     ds_config = None
     if settings.zero_stage is not None:
         ds_config = load_deepspeed_config(settings.zero_stage, deepspeed_config)
@@ -91,40 +170,7 @@ def train(
     if "tensorboard" in settings.report_to:
         os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(state_dir / "tensorboard"))
 
-    args = TrainingArguments(
-        output_dir=str(state_dir),
-        per_device_train_batch_size=settings.per_device_batch_size,
-        per_device_eval_batch_size=settings.per_device_batch_size,
-        gradient_accumulation_steps=accumulation,
-        max_steps=total_steps,
-        learning_rate=settings.lr,
-        lr_scheduler_type=settings.lr_scheduler,
-        warmup_steps=settings.warmup_ratio
-        if settings.warmup_ratio is not None
-        else settings.warmup_steps or 0,
-        weight_decay=settings.weight_decay,
-        max_grad_norm=settings.max_grad_norm,
-        bf16=use_bf16(settings.precision),
-        activation_checkpointing=settings.gradient_checkpointing,
-        logging_strategy="steps",
-        logging_steps=1,
-        logging_nan_inf_filter=False,
-        include_num_input_tokens_seen="all",
-        eval_strategy="steps" if settings.eval_steps else "no",
-        eval_steps=settings.eval_steps,
-        save_strategy="steps",
-        save_steps=settings.checkpoint_steps(total_steps),
-        save_total_limit=settings.save_total_limit,
-        seed=settings.seed,
-        data_seed=settings.seed,
-        use_cpu=not torch.cuda.is_available(),
-        dataloader_drop_last=True,
-        dataloader_pin_memory=torch.cuda.is_available(),
-        remove_unused_columns=False,
-        report_to=settings.report_to or "none",
-        disable_tqdm=True,
-        deepspeed=ds_config,
-    )
+    args = training_arguments(settings, state_dir, total_steps, accumulation, ds_config)
     main = args.process_index == 0
     vocab_size = AutoConfig.from_pretrained(model_dir).get_text_config().vocab_size
     with args.main_process_first(local=False, desc="preparing the state directory and token blocks"):
@@ -134,68 +180,49 @@ def train(
             blocks_path, plan, state_dir / "datasets", vocab_size if main else None
         )
     resume = newest_complete_checkpoint(state_dir)
-
     carried = [model_dir / name for name in CARRIED_FILES if (model_dir / name).is_file()]
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-    trainer = Trainer(
-        model=model,
-        args=args,
-        train_dataset=train_set,
-        eval_dataset=eval_set,
-        data_collator=collate_blocks,
-        processing_class=AutoTokenizer.from_pretrained(model_dir),
-        callbacks=[
-            NonFiniteGuard(),
-            ThroughputLog(),
-            CheckpointExport(kept, state_dir / "exports", carried),
-            *fault_injection(),
-        ],
-    )
-    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    step = trainer.state.global_step
-    if not any("eval_loss" in r and r["step"] == step for r in trainer.state.log_history):
-        trainer.evaluate()
-    final = state_dir / "final"
-    trainer.save_model(str(final))
 
+    if resume is None or checkpoint_step(resume) < total_steps:
+        trainer = Trainer(
+            model=AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32),
+            args=args,
+            train_dataset=train_set,
+            eval_dataset=eval_set,
+            data_collator=collate_blocks,
+            processing_class=AutoTokenizer.from_pretrained(model_dir),
+            callbacks=[
+                NonFiniteGuard(),
+                ThroughputLog(),
+                CheckpointExport(kept, state_dir / "exports", carried),
+                *fault_injection(),
+            ],
+        )
+        trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     if main:
-        (final / "training_args.bin").unlink(missing_ok=True)
-        for path in carried:
-            shutil.copy2(path, final / path.name)
-        exported = sorted(int(p.name.removeprefix("step-")) for p in (state_dir / "exports").glob("step-*"))
-        steps = exported if kept == "all" else sorted(kept)
-        missing = sorted(set(steps) - set(exported))
-        if missing:
-            raise RuntimeError(f"{state_dir}: kept checkpoint(s) {missing} were never exported")
-        parts = {"": final, **{f"checkpoints/step-{s}": state_dir / "exports" / f"step-{s}" for s in steps}}
-        if (state_dir / "tensorboard").is_dir():
-            parts["tensorboard"] = state_dir / "tensorboard"
-        write_training_log(trainer.state.log_history, log_path)
-        publish(
-            output_dir,
-            parts,
-            {
-                "base_model": str(model_dir),
-                "blocks": str(blocks_path),
-                "settings": settings.to_dict(),
-                "world_size": world,
-                "gradient_accumulation_steps": accumulation,
-                "steps": step,
-                "block_size": plan.block_size,
-                "train_blocks": len(plan.train_rows),
-                "train_tokens": plan.train_tokens,
-                "corpus_train_blocks": plan.corpus_train_blocks,
-                "validation_blocks": len(plan.eval_rows),
-                "bf16": args.bf16,
-                # DeepSpeed's resolved config may hold Infinity, which JSON lacks: keep it as a string.
-                "deepspeed": json.loads(json.dumps(args.hf_deepspeed_config.config), parse_constant=str)
-                if ds_config
-                else None,
-                "resumed_from": resume.name if resume else None,
-            },
+        manifest = {
+            "base_model": str(model_dir),
+            "blocks": str(blocks_path),
+            "settings": settings.to_dict(),
+            "world_size": world,
+            "gradient_accumulation_steps": accumulation,
+            "steps": total_steps,
+            "block_size": plan.block_size,
+            "train_blocks": len(plan.train_rows),
+            "train_tokens": plan.train_tokens,
+            "corpus_train_blocks": plan.corpus_train_blocks,
+            "validation_blocks": len(plan.eval_rows),
+            "bf16": args.bf16,
+            # DeepSpeed's resolved config may hold Infinity, which JSON lacks: keep it as a string.
+            "deepspeed": json.loads(json.dumps(args.hf_deepspeed_config.config), parse_constant=str)
+            if ds_config
+            else None,
+            "resumed_from": resume.name if resume else None,
+        }
+        publish_run(
+            state_dir, state_dir / f"checkpoint-{total_steps}", kept, carried, output_dir, log_path, manifest
         )
         if not settings.keep_state:
-            shutil.rmtree(state_dir)
+            shutil.rmtree(state_dir, ignore_errors=True)  # best effort: a rank may still map the data cache
     PartialState().destroy_process_group()
 
 

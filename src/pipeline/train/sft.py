@@ -163,7 +163,7 @@ def training_arguments(settings: dict[str, Any], work_dir: str) -> dict[str, Any
     return dict(
         output_dir=work_dir,
         learning_rate=settings["lr"],
-        num_train_epochs=settings["epochs"] if settings["max_steps"] is None else 1,
+        num_train_epochs=settings["epochs"],
         max_steps=-1 if settings["max_steps"] is None else settings["max_steps"],
         per_device_train_batch_size=settings["per_device_batch_size"],
         gradient_accumulation_steps=settings["gradient_accumulation"],

@@ -1,0 +1,115 @@
+"""RPO: settings, pair reading, and the trainer's loss against DPO + α·NLL computed by hand."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+import torch
+import torch.nn.functional as F
+from transformers import AutoModelForCausalLM
+
+from pipeline.train import rpo
+
+PAIRS = [
+    {
+        "prompt": "Question: fever?\nOptions: A. yes B. no\nExplanation:",
+        "chosen": " fever.\nAnswer: A",
+        "rejected": " no pain at all\nAnswer: B",
+    },
+    {
+        "prompt": "Question: pain?\nExplanation:",
+        "chosen": " chest pain\nAnswer: B",
+        "rejected": " x\nAnswer: A",
+    },
+]
+FAST = {"max_steps": 1, "per_device_batch_size": 2, "max_length": 128, "gradient_checkpointing": False}
+LORA = {"r": 4, "alpha": 8, "dropout": 0.0}
+
+
+def test_loss_terms_follow_the_installed_trl():
+    settings = rpo.resolve_settings({"alpha": 10})
+    config = rpo.dpo_config(settings, "unused")
+    assert config.loss_type == ["sigmoid", "sft"] and config.loss_weights == [1.0, 10.0]
+    assert rpo.loss_terms(rpo.resolve_settings({"loss": "dpo"})) == (["sigmoid"], [1.0])
+    assert not hasattr(config, "rpo_alpha")
+
+
+def test_settings_are_validated():
+    assert rpo.resolve_settings({"lora": None})["lora"] is None
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['rpo_alpha'\]"):
+        rpo.resolve_settings({"rpo_alpha": 1.0})
+    with pytest.raises(ValueError, match=r"settings\.loss"):
+        rpo.resolve_settings({"loss": "ipo"})
+    with pytest.raises(ValueError, match="beta > 0"):
+        rpo.resolve_settings({"beta": 0})
+
+
+def test_read_pairs_names_file_and_line(tmp_path):
+    path = tmp_path / "pairs.jsonl"
+    path.write_text(json.dumps(PAIRS[0]) + "\n" + json.dumps({**PAIRS[1], "rejected": ""}) + "\n")
+    with pytest.raises(ValueError, match=r"pairs.jsonl:2: key 'rejected'"):
+        rpo.read_pairs(path)
+    path.write_text("")
+    with pytest.raises(ValueError, match="no preference pairs"):
+        rpo.read_pairs(path)
+
+
+def completion_logps(model, batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-token log-probabilities of the completion tokens (0 elsewhere), and their mask."""
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
+    logps = torch.log_softmax(logits.float(), dim=-1).gather(-1, batch["input_ids"][:, 1:, None]).squeeze(-1)
+    mask = batch["completion_mask"][:, 1:].bool()
+    return logps * mask, mask
+
+
+@pytest.mark.parametrize(("loss", "lora"), [("rpo", None), ("rpo", LORA), ("dpo", None)])
+def test_trainer_loss_is_dpo_plus_alpha_nll(tiny_model_factory, tmp_path, loss, lora):
+    model_dir = tiny_model_factory("llama", "base")
+    settings = rpo.resolve_settings({**FAST, "loss": loss, "lora": lora, "alpha": 10.0, "beta": 0.5})
+    trainer = rpo.build_trainer(model_dir, PAIRS, settings, str(tmp_path))
+    policy = trainer.model.eval()
+    # Move the policy away from the reference so that the DPO term is not log 2.
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for name, param in policy.named_parameters():
+            if lora is None or "lora_B" in name:
+                param.add_(0.05 * torch.randn_like(param))
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(PAIRS))])
+    with torch.no_grad():
+        trainer_loss = trainer.compute_loss(policy, batch)
+        reference = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+        policy_logps, mask = completion_logps(policy, batch)
+        reference_logps, _ = completion_logps(reference, batch)
+    n = len(PAIRS)  # the batch is [chosen..., rejected...]
+    chosen, rejected = policy_logps.sum(1)[:n], policy_logps.sum(1)[n:]
+    ref_chosen, ref_rejected = reference_logps.sum(1)[:n], reference_logps.sum(1)[n:]
+    margin = (chosen - ref_chosen) - (rejected - ref_rejected)
+    dpo = -F.logsigmoid(settings["beta"] * margin).mean()
+    nll = -policy_logps[:n].sum() / mask[:n].sum()  # mean over all chosen tokens of the batch
+    expected = dpo + (settings["alpha"] * nll if loss == "rpo" else 0.0)
+    assert abs(dpo.item() - torch.log(torch.tensor(2.0)).item()) > 1e-3
+    assert torch.allclose(trainer_loss, expected, atol=1e-4), (trainer_loss, expected)
+
+
+def test_cli_lora_run_writes_merged_model_and_log(tiny_model_factory, tmp_path):
+    model_dir = tiny_model_factory("qwen3", "base")
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text(
+        "".join(
+            json.dumps({**p, "pair_type": "gt_rejected", "id": str(i)}) + "\n" for i, p in enumerate(PAIRS)
+        )
+    )
+    out, log = tmp_path / "model", tmp_path / "log.parquet"
+    settings = {**FAST, "max_steps": 2, "lr": 1e-2, "lora": LORA}
+    argv = ["--model", str(model_dir), "--pairs", str(pairs), "--output", str(out), "--log", str(log)]
+    rpo.main([*argv, "--settings", json.dumps(settings)])
+    assert (out / "adapter" / "adapter_config.json").exists() and (out / "tokenizer.json").exists()
+    merged = AutoModelForCausalLM.from_pretrained(out)
+    base = AutoModelForCausalLM.from_pretrained(model_dir)
+    changed = [n for n, p in merged.state_dict().items() if not torch.equal(p, base.state_dict()[n])]
+    assert changed, "RPO changed no weight"
+    table = pl.read_parquet(log)
+    assert table["step"].to_list() == [1, 2]
+    assert {"loss", "lr", "grad_norm", "tokens_per_second", "rewards_margins"} <= set(table.columns)
