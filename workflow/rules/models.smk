@@ -5,7 +5,7 @@ def base_source(wildcards):
 rule base_model:
     """The untouched model of the grid: built tiny (demo), or fetched/linked from its source."""
     input:
-        code=code("models/tiny.py", "models/families.py", "models/fetch.py"),
+        code=code("models/tiny.py", "models/families.py", "models/fetch.py", "tasks/templates.py"),
         text=lambda wc: ["results/demo"] if base_source(wc) == "tiny" else [],
     output:
         directory("results/models/{model}/base"),

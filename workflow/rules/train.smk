@@ -7,13 +7,25 @@ def launcher(wildcards):
 
 
 def arm_settings(wildcards):
-    return GRID.settings_json(wildcards.arm)
+    """The arm's effective stage settings (the launcher shape travels separately)."""
+    settings = GRID.settings(wildcards.arm)
+    settings.pop("launcher", None)
+    return canonical_json(settings)
 
 
 rule cpt:
     """Continual pretraining: full-parameter causal LM with DeepSpeed ZeRO, resumable."""
     input:
-        code=code("train/cpt.py", "train/launch.py", "train/deepspeed.py", "train/callbacks.py"),
+        code=code(
+            "train/cpt.py",
+            "train/cpt_settings.py",
+            "train/blocks.py",
+            "train/launch.py",
+            "train/deepspeed.py",
+            "train/callbacks.py",
+            "train/training_log.py",
+            "train/checkpoints.py",
+        ),
         model=parent_dir,
         blocks=lambda wc: f"results/corpus/blocks/{wc.model}/{GRID.arms[wc.arm].spec['corpus']}.parquet",
     output:
@@ -39,7 +51,14 @@ rule cpt:
 rule sft:
     """LoRA supervised fine-tuning on a mix (IT, CPT+IT, RoT)."""
     input:
-        code=code("train/sft.py", "train/chat.py"),
+        code=code(
+            "train/sft.py",
+            "train/chat.py",
+            "train/qlora.py",
+            "train/callbacks.py",
+            "train/training_log.py",
+            "train/checkpoints.py",
+        ),
         model=parent_dir,
         mix=lambda wc: f"results/mixes/{GRID.arms[wc.arm].spec['mix']}.jsonl",
     output:
@@ -62,7 +81,7 @@ rule sft:
 rule preferences:
     """RPO preference pairs sampled from the parent (CPT) model on training questions."""
     input:
-        code=code("train/preferences.py", "train/chat.py"),
+        code=code("train/preferences.py", "examples.py", "tasks/answers.py"),
         model=parent_dir,
         tasks=task_files(),
     output:
@@ -86,7 +105,15 @@ rule preferences:
 rule rpo:
     """Reasoning preference optimisation: DPO + α·NLL on the preference pairs."""
     input:
-        code=code("train/rpo.py", "train/chat.py"),
+        code=code(
+            "train/rpo.py",
+            "train/sft.py",
+            "train/chat.py",
+            "train/qlora.py",
+            "train/callbacks.py",
+            "train/training_log.py",
+            "train/checkpoints.py",
+        ),
         model=parent_dir,
         pairs="results/preferences/{model}/{arm}.jsonl",
     output:

@@ -8,14 +8,31 @@ a Hugging Face hub id downloaded with `huggingface_hub.snapshot_download` (on a 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import itertools
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from pipeline.io import atomic_dir
-from pipeline.models.tiny import build_tiny_model, iter_texts
+from pipeline.models.tiny import build_tiny_model, iter_texts, strings_in
 
 WEIGHT_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken"]
+
+
+# How often the prompt wording is repeated in a tiny tokenizer's training text, so that it gets
+# whole-word tokens like the data does (short prompts keep the demo's training and decoding cheap).
+PROMPT_TEXT_WEIGHT = 20
+
+
+def prompt_texts() -> Iterator[str]:
+    """Every string of the prompt templates (instructions, rules, descriptions) in every language."""
+    from pipeline.tasks import templates
+
+    for strings in templates.STRINGS.values():
+        yield from strings_in(dataclasses.asdict(strings))
+    yield from strings_in([templates.ENTITY_DESCRIPTIONS, templates.RELATION_DESCRIPTIONS])
 
 
 def link_local(source: Path, output: Path) -> None:
@@ -49,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
         files = sorted(p for p in Path(args.text_dir).rglob("*") if p.is_file())
         if not files:
             raise ValueError(f"tiny model: no text found under --text-dir {args.text_dir!r}")
-        texts = iter_texts(files)
+        texts = itertools.chain(iter_texts(files), *[prompt_texts() for _ in range(PROMPT_TEXT_WEIGHT)])
         build_tiny_model(
             texts, args.family, args.variant, settings["architecture"], settings["seed"], args.output
         )

@@ -114,20 +114,21 @@ def iter_texts(paths: Iterable[Path]) -> Iterator[str]:
     for path in paths:
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             if path.suffix == ".jsonl" and line.strip():
-                yield from _strings(json.loads(line))
+                yield from strings_in(json.loads(line))
             elif line.strip():
                 yield line
 
 
-def _strings(value: Any) -> Iterator[str]:
+def strings_in(value: Any) -> Iterator[str]:
+    """Every string inside a JSON-like value."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, dict):
         for v in value.values():
-            yield from _strings(v)
+            yield from strings_in(v)
     elif isinstance(value, list):
         for v in value:
-            yield from _strings(v)
+            yield from strings_in(v)
 
 
 def main(argv: list[str] | None = None) -> None:
