@@ -265,6 +265,17 @@ def test_mismatched_tensor_set_is_refused(family_models, tmp_path):
         merge_models(base, [ft2, bad], tmp_path / "out", {"method": "ties", "weight": 1})
 
 
+def test_saved_copy_of_tied_head_is_ignored(family_models, tmp_path):
+    """A tied model saved with an explicit lm_head copy (DeepSpeed's way) merges with one without."""
+    base, ft1, _ = family_models("llama")
+    saved = perturbed_copy(ft1, tmp_path / "with-head", 4)
+    tensors = load_file(saved / "model.safetensors")
+    tensors["lm_head.weight"] = tensors["model.embed_tokens.weight"].clone()
+    save_file(tensors, saved / "model.safetensors", metadata={"format": "pt"})
+    merged = ours(base, [saved], tmp_path / "out", {"method": "slerp", "t": 0.5})
+    assert "lm_head.weight" not in merged
+
+
 def test_different_vocabulary_is_refused(family_models, tmp_path):
     base, ft1, _ = family_models("llama")
     bad = perturbed_copy(ft1, tmp_path / "bad", 3)

@@ -5,6 +5,7 @@ from snakemake.settings.types import DeploymentMethod
 
 from pipeline.grid import load_grid
 from pipeline.io import canonical_json
+from pipeline.resources import RESOURCE_KEYS, job_shape, slurm_resources
 
 GRID = load_grid(config, base_dir=workflow.basedir)
 SRC = Path(workflow.basedir) / "src" / "pipeline"
@@ -56,3 +57,18 @@ def arm_regex(method):
 
 def task_files(datasets=None):
     return [f"results/tasks/{d}.jsonl" for d in (datasets or GRID.registry)]
+
+
+def shape(rule, wildcards):
+    """The compute a job of `rule` asks for, by the size class of its model."""
+    model = getattr(wildcards, "model", None)
+    return job_shape(config, rule, config["models"][model].get("size") if model else None)
+
+
+def job_resources(rule):
+    """Snakemake resources of `rule` (SLURM request included), from the config's `resources`."""
+
+    def value(key):
+        return lambda wildcards: slurm_resources(config, shape(rule, wildcards))[key]
+
+    return {key: value(key) for key in RESOURCE_KEYS}

@@ -17,6 +17,8 @@ rule clean_source:
     params:
         source=lambda wc: canonical_json(source_spec(wc.source)),
         settings=canonical_json(config["corpus"].get("cleaning", {})),
+    resources:
+        **job_resources("clean_source"),
     log:
         "results/logs/clean_source/{source}.log",
     conda:
@@ -42,6 +44,8 @@ rule build_corpus:
                 **{k: v for k, v in corpus_spec(wc.corpus).items() if k != "sources"},
             }
         ),
+    resources:
+        **job_resources("build_corpus"),
     log:
         "results/logs/build_corpus/{corpus}.log",
     conda:
@@ -62,6 +66,8 @@ rule corpus_blocks:
         stats="results/corpus/blocks/{model}/{corpus}.stats.json",
     params:
         settings=canonical_json({"seed": config["seed"], **config["corpus"]["blocks"]}),
+    resources:
+        **job_resources("corpus_blocks"),
     log:
         "results/logs/corpus_blocks/{model}/{corpus}.log",
     conda:

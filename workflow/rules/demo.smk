@@ -5,7 +5,9 @@ rule demo_data:
     output:
         directory("results/demo"),
     params:
-        settings=canonical_json({"seed": config["seed"], **config["demo"]}),
+        settings=canonical_json({"seed": config["seed"], **config.get("demo", {})}),
+    resources:
+        **job_resources("demo_data"),
     log:
         "results/logs/demo_data.log",
     conda:

@@ -36,6 +36,8 @@ rule generate:
         cells=CELLS,
         out_dir="results/predictions/{model}/{arm}",
     threads: 2
+    resources:
+        **job_resources("generate"),
     log:
         "results/logs/generate/{model}/{arm}.log",
     conda:
@@ -55,6 +57,8 @@ rule score:
         expand("results/scores/{{model}}/{{arm}}/{cell}.json", cell=CELLS),
     params:
         settings=canonical_json({"seed": config["seed"], **config["scoring"]}),
+    resources:
+        **job_resources("score"),
     log:
         "results/logs/score/{model}/{arm}.log",
     conda:
@@ -73,6 +77,8 @@ rule summary:
         "results/summary.parquet",
     params:
         models=canonical_json(config["models"]),
+    resources:
+        **job_resources("summary"),
     log:
         "results/logs/summary.log",
     conda:

@@ -10,6 +10,8 @@ rule merge:
         arm=arm_regex("merge"),
     params:
         settings=arm_settings,
+    resources:
+        **job_resources("merge"),
     log:
         "results/logs/merge/{model}/{arm}.log",
     conda:

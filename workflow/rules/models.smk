@@ -15,8 +15,10 @@ rule base_model:
         source=base_source,
         text_dir=lambda wc: "results/demo" if base_source(wc) == "tiny" else "",
         settings=lambda wc: canonical_json(
-            {"architecture": config["tiny_architecture"], "seed": config["seed"]}
+            {"architecture": config.get("tiny_architecture"), "seed": config["seed"]}
         ),
+    resources:
+        **job_resources("base_model"),
     log:
         "results/logs/base_model/{model}.log",
     conda:

@@ -10,6 +10,8 @@ rule extract_tasks:
     params:
         spec=lambda wc: canonical_json(GRID.registry_entries[wc.dataset]),
         settings=canonical_json({"seed": config["seed"], **config.get("splits", {})}),
+    resources:
+        **job_resources("extract_tasks"),
     log:
         "results/logs/extract_tasks/{dataset}.log",
     conda:
@@ -28,6 +30,8 @@ rule extract_traces:
         "results/traces/{traces}.jsonl",
     params:
         spec=lambda wc: canonical_json(config["traces"][wc.traces]),
+    resources:
+        **job_resources("extract_traces"),
     log:
         "results/logs/extract_traces/{traces}.log",
     conda:
@@ -51,6 +55,8 @@ rule build_mix:
             {"seed": config["seed"], **config["mixes"][wc.mix].get("settings", {})}
         ),
         traces=lambda wc, input: ("--traces " + " ".join(input.traces)) if input.traces else "",
+    resources:
+        **job_resources("build_mix"),
     log:
         "results/logs/build_mix/{mix}.log",
     conda:

@@ -1,15 +1,16 @@
 def launcher(wildcards):
-    spec = GRID.settings(wildcards.arm).get("launcher", {})
-    return (
-        f"--nodes {spec.get('nodes', 1)} --procs-per-node {spec.get('procs_per_node', 1)}"
-        f" --cluster {spec.get('cluster', 'local')}"
-    )
+    """One training process per GPU of the job (CPU: `cpu_processes` of the arm's settings)."""
+    job = shape("cpt", wildcards)
+    procs = job.gpus_per_node or GRID.settings(wildcards.arm).get("cpu_processes", 1)
+    cluster = "slurm" if job.nodes > 1 else "local"
+    gpus = f" --gpus-per-node {job.gpus_per_node}" if job.gpus_per_node else ""
+    return f"--nodes {job.nodes} --procs-per-node {procs} --cluster {cluster}{gpus}"
 
 
 def arm_settings(wildcards):
-    """The arm's effective stage settings (the launcher shape travels separately)."""
+    """The arm's effective stage settings (the process layout travels through the launcher)."""
     settings = GRID.settings(wildcards.arm)
-    settings.pop("launcher", None)
+    settings.pop("cpu_processes", None)
     return canonical_json(settings)
 
 
@@ -38,6 +39,8 @@ rule cpt:
         settings=arm_settings,
         state="results/state/{model}/{arm}",
     threads: 2
+    resources:
+        **job_resources("cpt"),
     log:
         "results/logs/cpt/{model}/{arm}.log",
     conda:
@@ -69,6 +72,8 @@ rule sft:
     params:
         settings=arm_settings,
     threads: 2
+    resources:
+        **job_resources("sft"),
     log:
         "results/logs/sft/{model}/{arm}.log",
     conda:
@@ -93,6 +98,8 @@ rule preferences:
             {"seed": config["seed"], **config["training"].get("preferences", {})}
         ),
     threads: 2
+    resources:
+        **job_resources("preferences"),
     log:
         "results/logs/preferences/{model}/{arm}.log",
     conda:
@@ -124,6 +131,8 @@ rule rpo:
     params:
         settings=arm_settings,
     threads: 2
+    resources:
+        **job_resources("rpo"),
     log:
         "results/logs/rpo/{model}/{arm}.log",
     conda:

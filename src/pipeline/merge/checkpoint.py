@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+TIED_HEAD = "lm_head.weight"
 SINGLE_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
 
@@ -47,6 +48,9 @@ class Checkpoint:
         )
         if misplaced:
             raise ValueError(f"{index}: tensors absent from the shard the index names: {misplaced[:5]}")
+        if _ties_embeddings(path):
+            # Some savers (e.g. DeepSpeed through the Trainer) also write the tied copy.
+            tensors.pop(TIED_HEAD, None)
         return cls(path, tensors)
 
     def load(self, name: str) -> Any:
@@ -55,6 +59,15 @@ class Checkpoint:
 
         with safe_open(self.tensors[name].file, framework="pt") as f:
             return f.get_tensor(name)
+
+
+def _ties_embeddings(path: Path) -> bool:
+    """Whether the model's config ties its output head to the input embeddings."""
+    config_file = path / "config.json"
+    if not config_file.exists():
+        return False
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    return bool(config.get("tie_word_embeddings", (config.get("text_config") or {}).get("tie_word_embeddings")))
 
 
 def _read_header(file: Path) -> dict[str, TensorInfo]:

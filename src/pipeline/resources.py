@@ -1,0 +1,105 @@
+"""Per-job compute resources, derived from the config by rule and model size.
+
+The same numbers drive the SLURM request (through Snakemake resources) and the
+training launcher (nodes × processes per node), so the two cannot disagree.
+
+Config layout::
+
+    resources:
+      default: {mem_mb: 8000, runtime: 60, cpus_per_task: 2}     # every rule
+      rules:
+        cpt: {gpus_per_node: 4, mem_mb: 400000, runtime: 2880}   # one rule, any model
+      sizes:
+        8B: {cpt: {nodes: 2}}                                    # one rule, one model size
+    cluster: {partition: gpu, account: my-project}
+
+Translation to the SLURM executor plugin's resources (facts from its code):
+one node with G GPUs → ``gpu: G`` and no ``tasks`` (with GPUs, ``tasks`` becomes
+``--ntasks-per-gpu``); several nodes → ``mpi: "srun"``, ``nodes``, ``tasks`` = nodes, and
+``slurm_extra: "--gpus-per-node=G --ntasks-per-node=1 --exclusive"`` — the launcher then
+starts one torchrun per node inside the job.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+KNOWN = {"mem_mb", "runtime", "cpus_per_task", "gpus_per_node", "nodes", "constraint", "qos"}
+# Every key a rule declares; None leaves a resource unset for that job.
+RESOURCE_KEYS = (
+    "mem_mb",
+    "runtime",
+    "cpus_per_task",
+    "nodes",
+    "gpu",
+    "tasks",
+    "mpi",
+    "slurm_extra",
+    "slurm_partition",
+    "slurm_account",
+    "constraint",
+    "qos",
+)
+DEFAULT = {"mem_mb": 8000, "runtime": 60, "cpus_per_task": 2, "gpus_per_node": 0, "nodes": 1}
+
+
+@dataclass(frozen=True)
+class JobShape:
+    """What one job asks for."""
+
+    nodes: int
+    gpus_per_node: int
+    cpus_per_task: int
+    mem_mb: int
+    runtime: int
+    constraint: str | None = None
+    qos: str | None = None
+
+    @property
+    def procs_per_node(self) -> int:
+        """Training processes per node: one per GPU, else one."""
+        return max(self.gpus_per_node, 1)
+
+
+def job_shape(config: dict[str, Any], rule: str, size: str | None = None) -> JobShape:
+    """Defaults, then the rule's entry, then the rule's entry for the model's size class."""
+    section = config.get("resources") or {}
+    merged = dict(DEFAULT)
+    layers = [
+        ("resources.default", section.get("default") or {}),
+        (f"resources.rules.{rule}", (section.get("rules") or {}).get(rule) or {}),
+        (f"resources.sizes.{size}.{rule}", ((section.get("sizes") or {}).get(size) or {}).get(rule) or {}),
+    ]
+    for where, layer in layers:
+        unknown = set(layer) - KNOWN
+        if unknown:
+            raise ValueError(f"{where}: unknown key(s) {sorted(unknown)} (known: {sorted(KNOWN)})")
+        merged.update(layer)
+    return JobShape(**merged)
+
+
+def slurm_resources(config: dict[str, Any], shape: JobShape) -> dict[str, Any]:
+    """Snakemake resources for the SLURM executor plugin (harmless for local runs); None = unset."""
+    cluster = config.get("cluster") or {}
+    resources: dict[str, Any] = dict.fromkeys(RESOURCE_KEYS)
+    resources.update(
+        mem_mb=shape.mem_mb,
+        runtime=shape.runtime,
+        cpus_per_task=shape.cpus_per_task,
+        nodes=shape.nodes,
+        constraint=shape.constraint,
+        qos=shape.qos,
+        slurm_partition=cluster.get("partition") or os.environ.get("MEDADAPT_SLURM_PARTITION"),
+        slurm_account=cluster.get("account") or os.environ.get("MEDADAPT_SLURM_ACCOUNT"),
+    )
+    if shape.nodes > 1:
+        resources.update(
+            mpi="srun",
+            tasks=shape.nodes,
+            slurm_extra=f"--gpus-per-node={shape.gpus_per_node} --ntasks-per-node=1 --exclusive",
+        )
+    elif shape.gpus_per_node:
+        resources.update(gpu=shape.gpus_per_node)
+    return resources
