@@ -70,6 +70,12 @@ class Grid:
                 raise ValueError(f"arms.{arm.name}.mix: unknown mix {arm.spec.get('mix')!r}")
             if arm.method == "cpt" and arm.spec.get("corpus") not in self.config["corpus"]["corpora"]:
                 raise ValueError(f"arms.{arm.name}.corpus: unknown corpus {arm.spec.get('corpus')!r}")
+        for name in self.loglik_datasets:
+            if name not in self.registry:
+                raise ValueError(f"loglik.datasets: unknown dataset {name!r}")
+        for name in self.loglik_arms:
+            if name not in self.arms:
+                raise ValueError(f"loglik.arms: unknown arm {name!r}")
 
     def lineage(self, arm: str) -> list[str]:
         """The chain of arms from `base` to `arm`, e.g. ['base', 'cpt', 'cpt-it']."""
@@ -99,6 +105,24 @@ class Grid:
         from pipeline.tasks.registry import cells
 
         return [c for name in self.eval_datasets for c in cells(self.registry[name])]
+
+    @property
+    def loglik_datasets(self) -> list[str]:
+        """Datasets scored by log-likelihood (knowledge and forgetting checks)."""
+        return list((self.config.get("loglik") or {}).get("datasets") or [])
+
+    @property
+    def loglik_arms(self) -> list[str]:
+        chosen = (self.config.get("loglik") or {}).get("arms")
+        return list(self.arms) if chosen is None else list(chosen)
+
+    def loglik_cells(self) -> list[tuple[str, str, str]]:
+        from pipeline.tasks.registry import cells
+
+        for name in self.loglik_datasets:
+            if self.registry[name].task != "qa":
+                raise ValueError(f"loglik.datasets: {name!r} is a {self.registry[name].task} dataset, not qa")
+        return [c for name in self.loglik_datasets for c in cells(self.registry[name])]
 
     # -- settings --------------------------------------------------------------------------
     def settings(self, arm: str) -> dict[str, Any]:

@@ -72,3 +72,8 @@ def job_resources(rule):
         return lambda wildcards: slurm_resources(config, shape(rule, wildcards))[key]
 
     return {key: value(key) for key in RESOURCE_KEYS}
+
+
+def job_threads(rule):
+    """A job's threads (and so OMP_NUM_THREADS): the cpus_per_task of its resources."""
+    return lambda wildcards: shape(rule, wildcards).cpus_per_task

@@ -17,8 +17,11 @@ rule clean_source:
     params:
         source=lambda wc: canonical_json(source_spec(wc.source)),
         settings=canonical_json(config["corpus"].get("cleaning", {})),
+    threads: job_threads("clean_source")
     resources:
         **job_resources("clean_source"),
+    benchmark:
+        "results/benchmarks/clean_source/{source}.tsv"
     log:
         "results/logs/clean_source/{source}.log",
     conda:
@@ -44,8 +47,11 @@ rule build_corpus:
                 **{k: v for k, v in corpus_spec(wc.corpus).items() if k != "sources"},
             }
         ),
+    threads: job_threads("build_corpus")
     resources:
         **job_resources("build_corpus"),
+    benchmark:
+        "results/benchmarks/build_corpus/{corpus}.tsv"
     log:
         "results/logs/build_corpus/{corpus}.log",
     conda:
@@ -66,8 +72,11 @@ rule corpus_blocks:
         stats="results/corpus/blocks/{model}/{corpus}.stats.json",
     params:
         settings=canonical_json({"seed": config["seed"], **config["corpus"]["blocks"]}),
+    threads: job_threads("corpus_blocks")
     resources:
         **job_resources("corpus_blocks"),
+    benchmark:
+        "results/benchmarks/corpus_blocks/{model}/{corpus}.tsv"
     log:
         "results/logs/corpus_blocks/{model}/{corpus}.log",
     conda:

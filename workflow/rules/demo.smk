@@ -6,6 +6,7 @@ rule demo_data:
         directory("results/demo"),
     params:
         settings=canonical_json({"seed": config["seed"], **config.get("demo", {})}),
+    threads: job_threads("demo_data")
     resources:
         **job_resources("demo_data"),
     log:

@@ -1,4 +1,5 @@
 CELLS = ["/".join(cell) for cell in GRID.cells()]
+LOGLIK_CELLS = ["/".join(cell) for cell in GRID.loglik_cells()]
 GENERATION_ENV = "../envs/vllm.yaml" if config["generation"]["backend"] == "vllm" else "../envs/training.yaml"
 
 
@@ -35,9 +36,11 @@ rule generate:
         settings=generation_settings,
         cells=CELLS,
         out_dir="results/predictions/{model}/{arm}",
-    threads: 2
+    threads: job_threads("generate")
     resources:
         **job_resources("generate"),
+    benchmark:
+        "results/benchmarks/generate/{model}/{arm}.tsv"
     log:
         "results/logs/generate/{model}/{arm}.log",
     conda:
@@ -57,6 +60,7 @@ rule score:
         expand("results/scores/{{model}}/{{arm}}/{cell}.json", cell=CELLS),
     params:
         settings=canonical_json({"seed": config["seed"], **config["scoring"]}),
+    threads: job_threads("score")
     resources:
         **job_resources("score"),
     log:
@@ -68,15 +72,58 @@ rule score:
         " --settings {params.settings:q} > {log} 2>&1"
 
 
+rule loglik:
+    """Log-likelihood multiple-choice scoring (lm-evaluation-harness semantics), k-shot."""
+    input:
+        code=code("evaluate/loglik.py", "evaluate/loglik_cells.py", "evaluate/stats.py"),
+        model="results/models/{model}/{arm}",
+        tasks=task_files(GRID.loglik_datasets),
+    output:
+        per_item=expand("results/loglik/{{model}}/{{arm}}/{cell}.jsonl", cell=LOGLIK_CELLS),
+        scores=expand("results/loglik/{{model}}/{{arm}}/{cell}.json", cell=LOGLIK_CELLS),
+    params:
+        cells=LOGLIK_CELLS,
+        settings=lambda wc: canonical_json(
+            {
+                **config["loglik"].get("settings", {}),
+                "model": wc.model,
+                "arm": wc.arm,
+                "seed": config["seed"],
+            }
+        ),
+        out_dir="results/loglik/{model}/{arm}",
+    threads: job_threads("loglik")
+    resources:
+        **job_resources("loglik"),
+    benchmark:
+        "results/benchmarks/loglik/{model}/{arm}.tsv"
+    log:
+        "results/logs/loglik/{model}/{arm}.log",
+    conda:
+        GENERATION_ENV
+    shell:
+        "{PY} pipeline.evaluate.loglik_cells --model {input.model} --tasks {input.tasks} --cells {params.cells}"
+        " --items-dir {params.out_dir} --scores-dir {params.out_dir} --settings {params.settings:q} > {log} 2>&1"
+
+
+def summary_scores(wildcards):
+    scores = expand("results/scores/{model}/{arm}/{cell}.json", model=GRID.models, arm=GRID.arms, cell=CELLS)
+    scores += expand(
+        "results/loglik/{model}/{arm}/{cell}.json", model=GRID.models, arm=GRID.loglik_arms, cell=LOGLIK_CELLS
+    )
+    return scores
+
+
 rule summary:
     """One table of every score: model × arm × dataset × language × task × sub-task × metric."""
     input:
         code=code("summary.py"),
-        scores=expand("results/scores/{model}/{arm}/{cell}.json", model=GRID.models, arm=GRID.arms, cell=CELLS),
+        scores=summary_scores,
     output:
         "results/summary.parquet",
     params:
         models=canonical_json(config["models"]),
+    threads: job_threads("summary")
     resources:
         **job_resources("summary"),
     log:

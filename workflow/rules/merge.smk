@@ -10,8 +10,11 @@ rule merge:
         arm=arm_regex("merge"),
     params:
         settings=arm_settings,
+    threads: job_threads("merge")
     resources:
         **job_resources("merge"),
+    benchmark:
+        "results/benchmarks/merge/{model}/{arm}.tsv"
     log:
         "results/logs/merge/{model}/{arm}.log",
     conda:

@@ -17,6 +17,7 @@ rule base_model:
         settings=lambda wc: canonical_json(
             {"architecture": config.get("tiny_architecture"), "seed": config["seed"]}
         ),
+    threads: job_threads("base_model")
     resources:
         **job_resources("base_model"),
     log:

@@ -10,6 +10,7 @@ rule extract_tasks:
     params:
         spec=lambda wc: canonical_json(GRID.registry_entries[wc.dataset]),
         settings=canonical_json({"seed": config["seed"], **config.get("splits", {})}),
+    threads: job_threads("extract_tasks")
     resources:
         **job_resources("extract_tasks"),
     log:
@@ -30,6 +31,7 @@ rule extract_traces:
         "results/traces/{traces}.jsonl",
     params:
         spec=lambda wc: canonical_json(config["traces"][wc.traces]),
+    threads: job_threads("extract_traces")
     resources:
         **job_resources("extract_traces"),
     log:
@@ -55,6 +57,7 @@ rule build_mix:
             {"seed": config["seed"], **config["mixes"][wc.mix].get("settings", {})}
         ),
         traces=lambda wc, input: ("--traces " + " ".join(input.traces)) if input.traces else "",
+    threads: job_threads("build_mix")
     resources:
         **job_resources("build_mix"),
     log:

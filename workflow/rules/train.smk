@@ -38,9 +38,11 @@ rule cpt:
         launcher=launcher,
         settings=arm_settings,
         state="results/state/{model}/{arm}",
-    threads: 2
+    threads: job_threads("cpt")
     resources:
         **job_resources("cpt"),
+    benchmark:
+        "results/benchmarks/cpt/{model}/{arm}.tsv"
     log:
         "results/logs/cpt/{model}/{arm}.log",
     conda:
@@ -71,9 +73,11 @@ rule sft:
         arm=arm_regex("sft"),
     params:
         settings=arm_settings,
-    threads: 2
+    threads: job_threads("sft")
     resources:
         **job_resources("sft"),
+    benchmark:
+        "results/benchmarks/sft/{model}/{arm}.tsv"
     log:
         "results/logs/sft/{model}/{arm}.log",
     conda:
@@ -97,9 +101,11 @@ rule preferences:
         settings=lambda wc: canonical_json(
             {"seed": config["seed"], **config["training"].get("preferences", {})}
         ),
-    threads: 2
+    threads: job_threads("preferences")
     resources:
         **job_resources("preferences"),
+    benchmark:
+        "results/benchmarks/preferences/{model}/{arm}.tsv"
     log:
         "results/logs/preferences/{model}/{arm}.log",
     conda:
@@ -130,9 +136,11 @@ rule rpo:
         arm=arm_regex("rpo"),
     params:
         settings=arm_settings,
-    threads: 2
+    threads: job_threads("rpo")
     resources:
         **job_resources("rpo"),
+    benchmark:
+        "results/benchmarks/rpo/{model}/{arm}.tsv"
     log:
         "results/logs/rpo/{model}/{arm}.log",
     conda:

@@ -155,9 +155,11 @@ def score_multiple_choice(
     fewshot_split: str = "dev",
     device: str | None = None,
     max_length: int | None = None,
+    scorer: LoglikelihoodScorer | None = None,
 ) -> list[ItemResult]:
     """Score every item not in `fewshot_split`; shots are the first `k_shot` items of that split
-    with the same ``metadata.subject`` (lm-eval's ``first_n`` sampler)."""
+    with the same ``metadata.subject`` (lm-eval's ``first_n`` sampler). Pass `scorer` to reuse
+    a loaded model across calls."""
     for item in items:
         _check_item(item)
     pool: dict[str, list[Example]] = {}
@@ -173,7 +175,8 @@ def score_multiple_choice(
         context = build_context(item, shots)
         letters = OPTION_LETTERS[: len(item.gold["choices"])]
         requests += [(context, TARGET_DELIMITER + letter) for letter in letters]
-    scores = LoglikelihoodScorer(model_dir, device, max_length).loglikelihoods(requests, batch_size)
+    scorer = scorer or LoglikelihoodScorer(model_dir, device, max_length)
+    scores = scorer.loglikelihoods(requests, batch_size)
     results, offset = [], 0
     for item in targets:
         n = len(item.gold["choices"])

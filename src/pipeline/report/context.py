@@ -1,0 +1,80 @@
+"""What every section reads: the inputs, the settings, the main-metric rows and the arm profiles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import polars as pl
+
+from pipeline.report.aggregate import main_scores, overall, task_means, z_value
+from pipeline.report.arms import Profile, profiles
+from pipeline.report.inputs import Inputs
+from pipeline.report.significance import Cell, ItemStore
+
+
+@dataclass
+class Context:
+    inputs: Inputs
+    settings: dict[str, Any]
+    profiles: dict[str, Profile] = field(init=False)
+    all_styles: pl.DataFrame = field(init=False)  # main-metric rows under every style in the summary
+    main: pl.DataFrame = field(init=False)  # main-metric rows under each arm's own style
+    store: ItemStore | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.profiles = profiles(self.inputs.grid, self.settings["styles"])
+        own = {arm: p.style for arm, p in self.profiles.items()}
+        self.all_styles = main_scores(self.inputs.summary, own)
+        styles_per_arm = pl.col("style").n_unique().over(["model", "arm"])
+        own_style = pl.col("arm").replace_strict(own, default="json")
+        self.main = self.all_styles.filter((styles_per_arm == 1) | (pl.col("style") == own_style))
+        root = self.inputs.scores_dir
+        self.store = ItemStore(root, self.settings["bootstrap_samples"], self.settings["seed"]) if root else None
+
+    @property
+    def z(self) -> float:
+        return z_value(self.settings["confidence"])
+
+    @cached_property
+    def models(self) -> list[str]:
+        """Models of the summary, in the grid's order."""
+        present = set(self.main.get_column("model").unique())
+        order = [m for m in self.inputs.grid["models"] if m in present]
+        return order + sorted(present - set(order))
+
+    @cached_property
+    def arms(self) -> list[str]:
+        """Arms of the summary, in the grid's order (arms the grid does not name last, sorted)."""
+        present = set(self.main.get_column("arm").unique())
+        order = [a for a in self.inputs.grid["arms"] if a in present]
+        return order + sorted(present - set(order))
+
+    @cached_property
+    def tasks(self) -> list[str]:
+        return sorted(self.main.get_column("task").unique())
+
+    @cached_property
+    def languages(self) -> list[str]:
+        return sorted(self.main.get_column("language").unique())
+
+    @cached_property
+    def task_scores(self) -> pl.DataFrame:
+        """Per model, arm and task: the mean over the task's cells."""
+        return task_means(self.main, ["model", "arm"])
+
+    @cached_property
+    def overall_scores(self) -> pl.DataFrame:
+        """Per model and arm: the mean over tasks."""
+        return overall(self.task_scores, ["model", "arm"])
+
+    def cells(self, task: str | None = None) -> list[Cell]:
+        frame = self.main if task is None else self.main.filter(pl.col("task") == task)
+        rows = frame.select("dataset", "language", "task", "subtask").unique().sort(pl.all()).rows()
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+    def score(self, frame: pl.DataFrame, **key: str) -> float | None:
+        """The `value` of the one row of `frame` matching `key`, or None."""
+        rows = frame.filter(*(pl.col(k) == v for k, v in key.items())).get_column("value")
+        return float(rows[0]) if len(rows) == 1 else None

@@ -1,0 +1,1 @@
+"""One module per analysis; each turns the `Context` into `Section`s."""
