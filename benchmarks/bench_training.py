@@ -151,10 +151,15 @@ def cpt_peer(spec: dict[str, Any]) -> dict[str, Any]:
         TrainingArguments,
     )
 
-    if spec["zero_stage"] is not None:
+    if spec["zero_stage"] is not None:  # a world of one on a free port, gloo on CPU
+        import socket
+
         import deepspeed
 
-        os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT="29533")
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
         deepspeed.init_distributed(dist_backend="gloo")
     with tempfile.TemporaryDirectory(prefix="bench-cpt-peer-") as tmp:
         steps = step_callback()

@@ -11,7 +11,10 @@ from pipeline.resources import job_shape, slurm_resources
 CONFIG = {
     "resources": {
         "default": {"mem_mb": 4000, "runtime": 30},
-        "rules": {"cpt": {"gpus_per_node": 4, "cpus_per_task": 32, "runtime": 2880}, "generate": {"gpus_per_node": 1}},
+        "rules": {
+            "cpt": {"gpus_per_node": 4, "cpus_per_task": 32, "runtime": 2880},
+            "generate": {"gpus_per_node": 1},
+        },
         "sizes": {"8B": {"cpt": {"nodes": 2, "mem_mb": 480000}}},
     },
     "cluster": {"partition": "gpu", "account": "medadapt"},

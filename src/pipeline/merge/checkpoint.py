@@ -67,7 +67,9 @@ def _ties_embeddings(path: Path) -> bool:
     if not config_file.exists():
         return False
     config = json.loads(config_file.read_text(encoding="utf-8"))
-    return bool(config.get("tie_word_embeddings", (config.get("text_config") or {}).get("tie_word_embeddings")))
+    return bool(
+        config.get("tie_word_embeddings", (config.get("text_config") or {}).get("tie_word_embeddings"))
+    )
 
 
 def _read_header(file: Path) -> dict[str, TensorInfo]:

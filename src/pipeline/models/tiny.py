@@ -70,6 +70,7 @@ def model_config(family: Family, vocab_size: int, tokenizer: Any, arch: dict[str
         eos_token_id=[tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids(family.end_of_turn)],
         pad_token_id=tokenizer.pad_token_id,
         tie_word_embeddings=True,
+        initializer_range=arch.get("initializer_range", 0.02),
     )
     if family.name == "llama":
         return LlamaConfig(**common)

@@ -14,7 +14,13 @@ from typing import Any
 
 from pipeline.io import canonical_json
 
-SIZE_KEYS = ("token_budget", "max_examples_per_task", "max_examples_per_cell", "max_examples", "token_budget_words")
+SIZE_KEYS = (
+    "token_budget",
+    "max_examples_per_task",
+    "max_examples_per_cell",
+    "max_examples",
+    "token_budget_words",
+)
 STEP_NAME = re.compile(r"^(?P<parent>.+)@step-(?P<step>\d+)$")
 
 
@@ -119,7 +125,7 @@ def _joint(members: list[Profile]) -> Profile | None:
 
 
 def size_families(profs: dict[str, Profile]) -> dict[str, list[Profile]]:
-    """Data-size families: the uncapped arm's name → capped arms + the uncapped arm, by style and languages."""
+    """Data-size families: the uncapped arm's name → its capped arms + itself (same style and languages)."""
     groups: dict[tuple[str, str, Any], list[Profile]] = defaultdict(list)
     for p in profs.values():
         if p.method in ("sft", "cpt") and not p.checkpoint:

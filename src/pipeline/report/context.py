@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 
 from pipeline.report.aggregate import main_scores, overall, task_means, z_value
-from pipeline.report.arms import Profile, profiles
+from pipeline.report.arms import Profile, checkpoint_steps, profiles
 from pipeline.report.inputs import Inputs
 from pipeline.report.significance import Cell, ItemStore
 
@@ -31,7 +31,9 @@ class Context:
         own_style = pl.col("arm").replace_strict(own, default="json")
         self.main = self.all_styles.filter((styles_per_arm == 1) | (pl.col("style") == own_style))
         root = self.inputs.scores_dir
-        self.store = ItemStore(root, self.settings["bootstrap_samples"], self.settings["seed"]) if root else None
+        self.store = (
+            ItemStore(root, self.settings["bootstrap_samples"], self.settings["seed"]) if root else None
+        )
 
     @property
     def z(self) -> float:
@@ -50,6 +52,12 @@ class Context:
         present = set(self.main.get_column("arm").unique())
         order = [a for a in self.inputs.grid["arms"] if a in present]
         return order + sorted(present - set(order))
+
+    @cached_property
+    def compared_arms(self) -> list[str]:
+        """The arms but CPT checkpoints (those are compared in the progression section)."""
+        checkpoints = set(checkpoint_steps(self.arms, self.settings["progression"])) - {"base"}
+        return [a for a in self.arms if a not in checkpoints]
 
     @cached_property
     def tasks(self) -> list[str]:

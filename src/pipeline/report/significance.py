@@ -72,7 +72,9 @@ class ItemStore:
         ids = tuple(str(item[0]) for item in ordered)
         if len(set(ids)) != len(ids):
             raise ValueError(f"{path}: duplicate item ids in the {metric!r} row")
-        stats = np.asarray([item[1:] for item in ordered], dtype=float).reshape(len(ids), len(row["item_fields"]))
+        stats = np.asarray([item[1:] for item in ordered], dtype=float).reshape(
+            len(ids), len(row["item_fields"])
+        )
         return Items(path, metric, tuple(row["item_fields"]), ids, stats)
 
     def _replicates(self, model: str, arm: str, cell: Cell, items: Items) -> np.ndarray:

@@ -51,10 +51,6 @@ class Table:
             if len(row) != len(self.columns):
                 raise ValueError(f"table row {row!r} has {len(row)} cells for columns {self.columns}")
 
-    def column(self, name: str) -> list[Any]:
-        i = self.columns.index(name)
-        return [row[i] for row in self.rows]
-
     def markdown(self) -> str:
         def esc(text: str) -> str:
             return text.replace("|", "\\|")

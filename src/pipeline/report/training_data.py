@@ -18,7 +18,7 @@ from pipeline.report.context import Context
 @dataclass(frozen=True)
 class Data:
     examples: int | None
-    words: float | None
+    words: int | None
     tokens: int | None
     source: str  # where the tokens come from: "log", "estimate" or "–"
 
@@ -30,18 +30,18 @@ def _budget_fraction(settings: dict[str, Any], total_tokens: int) -> float:
     return float(budget) if budget <= 1 else min(1.0, float(budget) / total_tokens) if total_tokens else 0.0
 
 
-def _mix_data(ctx: Context, model: str, spec: dict[str, Any]) -> tuple[int | None, float | None, int | None]:
+def _mix_data(ctx: Context, model: str, spec: dict[str, Any]) -> tuple[int | None, int | None, int | None]:
     stats = ctx.inputs.mix_stats.get(spec.get("mix"))
     if stats is None:
         return None, None, None
     cap = (spec.get("settings") or {}).get("max_examples_per_task")
     examples = stats["examples"] if cap is None else sum(min(n, cap) for n in stats["by_task"].values())
-    words = examples * (stats["prompt_words"]["mean"] + stats["completion_words"]["mean"])
+    words = round(examples * (stats["prompt_words"]["mean"] + stats["completion_words"]["mean"]))
     per_word = [s["tokens_per_word"] for (m, _), s in sorted(ctx.inputs.block_stats.items()) if m == model]
     return examples, words, round(words * per_word[0]) if per_word else None
 
 
-def _corpus_data(ctx: Context, model: str, spec: dict[str, Any]) -> tuple[int | None, float | None, int | None]:
+def _corpus_data(ctx: Context, model: str, spec: dict[str, Any]) -> tuple[int | None, int | None, int | None]:
     stats = ctx.inputs.block_stats.get((model, spec.get("corpus")))
     if stats is None:
         return None, None, None
@@ -49,7 +49,7 @@ def _corpus_data(ctx: Context, model: str, spec: dict[str, Any]) -> tuple[int | 
     blocks = stats["blocks"]["train"] if isinstance(stats["blocks"], dict) else stats["blocks"]
     block_size = stats.get("block_size")
     tokens = round(blocks * block_size * fraction) if block_size else round(stats["tokens"] * fraction)
-    return round(blocks * fraction), stats["words"] * fraction, tokens
+    return round(blocks * fraction), round(stats["words"] * fraction), tokens
 
 
 def training_data(ctx: Context, model: str, arm: str) -> Data:

@@ -22,33 +22,68 @@ def datasize_sections(ctx: Context) -> list[Section]:
     }
     families = {name: members for name, members in families.items() if any(p.capped for p in members)}
     if not families:
-        return [Section("rq2", TITLE, QUESTION, missing="The grid has no data-size ablation arms (arms whose "
-                        "settings or mix carry token_budget, max_examples_per_task, max_examples_per_cell, "
-                        "max_examples or token_budget_words) with scores in the summary.")]
+        return [
+            Section(
+                "rq2",
+                TITLE,
+                QUESTION,
+                missing="The grid has no data-size ablation arms (arms whose "
+                "settings or mix carry token_budget, max_examples_per_task, max_examples_per_cell, "
+                "max_examples or token_budget_words) with scores in the summary.",
+            )
+        ]
     rows: list[list[Any]] = []
     points: dict[str, dict[str, list[tuple[float, float, bool]]]] = {}
     for name, members in families.items():
         for model in ctx.models:
             base = ctx.score(ctx.overall_scores, model=model, arm="base")
             if base is not None:
-                rows.append([name, model, "base", "", 0, 0, "–", *_scores(ctx, model, "base")])
+                rows.append([name, model, "base", "no training", 0, 0, "–", *_scores(ctx, model, "base")])
             for p in members:
                 overall = ctx.score(ctx.overall_scores, model=model, arm=p.arm)
                 if overall is None:
                     continue
                 data = training_data(ctx, model, p.arm)
                 caps = ", ".join(f"{k}={v}" for k, v in p.caps) or "full"
-                rows.append([name, model, p.arm, caps, data.examples, data.tokens, data.source,
-                             *_scores(ctx, model, p.arm)])
+                rows.append(
+                    [
+                        name,
+                        model,
+                        p.arm,
+                        caps,
+                        data.examples,
+                        data.tokens,
+                        data.source,
+                        *_scores(ctx, model, p.arm),
+                    ]
+                )
                 size = data.tokens if data.tokens is not None else data.examples
                 if size:
                     points.setdefault(name, {}).setdefault(model, []).append(
                         (float(size), overall, data.tokens is not None)
                     )
-    table = Table(["family", "model", "arm", "caps", "examples", "training tokens", "tokens from",
-                   *ctx.tasks, "overall"], rows)
-    artefacts = [Artefact("rq2_data_size", "Scores per data-size ablation arm: examples and training tokens "
-                          "of the arm's own stage, task and overall averages (base: no training).", table)]
+    table = Table(
+        [
+            "family",
+            "model",
+            "arm",
+            "caps",
+            "examples",
+            "training tokens",
+            "tokens from",
+            *ctx.tasks,
+            "overall",
+        ],
+        rows,
+    )
+    artefacts = [
+        Artefact(
+            "rq2_data_size",
+            "Scores per data-size ablation arm: examples and training tokens "
+            "of the arm's own stage, task and overall averages (base: no training).",
+            table,
+        )
+    ]
     if points:
         fig, axes = panels(len(points))
         for ax, (name, by_model) in zip(axes, sorted(points.items()), strict=True):
@@ -59,16 +94,25 @@ def datasize_sections(ctx: Context) -> list[Section]:
                 base = ctx.score(ctx.overall_scores, model=model, arm="base")
                 if base is not None:
                     ax.axhline(base, color=line.get_color(), linestyle=":", linewidth=0.8)
-            ax.set_xscale("log")
+            sizes = [x for pts in by_model.values() for x, _, _ in pts]
+            if max(sizes) >= 10 * min(sizes):
+                ax.set_xscale("log")
             ax.set_xlabel("training tokens" if tokens else "training examples / blocks")
             ax.set_ylabel("overall score")
             ax.set_title(f"family {name}")
             ax.legend(fontsize=6)
-        artefacts.append(Artefact("rq2_data_size_curve", "Overall score against training data size per "
-                                  "ablation family (dotted: the model's base).", figure=fig))
-    text = ["A family is the arms that differ only in their size caps (token_budget of CPT; "
-            "max_examples_per_task and friends of a mix or SFT arm); `full` is the family's uncapped arm. "
-            "Training tokens are the arm's own stage, from its training log when there is one."]
+        artefacts.append(
+            Artefact(
+                "rq2_data_size_curve",
+                "Overall score against training data size per ablation family (dotted: the model's base).",
+                figure=fig,
+            )
+        )
+    text = [
+        "A family is the arms that differ only in their size caps (token_budget of CPT; "
+        "max_examples_per_task and friends of a mix or SFT arm); `full` is the family's uncapped arm. "
+        "Training tokens are the arm's own stage, from its training log when there is one."
+    ]
     return [Section("rq2", TITLE, QUESTION, text, artefacts)]
 
 

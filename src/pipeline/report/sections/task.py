@@ -1,4 +1,4 @@
-"""Sub-RQ1 (which arm wins each task, with paired tests) and the thesis averages (sub-task → task → overall)."""
+"""Sub-RQ1 (which arm wins each task, with paired tests) and the thesis averages (cell → task → overall)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import polars as pl
 
 from pipeline.evaluate.stats import PairedTest
 from pipeline.report.aggregate import language_means, pooled
-from pipeline.report.arms import checkpoint_steps
 from pipeline.report.context import Context
 from pipeline.report.document import Artefact, Section
 from pipeline.report.figures import heatmap
@@ -18,19 +17,16 @@ from pipeline.report.tables import Score, Table
 POOLED = "all models"
 
 
-def rq1_arms(ctx: Context) -> list[str]:
-    """Arms compared in Sub-RQ1: every arm but CPT checkpoints (those are in the progression section)."""
-    checkpoints = set(checkpoint_steps(ctx.arms, ctx.settings["progression"])) - {"base"}
-    return [a for a in ctx.arms if a not in checkpoints]
-
-
 def _ranked(frame: pl.DataFrame, task: str, order: list[str]) -> list[tuple[str, float]]:
     rows = frame.filter(pl.col("task") == task).select("arm", "value").rows()
     return sorted(rows, key=lambda r: (-r[1], order.index(r[0])))
 
 
-def _test_row(scope: str, task: str, arms: list[str], test: PairedTest, alpha: float) -> list[Any]:
-    return [scope, task, *arms, test.delta, test.ci_low, test.ci_high, test.p_value, test.p_value < alpha]
+def _test_cells(test: PairedTest | None, alpha: float) -> list[Any]:
+    """delta, ci low, ci high, p, significant (all None without a test)."""
+    if test is None:
+        return [None] * 5
+    return [test.delta, test.ci_low, test.ci_high, test.p_value, test.p_value < alpha]
 
 
 class _Scope:
@@ -66,8 +62,7 @@ class _Scope:
                 if test is not None and test.p_value < alpha:
                     self.marks[(winner, task)] += "*"
                 self.winners.append(
-                    [self.name, task, winner, ranked[0][1], runner, ranked[1][1]]
-                    + ([test.delta, test.ci_low, test.ci_high, test.p_value, test.p_value < alpha] if test else [None] * 5)
+                    [self.name, task, winner, ranked[0][1], runner, ranked[1][1], *_test_cells(test, alpha)]
                 )
             if "base" not in dict(ranked):
                 continue
@@ -77,9 +72,11 @@ class _Scope:
                 test = self._test(arm, "base", task)
                 if test is None:
                     continue
-                self.vs_base.append(_test_row(self.name, task, [arm], test, alpha))
+                self.vs_base.append([self.name, task, arm, *_test_cells(test, alpha)])
                 if test.p_value < alpha:
-                    self.marks[(arm, task)] = self.marks.get((arm, task), "") + ("▲" if test.delta > 0 else "▼")
+                    self.marks[(arm, task)] = self.marks.get((arm, task), "") + (
+                        "▲" if test.delta > 0 else "▼"
+                    )
 
     def rows(self) -> list[list[Any]]:
         z = self.ctx.z
@@ -93,8 +90,11 @@ class _Scope:
                     row.append(None)
                     continue
                 value, se = float(hit.get_column("value")[0]), float(hit.get_column("stderr")[0])
-                row.append(Score(value, value - z * se, value + z * se, self.marks.get((arm, task or ""), "")))
-            out.append(row)
+                row.append(
+                    Score(value, value - z * se, value + z * se, self.marks.get((arm, task or ""), ""))
+                )
+            if any(cell is not None for cell in row[1:]):
+                out.append(row)
         return out
 
 
@@ -103,7 +103,7 @@ def task_sections(ctx: Context) -> list[Section]:
 
 
 def _rq1(ctx: Context) -> Section:
-    arms = rq1_arms(ctx)
+    arms = ctx.compared_arms
     scopes = [_Scope(ctx, POOLED, ctx.models, arms)] + [_Scope(ctx, m, [m], arms) for m in ctx.models]
     for scope in scopes:
         scope.run_tests()
@@ -121,32 +121,64 @@ def _rq1(ctx: Context) -> Section:
         [[s.value if isinstance(s, Score) else np.nan for s in row[1:-1]] for row in main_table.rows]
     )
     text = [
-        f"Main metric per task (ner f1_strict, re f1, qa accuracy, crf macro_f1, argmining f1), the mean over the "
-        f"task's cells (dataset × language × sub-task), pooled over {len(ctx.models)} model(s) as the mean of the "
-        f"models' task means. Intervals ({confidence}%): normal approximation from the cells' standard errors "
-        f"(se of a mean of k independent cells = √Σse²/k), not a bootstrap over cells.",
+        "Main metric per task (ner f1_strict, re f1, qa accuracy, crf macro_f1, argmining f1), the mean "
+        f"over the task's cells (dataset × language × sub-task), pooled over {len(ctx.models)} model(s) as "
+        f"the mean of the models' task means. Intervals ({confidence}%): normal approximation from the "
+        "cells' standard errors (se of a mean of k independent cells = √Σse²/k), not a bootstrap over cells.",
         "Marks: ◆ the task's winner (highest mean); * the winner is significantly better than the runner-up; "
         "▲/▼ significantly above/below `base`. Tests: paired bootstrap of the task score over the same test "
-        f"items (resampled within each cell, jointly for both arms and all models; {ctx.settings['bootstrap_samples']}"
-        f" replicates, two-sided, α = {ctx.settings['alpha']}, uncorrected).",
+        "items (resampled within each cell, jointly for both arms and all models; "
+        f"{ctx.settings['bootstrap_samples']} replicates, two-sided, α = {ctx.settings['alpha']}, "
+        "uncorrected).",
     ]
     artefacts = [
-        Artefact("rq1_arm_task", f"Arm × task: mean main metric over the task's cells, all models ({confidence}% "
-                 "interval from cell standard errors; ◆ winner, * winner > runner-up, ▲/▼ vs base).", main_table),
-        Artefact("rq1_arm_task_heatmap", "Arm × task: mean main metric over the task's cells, all models.",
-                 figure=heatmap(matrix, arms, ctx.tasks, "Mean main metric per arm and task", "score")),
-        Artefact("rq1_arm_task_by_model", "Arm × task per model, with the marks of the per-model tests.", model_table),
+        Artefact(
+            "rq1_arm_task",
+            f"Arm × task: mean main metric over the task's cells, all models ({confidence}% "
+            "interval from cell standard errors; ◆ winner, * winner > runner-up, ▲/▼ vs base).",
+            main_table,
+        ),
+        Artefact(
+            "rq1_arm_task_heatmap",
+            "Arm × task: mean main metric over the task's cells, all models.",
+            figure=heatmap(
+                matrix,
+                [row[0] for row in main_table.rows],
+                ctx.tasks,
+                "Mean main metric per arm and task",
+                "score",
+            ),
+        ),
+        Artefact(
+            "rq1_arm_task_by_model",
+            "Arm × task per model, with the marks of the per-model tests.",
+            model_table,
+        ),
     ]
     if ctx.store is None:
         text.append("No score files (--scores-dir) were given, so no paired tests and no significance marks.")
     else:
-        artefacts.append(Artefact("rq1_winners", "Winner vs runner-up per task: paired bootstrap of the "
-                                  "task-score difference.", winners))
-        artefacts.append(Artefact("rq1_vs_base", "Each arm vs base per task: paired bootstrap of the task-score "
-                                  "difference.", Table(["scope", "task", "arm", *test_columns],
-                                                       [r for s in scopes for r in s.vs_base])))
-    return Section("rq1", "Sub-RQ1: arms per task", "How do IT, CPT and RoT address each medical NLP task?",
-                   text, artefacts)
+        artefacts.append(
+            Artefact(
+                "rq1_winners",
+                "Winner vs runner-up per task: paired bootstrap of the task-score difference.",
+                winners,
+            )
+        )
+        artefacts.append(
+            Artefact(
+                "rq1_vs_base",
+                "Each arm vs base per task: paired bootstrap of the task-score difference.",
+                Table(["scope", "task", "arm", *test_columns], [r for s in scopes for r in s.vs_base]),
+            )
+        )
+    return Section(
+        "rq1",
+        "Sub-RQ1: arms per task",
+        "How do IT, CPT and RoT address each medical NLP task?",
+        text,
+        artefacts,
+    )
 
 
 def _averages(ctx: Context) -> Section:
@@ -166,16 +198,32 @@ def _averages(ctx: Context) -> Section:
         pooled(langs, ["arm", "language"]),
         pooled(ctx.overall_scores, ["arm"]),
     )
-    by_model = Table(["model", "arm", *columns],
-                     [[m, a, *lookup(model_frames, {"model": m, "arm": a})] for m in ctx.models for a in ctx.arms
-                      if not ctx.task_scores.filter((pl.col("model") == m) & (pl.col("arm") == a)).is_empty()])
+    by_model = Table(
+        ["model", "arm", *columns],
+        [
+            [m, a, *lookup(model_frames, {"model": m, "arm": a})]
+            for m in ctx.models
+            for a in ctx.arms
+            if not ctx.task_scores.filter((pl.col("model") == m) & (pl.col("arm") == a)).is_empty()
+        ],
+    )
     by_arm = Table(["arm", *columns], [[a, *lookup(arm_frames, {"arm": a})] for a in ctx.arms])
     text = [
         "As the thesis averages: each sub-task cell's main metric → the task's mean over its cells → the "
-        "overall mean over tasks (each task weighs the same). A language column is the mean over tasks of the "
-        "task's cells in that language. Per arm: the mean over models."
+        "overall mean over tasks (each task weighs the same). A language column is the mean over tasks of "
+        "the task's cells in that language. Per arm: the mean over models."
     ]
-    return Section("averages", "Averages per task, language and arm", "How does each arm score on average?", text, [
-        Artefact("averages_by_arm", "Per arm (mean over models): task, language and overall averages.", by_arm),
-        Artefact("averages_by_model", "Per model and arm: task, language and overall averages.", by_model),
-    ])
+    return Section(
+        "averages",
+        "Averages per task, language and arm",
+        "How does each arm score on average?",
+        text,
+        [
+            Artefact(
+                "averages_by_arm", "Per arm (mean over models): task, language and overall averages.", by_arm
+            ),
+            Artefact(
+                "averages_by_model", "Per model and arm: task, language and overall averages.", by_model
+            ),
+        ],
+    )

@@ -1,0 +1,176 @@
+"""Workflow DAG: `snakemake -n` wall time and peak RSS against the job count.
+
+    .venv/bin/python benchmarks/run.py --only dag [--smoke]
+
+Dry runs of the demo config, the thesis grid and copies of the thesis grid with 2x and 4x the
+models (`--directory` a temporary folder: nothing lands in results/), each compared with the
+Snakemake floor: a two-rule Snakefile with the same number of jobs. The growth exponent is the
+log-log slope of seconds against jobs over the thesis-sized grids (1 = linear). Targets: the
+thesis grid under 30 s, growth no worse than linear.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from common import REPO, Row, child_env
+
+BENCHMARK = "dag"
+TARGET_SECONDS = 30.0
+# snakemake's CLI in this interpreter, printing its peak RSS (VmHWM, KiB) to stderr at exit.
+SHIM = (
+    "import atexit, re, sys\n"
+    "def report():\n"
+    "    status = open('/proc/self/status').read()\n"
+    "    print('VMHWM_KIB', re.search(r'VmHWM:\\s+(\\d+)', status).group(1), file=sys.stderr)\n"
+    "atexit.register(report)\n"
+    "from snakemake.cli import main\n"
+    "sys.argv = ['snakemake', *sys.argv[1:]]\n"
+    "main()\n"
+)
+FLOOR = """N = int(config["jobs"])
+
+
+rule all:
+    input:
+        expand("out/{i}.txt", i=range(N - 1)),
+
+
+rule make:
+    output:
+        "out/{i}.txt",
+    shell:
+        "touch {output}"
+"""
+
+
+def dry_run(args: list[str], workdir: Path) -> dict[str, float]:
+    """Wall seconds (interpreter start included, as a user waits), jobs and peak RSS of `snakemake -n`."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", SHIM, "-n", "--directory", str(workdir), *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=child_env(),
+        timeout=900,
+    )
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"snakemake -n {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    jobs = re.search(r"^total\s+(\d+)\s*$", done.stdout, re.MULTILINE)
+    rss = re.search(r"VMHWM_KIB (\d+)", done.stderr)
+    if jobs is None or rss is None:
+        raise RuntimeError(f"snakemake -n {' '.join(args)}: no job total or peak RSS in its output")
+    return {"seconds": seconds, "jobs": int(jobs.group(1)), "peak_rss_mib": int(rss.group(1)) / 1024}
+
+
+def scaled_config(source: Path, factor: int, out: Path) -> Path:
+    """A copy of a config with every model repeated `factor` times under new names."""
+    config = yaml.safe_load(source.read_text(encoding="utf-8"))
+    models = config["models"]
+    config["models"] = {
+        (name if k == 0 else f"{name}-copy{k}"): model for k in range(factor) for name, model in models.items()
+    }
+    out.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return out
+
+
+def ours(config: Path, workdir: Path) -> dict[str, float]:
+    return dry_run(["--snakefile", str(REPO / "Snakefile"), "--configfile", str(config)], workdir)
+
+
+def floor(jobs: int, workdir: Path) -> dict[str, float]:
+    snakefile = workdir / "Floor.smk"
+    workdir.mkdir(parents=True, exist_ok=True)
+    snakefile.write_text(FLOOR, encoding="utf-8")
+    return dry_run(["--snakefile", str(snakefile), "--config", f"jobs={jobs}"], workdir)
+
+
+def slope(points: list[dict[str, float]]) -> float:
+    """Least-squares slope of log(seconds) on log(jobs)."""
+    xs = [math.log(p["jobs"]) for p in points]
+    ys = [math.log(p["seconds"]) for p in points]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
+
+
+def run(smoke: bool, workdir: Path) -> list[Row]:
+    root = workdir / "dag"
+    root.mkdir(parents=True, exist_ok=True)
+    demo, thesis = REPO / "config" / "config.yaml", REPO / "config" / "thesis.yaml"
+    grids = {"demo": demo, "demo x2": scaled_config(demo, 2, root / "demo-x2.yaml")}
+    scaling = ["demo", "demo x2"]
+    if not smoke:
+        grids |= {
+            "thesis": thesis,
+            "thesis x2": scaled_config(thesis, 2, root / "thesis-x2.yaml"),
+            "thesis x4": scaled_config(thesis, 4, root / "thesis-x4.yaml"),
+        }
+        scaling = ["thesis", "thesis x2", "thesis x4"]
+    rows, measured, floors = [], {}, {}
+    for i, (name, config) in enumerate(grids.items()):
+        measured[name] = ours(config, root / f"grid-{i}")
+        floors[name] = floor(int(measured[name]["jobs"]), root / f"floor-{i}")
+        print(f"  dag {name}: {measured[name]} floor {floors[name]}", flush=True)
+        rows.append(
+            Row(
+                BENCHMARK,
+                f"snakemake -n: {name} ({measured[name]['jobs']:,} jobs)",
+                measured[name]["seconds"],
+                floors[name]["seconds"],
+                "s",
+                "lower",
+                "Snakemake floor (2-rule Snakefile, same job count)",
+                "wall time of the whole command, interpreter start included",
+            )
+        )
+    if not smoke:
+        rows.append(
+            Row(
+                BENCHMARK,
+                "snakemake -n: thesis grid vs target",
+                measured["thesis"]["seconds"],
+                TARGET_SECONDS,
+                "s",
+                "lower",
+                f"target ({TARGET_SECONDS:.0f} s)",
+                f"{measured['thesis']['jobs']:,} jobs",
+            )
+        )
+    points = [measured[name] for name in scaling]
+    rows.append(
+        Row(
+            BENCHMARK,
+            f"growth exponent ({' / '.join(scaling)})",
+            slope(points),
+            1.0,
+            "log s / log jobs",
+            "lower",
+            "linear (target)",
+            f"jobs {', '.join(format(p['jobs'], ',') for p in points)}; Snakemake floor's exponent over the same "
+            f"job counts {slope([floors[name] for name in scaling]):.2f}",
+        )
+    )
+    largest = scaling[-1]
+    rows.append(
+        Row(
+            BENCHMARK,
+            f"peak RSS: snakemake -n, {largest}",
+            measured[largest]["peak_rss_mib"],
+            floors[largest]["peak_rss_mib"],
+            "MiB",
+            "lower",
+            "Snakemake floor (2-rule Snakefile, same job count)",
+            f"VmHWM of the snakemake process, {measured[largest]['jobs']:,} jobs",
+        )
+    )
+    return rows

@@ -1,0 +1,524 @@
+"""The report on a synthetic grid: every section populated, missing arms said, numbers recomputable."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+
+from pipeline.evaluate.metrics import MAIN_METRIC
+from pipeline.evaluate.stats import estimate, paired_test_rows
+from pipeline.io import write_json, write_jsonl
+from pipeline.report.__main__ import main as report_main
+from pipeline.report.build import build_report
+from pipeline.report.document import Section, write_report
+from pipeline.report.inputs import Inputs, load_summary, model_parameters, parse_grid
+from pipeline.report.settings import resolve_settings
+from pipeline.report.significance import ItemStore, cell_seed
+from pipeline.report.tables import Score
+from pipeline.summary import summary_rows, write_summary
+from pipeline.tasks.mix import mix_stats
+from pipeline.train.training_log import write_training_log
+
+SAMPLES = 40
+MODELS = {
+    "llama-1b": {"family": "llama", "variant": "base", "size": "small", "source": "x"},
+    "llama-1b-instruct": {"family": "llama", "variant": "instruct", "size": "small", "source": "x"},
+    "llama-8b": {"family": "llama", "variant": "base", "size": "large", "source": "x"},
+    "llama-8b-instruct": {"family": "llama", "variant": "instruct", "size": "large", "source": "x"},
+    "qwen-1b": {"family": "qwen3", "variant": "base", "size": "small", "source": "x"},
+    "qwen-8b": {"family": "qwen3", "variant": "base", "size": "large", "source": "x"},
+}
+ARMS = {
+    "base": {"method": "none"},
+    "it": {"method": "sft", "parent": "base", "mix": "it"},
+    "cpt": {"method": "cpt", "parent": "base", "corpus": "joint"},
+    "cpt-it": {"method": "sft", "parent": "cpt", "mix": "it"},
+    "rot": {"method": "sft", "parent": "base", "mix": "rot", "eval_style": "reasoning"},
+    "rot-answer": {"method": "sft", "parent": "base", "mix": "rot"},
+    "it-en": {"method": "sft", "parent": "base", "mix": "it-en"},
+    "it-it": {"method": "sft", "parent": "base", "mix": "it-it"},
+    "it-n100": {"method": "sft", "parent": "base", "mix": "it-n100"},
+    "cpt-25pct": {"method": "cpt", "parent": "base", "corpus": "joint", "settings": {"token_budget": 0.25}},
+    "cpt-slerp": {"method": "merge", "parent": "cpt", "settings": {"method": "slerp", "t": 0.5}},
+}
+CHECKPOINTS = ("cpt@step-10", "cpt@step-20")  # in the summary, not in the grid: named by step
+MIXES = {
+    "it": {"kind": "it", "settings": {}},
+    "it-en": {"kind": "it", "settings": {"languages": ["en"]}},
+    "it-it": {"kind": "it", "settings": {"languages": ["it"]}},
+    "it-n100": {"kind": "it", "settings": {"max_examples_per_task": 100}},
+    "rot": {"kind": "rot", "traces": ["tr"], "settings": {}},
+}
+CORPUS = {
+    "sources": {
+        lang: {"path": "p", "format": "jsonl", "language": lang, "doc_type": "case", "licence": None}
+        for lang in ("en", "it", "es")
+    },
+    "corpora": {"joint": {"sources": ["en", "it", "es"], "licence_subset": "all"}},
+}
+GRID = {"models": MODELS, "arms": ARMS, "mixes": MIXES, "corpus": CORPUS, "training": {"cpt": {"lr": 1e-4}}}
+CELLS = [("d-ner", lang, "ner", sub) for lang in ("en", "it", "es") for sub in ("disease", "drug")] + [
+    ("d-qa", lang, "qa", "mcq") for lang in ("en", "it", "es")
+]
+CELLS += [("d-re", lang, "re", "rel") for lang in ("en", "it")]
+CELLS += [("d-arg", lang, "argmining", "claim_premise") for lang in ("en", "es")]
+QUALITY = {"base": 0.2, "it": 0.6, "cpt": 0.3, "cpt-it": 0.7, "rot": 0.5, "rot-answer": 0.55, "it-en": 0.5}
+QUALITY |= {"it-it": 0.5, "it-n100": 0.4, "cpt-25pct": 0.25, "cpt-slerp": 0.35, "cpt@step-10": 0.22}
+QUALITY |= {"cpt@step-20": 0.27}
+TASK_BONUS = {("rot", "qa"): 0.35, ("cpt", "re"): 0.55}
+ITEMS = 24
+
+
+def _item_stats(task: str, quality: float, rng: np.random.Generator) -> tuple[list[str], np.ndarray]:
+    if task == "qa":
+        return ["correct"], (rng.random((ITEMS, 1)) < quality).astype(float)
+    gold = rng.integers(1, 4, ITEMS)
+    tp = rng.binomial(gold, quality)
+    pred = tp + rng.binomial(2, 1 - quality, ITEMS)
+    return ["tp", "n_pred", "n_gold"], np.stack([tp, pred, gold], axis=1).astype(float)
+
+
+def _score_rows(
+    model: str, arm: str, cell: tuple[str, ...], rng: np.random.Generator
+) -> list[dict[str, Any]]:
+    dataset, language, task, subtask = cell
+    size_bonus = 0.1 if MODELS[model]["size"] == "large" else 0.0
+    quality = min(0.95, QUALITY[arm] + size_bonus + TASK_BONUS.get((arm, task), 0.0))
+    fields, stats = _item_stats(task, quality, rng)
+    ids = [f"{dataset}/{language}/{subtask}/{i:03d}" for i in range(ITEMS)]
+    metrics = [MAIN_METRIC[task]] + (["f1_lenient"] if task == "ner" else [])
+    style = "reasoning" if arm == "rot" else "json"
+    rows = []
+    for metric in metrics:
+        est = estimate(metric, stats, SAMPLES, 0, 0.95)
+        rows.append(
+            {
+                "model": model,
+                "arm": arm,
+                "dataset": dataset,
+                "language": language,
+                "task": task,
+                "subtask": subtask,
+                "metric": metric,
+                "value": est.value,
+                "n": est.n,
+                "stderr": est.stderr,
+                "ci_low": est.ci_low,
+                "ci_high": est.ci_high,
+                "parse_failure_rate": 0.0,
+                "decoding": {"max_new_tokens": 64, "temperature": 0.0, "style": style},
+                "item_fields": fields,
+                "items": [[i, *row] for i, row in zip(ids, stats.tolist(), strict=True)],
+            }
+        )
+    return rows
+
+
+def _safetensors(path: Path, shapes: dict[str, list[int]]) -> None:
+    header, offset = {}, 0
+    for name, shape in shapes.items():
+        size = 4 * int(np.prod(shape))
+        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + size]}
+        offset += size
+    raw = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + bytes(offset))
+
+
+def _mix_records(languages: tuple[str, ...], per_task: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "prompt": f"Find the entities in text {i} about {task}",
+            "completion": f'{{"answer": "{i}"}}',
+            "task": task,
+            "language": lang,
+            "dataset": f"d-{task}",
+        }
+        for task in ("ner", "qa", "re", "argmining")
+        for lang in languages
+        for i in range(per_task)
+    ]
+
+
+def _build(root: Path, models: dict, arms: list[str], side_files: bool) -> dict[str, Any]:
+    """Score files, summary and (optionally) every side file of a grid under `root`; the CLI arguments."""
+    rng = np.random.default_rng(7)
+    score_files = []
+    for model in models:
+        for arm in arms:
+            for cell in CELLS:
+                path = root / "scores" / model / arm / cell[0] / cell[1] / f"{cell[3]}.json"
+                write_json(path, _score_rows(model, arm, cell, rng))
+                score_files.append(path)
+    write_summary(summary_rows(score_files, models), root / "summary.parquet")
+    args = {"summary": root / "summary.parquet", "scores_dir": root / "scores"}
+    if not side_files:
+        return args
+    for name, (langs, per_task) in {
+        "it": (("en", "it", "es"), 30),
+        "it-en": (("en",), 30),
+        "it-it": (("it",), 30),
+        "it-n100": (("en", "it", "es"), 10),
+        "rot": (("en", "it", "es"), 20),
+    }.items():
+        write_json(root / "mixes" / f"{name}.stats.json", mix_stats(_mix_records(langs, per_task), "it"))
+    for i, model in enumerate(models):
+        write_json(
+            root / "blocks" / model / "joint.stats.json",
+            {
+                "corpus": "joint",
+                "tokenizer": model,
+                "block_size": 128,
+                "stride": 128,
+                "documents": 90,
+                "words": 15000,
+                "tokens": 19000 + 100 * i,
+                "tokens_per_word": (19000 + 100 * i) / 15000,
+                "blocks": {"total": 148, "train": 133, "validation": 15},
+            },
+        )
+        folder = root / "models" / model / "base"
+        folder.mkdir(parents=True)
+        if model == "llama-1b":
+            _safetensors(folder / "model.safetensors", {"embed": [100, 16], "layer.w": [16, 48]})
+        else:
+            write_json(
+                folder / "config.json",
+                {
+                    "hidden_size": 64,
+                    "num_hidden_layers": 2,
+                    "vocab_size": 1000,
+                    "intermediate_size": 192,
+                    "num_attention_heads": 4,
+                    "num_key_value_heads": 2,
+                    "tie_word_embeddings": True,
+                },
+            )
+        for arm in arms:
+            if ARMS.get(arm, {}).get("method") in ("sft", "cpt"):
+                steps = {"cpt": 30, "it-n100": 4}.get(arm, 20)
+                history = [
+                    {
+                        "step": s,
+                        "loss": 5.0 - s / 10,
+                        "learning_rate": 1e-4,
+                        "grad_norm": 1.0,
+                        "num_input_tokens_seen": 1000 * s + 7 * i,
+                        "tokens_per_second": 500.0,
+                        "elapsed": 2.0 * s,
+                    }
+                    for s in range(1, steps + 1)
+                ]
+                write_training_log(history, root / "logs" / model / f"{arm}.parquet")
+            write_json(
+                root / "pred" / model / arm / "throughput.json",
+                {
+                    "model": model,
+                    "arm": arm,
+                    "backend": "transformers",
+                    "prompts": 100,
+                    "generated": 90,
+                    "cached": 10,
+                    "seconds": 12.5,
+                    "prompts_per_second": 7.2,
+                    "tokens_per_second": 300.0,
+                    "prompt_tokens": 15000,
+                    "completion_tokens": 4000,
+                },
+            )
+            if arm in ("base", "it", "cpt"):
+                records = [
+                    {
+                        "id": f"{s}-{j}",
+                        "subject": s,
+                        "gold": 0,
+                        "acc": float(rng.random() < q),
+                        "acc_norm": 0.0,
+                    }
+                    for s, q in (("anatomy", 0.3 + 0.2 * (arm == "cpt")), ("philosophy", 0.5))
+                    for j in range(40)
+                ]
+                write_jsonl(root / "loglik" / model / arm / "mmlu.jsonl", records)
+    bench = root / "bench" / "generate" / "llama-1b" / "it.tsv"
+    bench.parent.mkdir(parents=True)
+    bench.write_text("s\th:m:s\tmax_rss\tmax_vms\n12.5\t0:00:12\t2048.5\t4000\n")
+    args |= {
+        "mix_stats": sorted((root / "mixes").glob("*.json")),
+        "block_stats": sorted((root / "blocks").glob("*/*.json")),
+        "train_logs": sorted((root / "logs").glob("*/*.parquet")),
+        "throughput": sorted((root / "pred").glob("*/*/throughput.json")),
+        "benchmarks": [bench],
+        "loglik": sorted((root / "loglik").glob("*/*/*.jsonl")),
+        "model_dirs": sorted((root / "models").glob("*/base")),
+    }
+    return args
+
+
+def _cli(args: dict[str, Any], grid: dict[str, Any], settings: dict[str, Any], output: Path) -> None:
+    argv = ["--grid", json.dumps(grid), "--settings", json.dumps(settings), "--output", str(output)]
+    for key, value in args.items():
+        flag = "--" + key.replace("_", "-")
+        argv += [flag, *map(str, value)] if isinstance(value, list) else [flag, str(value)]
+    report_main(argv)
+
+
+SETTINGS = {"bootstrap_samples": SAMPLES, "seed": 3, "config_hash": "abc123"}
+
+
+@pytest.fixture(scope="module")
+def full(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("full")
+    args = _build(root, MODELS, [*ARMS, *CHECKPOINTS], side_files=True)
+    _cli(args, GRID, SETTINGS, root / "report")
+    return {
+        "root": root,
+        "args": args,
+        "summary": load_summary(root / "summary.parquet"),
+        "sections": {s.key: s for s in _api(args, GRID, SETTINGS)[0]},
+    }
+
+
+def _api(
+    args: dict[str, Any], grid: dict[str, Any], settings: dict[str, Any]
+) -> tuple[list[Section], list[str]]:
+    from pipeline.report import inputs as i
+
+    loaded = Inputs(
+        summary=i.load_summary(args["summary"]),
+        grid=parse_grid(json.dumps(grid)),
+        scores_dir=args["scores_dir"],
+        mix_stats=i.load_mix_stats(args.get("mix_stats", [])),
+        block_stats=i.load_block_stats(args.get("block_stats", [])),
+        train_logs=i.load_train_logs(args.get("train_logs", [])),
+        throughput=i.load_throughput(args.get("throughput", [])),
+        benchmarks=i.load_benchmarks(args.get("benchmarks", [])),
+        loglik=i.load_loglik(args.get("loglik", [])),
+        parameters=i.load_parameters(args.get("model_dirs", []), list(grid["models"])),
+    )
+    return build_report(loaded, settings)
+
+
+def _table(section: Section, name: str):
+    return next(a.table for a in section.artefacts if a.name == name)
+
+
+def _main(summary: pl.DataFrame) -> pl.DataFrame:
+    return summary.filter(pl.col("metric") == pl.col("task").replace_strict(MAIN_METRIC))
+
+
+def _model_overall(summary: pl.DataFrame) -> pl.DataFrame:
+    tasks = _main(summary).group_by("model", "arm", "task").agg(pl.col("value").mean())
+    return tasks.group_by("model", "arm").agg(pl.col("value").mean())
+
+
+def _value(cell: Any) -> float:
+    return cell.value if isinstance(cell, Score) else cell
+
+
+def test_every_section_is_populated_and_written(full: dict[str, Any]) -> None:
+    sections = full["sections"]
+    expected = {
+        "rq1",
+        "averages",
+        "rq2",
+        "rq3",
+        "rq4",
+        "rq5",
+        "cost",
+        "progression",
+        "ranks",
+        "tradeoff",
+        "stability",
+    }
+    assert set(sections) == expected
+    assert [k for k, s in sections.items() if not s.populated] == []
+    out = full["root"] / "report"
+    captions = json.loads((out / "captions.json").read_text())
+    for section in sections.values():
+        for a in section.artefacts:
+            assert (out / a.filename).stat().st_size > 0
+            assert (out / f"{a.name}.rst").read_text().strip()
+            assert captions[a.filename] == a.caption
+            if a.table is not None:
+                assert a.table.rows, a.name
+                assert (out / f"{a.name}.csv").exists()
+    index = (out / "index.md").read_text()
+    html = (out / "index.html").read_text()
+    assert "Config hash: abc123." in index and "6 models × 13 arms × 13 cells" in index
+    assert "Not in this grid" not in index
+    for name in captions:
+        assert f"({name})" in index and f'href="{name}"' in html
+
+
+def test_arm_task_means_and_winners_recompute_from_the_summary(full: dict[str, Any]) -> None:
+    table = _table(full["sections"]["rq1"], "rq1_arm_task")
+    means = _main(full["summary"]).group_by("arm", "task").agg(pl.col("value").mean())
+    rows = {row[0]: row for row in table.rows}
+    assert set(rows) == set(ARMS)  # checkpoints go to the progression section
+    for task in ("ner", "qa", "re", "argmining"):
+        column = table.columns.index(task)
+        expected = means.filter(pl.col("task") == task)
+        for arm, row in rows.items():
+            want = expected.filter(pl.col("arm") == arm).get_column("value")[0]
+            assert row[column].value == pytest.approx(want)
+            assert row[column].low < row[column].value < row[column].high
+        winner = expected.filter(~pl.col("arm").str.contains("@")).sort("value", descending=True)["arm"][0]
+        marked = [arm for arm, row in rows.items() if "◆" in row[column].marks]
+        assert marked == [winner]
+    winners = _table(full["sections"]["rq1"], "rq1_winners")
+    pooled = [r for r in winners.rows if r[0] == "all models"]
+    assert {r[1]: r[2] for r in pooled}["qa"] == "rot" and {r[1]: r[2] for r in pooled}["re"] == "cpt"
+    assert all(r[3] >= r[5] for r in winners.rows)
+    vs_base = _table(full["sections"]["rq1"], "rq1_vs_base")
+    it_ner = next(r for r in vs_base.rows if r[:3] == ["all models", "ner", "it"])
+    assert it_ner[3] == pytest.approx(
+        rows["it"][table.columns.index("ner")].value - rows["base"][table.columns.index("ner")].value
+    )
+    assert it_ner[-1] is True and "▲" in rows["it"][table.columns.index("ner")].marks
+
+
+def test_one_cell_task_test_equals_paired_test_rows(full: dict[str, Any]) -> None:
+    root = full["root"]
+    cell = ("d-qa", "en", "qa", "mcq")
+    store = ItemStore(root / "scores", SAMPLES, 3)
+    got = store.test(["llama-1b"], "rot", "base", [cell], 0.95)
+    rows = [
+        json.loads((root / "scores" / "llama-1b" / a / "d-qa/en/mcq.json").read_text())[0]
+        for a in ("rot", "base")
+    ]
+    want = paired_test_rows(rows[0], rows[1], SAMPLES, cell_seed(3, cell), 0.95)
+    assert (got.delta, got.ci_low, got.ci_high, got.p_value) == pytest.approx(
+        (want.delta, want.ci_low, want.ci_high, want.p_value)
+    )
+
+
+def test_averages_follow_the_thesis_hierarchy(full: dict[str, Any]) -> None:
+    table = _table(full["sections"]["averages"], "averages_by_model")
+    row = next(r for r in table.rows if r[:2] == ["qwen-8b", "cpt-it"])
+    main = _main(full["summary"]).filter((pl.col("model") == "qwen-8b") & (pl.col("arm") == "cpt-it"))
+    it_lang = main.filter(pl.col("language") == "it").group_by("task").agg(pl.col("value").mean())
+    assert row[table.columns.index("lang it")] == pytest.approx(it_lang["value"].mean())
+    overall = main.group_by("task").agg(pl.col("value").mean())["value"].mean()
+    assert row[table.columns.index("overall")] == pytest.approx(overall)
+    assert len(table.rows) == len(MODELS) * (len(ARMS) + len(CHECKPOINTS))
+
+
+def test_relative_improvement_small_vs_large(full: dict[str, Any]) -> None:
+    table = _table(full["sections"]["rq4"], "rq4_model_size")
+    overall = _model_overall(full["summary"])
+
+    def score(model: str, arm: str) -> float:
+        return overall.filter((pl.col("model") == model) & (pl.col("arm") == arm))["value"][0]
+
+    row = next(r for r in table.rows if r[:4] == ["qwen3", "base", "it", "overall"])
+    c = table.columns
+    assert row[c.index("small model")] == "qwen-1b" and row[c.index("large model")] == "qwen-8b"
+    want = (score("qwen-8b", "it") - score("qwen-8b", "base")) / score("qwen-8b", "base")
+    assert row[c.index("large rel. impr.")] == pytest.approx(want)
+    families = {(r[0], r[1]) for r in table.rows}
+    assert families == {("llama", "base"), ("llama", "instruct"), ("qwen3", "base")}
+
+
+def test_data_size_language_and_cost_tables(full: dict[str, Any]) -> None:
+    s = full["sections"]
+    size = _table(s["rq2"], "rq2_data_size")
+    assert {r[0] for r in size.rows} == {"cpt", "it"}
+    n100 = next(r for r in size.rows if r[1:3] == ["llama-8b", "it-n100"])
+    assert n100[3] == "max_examples_per_task=100" and n100[4] == 120 and n100[5] == 4000 + 7 * 2
+    single = _table(s["rq5"], "rq5_single_vs_joint")
+    row = next(r for r in single.rows if r[1:4] == ["llama-1b", "it", "it-it"])
+    main = _main(full["summary"]).filter((pl.col("model") == "llama-1b") & (pl.col("language") == "it"))
+
+    def lang_score(arm: str) -> float:
+        return main.filter(pl.col("arm") == arm).group_by("task").agg(pl.col("value").mean())["value"].mean()
+
+    assert row[4] == pytest.approx(lang_score("it-it")) and row[5] == "it"
+    assert row[7] == pytest.approx(lang_score("it-it") - lang_score("it"))
+    transfer = _table(s["rq5"], "rq5_transfer_it")
+    assert [r[0] for r in transfer.rows] == ["it-en (en)", "it-it (it)", "it (joint)", "base (none)"]
+    cost = _table(s["cost"], "cost")
+    c = cost.columns
+    cpt = next(r for r in cost.rows if r[:2] == ["llama-1b", "cpt"])
+    n = 100 * 16 + 16 * 48
+    assert cpt[c.index("parameters")] == n and cpt[c.index("training tokens")] == 30000
+    assert cpt[c.index("training FLOPs")] == 6.0 * n * 30000
+    cpt_it = next(r for r in cost.rows if r[:2] == ["llama-1b", "cpt-it"])
+    assert cpt_it[c.index("cumulative training FLOPs")] == 6.0 * n * (30000 + 20000)
+    assert cpt_it[c.index("generation FLOPs")] == 2.0 * n * 19000
+    bench = next(r for r in cost.rows if r[:2] == ["llama-1b", "it"])
+    assert bench[c.index("benchmark seconds")] == 12.5 and bench[c.index("max RSS (MB)")] == 2048.5
+    mixes = _table(s["rq3"], "rq3_mix_stats")
+    assert {r[0]: r[3] for r in mixes.rows}["it-en"] == 120
+
+
+def test_progression_ranks_tradeoff_and_stability(full: dict[str, Any]) -> None:
+    s = full["sections"]
+    prog = _table(s["progression"], "progression")
+    llama = [(r[1], r[2], r[3]) for r in prog.rows if r[0] == "llama-1b"]
+    assert llama == [
+        ("base", "base", 0),
+        ("cpt@step-10", "checkpoint", 10),
+        ("cpt@step-20", "checkpoint", 20),
+        ("cpt", "final", 30),
+        ("cpt-slerp", "merge", 30),
+    ]
+    ranks = _table(s["ranks"], "average_rank")
+    assert ranks.columns[-2:] == ["rank medical", "rank general"]
+    tasks = _main(full["summary"]).group_by("model", "arm", "task").agg(pl.col("value").mean())
+    ner = tasks.filter(pl.col("task") == "ner").with_columns(pl.col("value").rank("average", descending=True))
+    top = ranks.rows[0]
+    want = ner.filter((pl.col("model") == top[1]) & (pl.col("arm") == top[2]))["value"][0]
+    assert top[ranks.columns.index("rank ner")] == want
+    assert [r[3] for r in ranks.rows] == sorted(r[3] for r in ranks.rows)
+    trade = _table(s["tradeoff"], "tradeoff")
+    cpt = next(r for r in trade.rows if r[:2] == ["qwen-1b", "cpt"])
+    base = next(r for r in trade.rows if r[:2] == ["qwen-1b", "base"])
+    assert cpt[4] == pytest.approx(cpt[2] - base[2])
+    stab = _table(s["stability"], "stability")
+    row = next(r for r in stab.rows if r[0] == "llama-8b")
+    qa = _main(full["summary"]).filter((pl.col("task") == "qa") & (pl.col("model") == "llama-8b"))
+    acc = {a: qa.filter(pl.col("arm") == a)["value"].mean() for a in ("rot-answer", "rot")}
+    assert row[1:3] == ["rot-answer", "rot"] and row[6] == pytest.approx(acc["rot-answer"] - acc["rot"])
+    assert row[8] is not None
+
+
+def test_missing_arms_and_inputs_are_said(tmp_path: Path) -> None:
+    models = {"llama-1b": MODELS["llama-1b"]}
+    grid = {"models": models, "arms": {"base": ARMS["base"], "it": ARMS["it"]}, "mixes": {"it": MIXES["it"]}}
+    args = _build(tmp_path, models, ["base", "it"], side_files=False)
+    _cli(args, grid, {"bootstrap_samples": SAMPLES}, tmp_path / "report")
+    sections = {s.key: s for s in _api(args, grid, {"bootstrap_samples": SAMPLES})[0]}
+    missing = {k for k, s in sections.items() if s.missing}
+    assert missing == {"rq2", "rq3", "rq4", "rq5", "cost", "progression", "tradeoff", "stability"}
+    assert sections["rq1"].populated and sections["averages"].populated and sections["ranks"].populated
+    index = (tmp_path / "report" / "index.md").read_text()
+    for key in missing:
+        assert sections[key].missing in index
+        assert sections[key].missing.count(".") >= 1 and not sections[key].artefacts
+
+
+def test_output_is_deterministic(full: dict[str, Any], tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        write_report(*_api(full["args"], GRID, SETTINGS), tmp_path / name)
+    files = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert files == sorted(p.name for p in (full["root"] / "report").iterdir())
+    for name in files:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_bad_input_raises_naming_the_problem(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown report settings"):
+        resolve_settings({"sed": 1})
+    with pytest.raises(ValueError, match="missing section"):
+        parse_grid('{"models": {}}')
+    pl.DataFrame({"model": ["m"], "value": [1.0]}).write_parquet(tmp_path / "s.parquet")
+    with pytest.raises(ValueError, match=r"s.parquet: missing column\(s\) \['family'"):
+        load_summary(tmp_path / "s.parquet")
+    (tmp_path / "m").mkdir()
+    with pytest.raises(ValueError, match="neither"):
+        model_parameters(tmp_path / "m")
