@@ -60,7 +60,7 @@ def dry_run(args: list[str], workdir: Path) -> dict[str, float]:
         capture_output=True,
         text=True,
         cwd=REPO,
-        env=child_env(),
+        env=child_env(one_thread=False),
         timeout=900,
     )
     seconds = time.perf_counter() - start

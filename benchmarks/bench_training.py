@@ -6,8 +6,8 @@ Same random-weight model, same token blocks / SFT records, same steps, batch, op
 Two numbers per stage, both in tokens/s (higher is better):
 
 - the whole call (model load, data preparation, training, saving) — what a job costs;
-- the steady state: tokens per second between the first and the last optimiser step, which
-  leaves out the fixed costs and isolates the per-step overhead (logging, callbacks).
+- the steady state: the median over optimiser steps 2..N of each step's tokens/s, which leaves
+  out the fixed costs and isolates the per-step overhead (logging, callbacks).
 
 Ours saves a resumable checkpoint, evaluates and publishes (CPT) or saves the adapter (SFT,
 `merge_adapter: false` so that both sides write the same adapter); the peers save the final model.
@@ -16,6 +16,8 @@ Ours saves a resumable checkpoint, evaluates and publishes (CPT) or saves the ad
 from __future__ import annotations
 
 import json
+import math
+import statistics
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,7 @@ LR = 1e-4
 def sizes(smoke: bool) -> dict[str, int]:
     if smoke:
         return dict(block_size=32, batch=4, accumulation=2, cpt_steps=4, sft_steps=4, records=64, repeats=1)
-    return dict(block_size=256, batch=4, accumulation=2, cpt_steps=24, sft_steps=24, records=400, repeats=2)
+    return dict(block_size=128, batch=4, accumulation=2, cpt_steps=10, sft_steps=10, records=200, repeats=2)
 
 
 def write_blocks(model: Path, path: Path, block_size: int, n_blocks: int) -> None:
@@ -93,19 +95,24 @@ def step_callback() -> Any:
     return Steps()
 
 
-def steady_state(marks: list[tuple[float, int]]) -> float:
-    """Tokens/s between the first and the last step mark."""
-    (t0, n0), (t1, n1) = marks[0], marks[-1]
-    return (n1 - n0) / (t1 - t0)
+def steady_state(rates: list[float]) -> float:
+    """Median tokens/s over the steps after the first (which carries the warm-up): robust to a
+    step slowed by another job on the machine."""
+    return statistics.median(rates[1:])
 
 
-def logged_steady_state(log: Path) -> float:
-    """The same from our training log (`elapsed`, `tokens_seen` per train row)."""
+def marked_rates(marks: list[tuple[float, int]]) -> list[float]:
+    """Per-step tokens/s from the (time, tokens seen) marks of `step_callback`; the first step has no
+    mark before it and gets NaN, as it is dropped anyway."""
+    return [math.nan] + [(n1 - n0) / (t1 - t0) for (t0, n0), (t1, n1) in zip(marks, marks[1:], strict=False)]
+
+
+def logged_rates(log: Path) -> list[float]:
+    """Per-step tokens/s from our training log (its `tokens_per_second` column)."""
     import polars as pl
 
     rows = pl.read_parquet(log).filter(pl.col("loss").is_not_null()).sort("step")
-    marks = list(zip(rows["elapsed"].to_list(), rows["tokens_seen"].to_list(), strict=True))
-    return steady_state(marks)
+    return rows["tokens_per_second"].to_list()
 
 
 def cpt_ours(spec: dict[str, Any]) -> dict[str, Any]:
@@ -133,7 +140,7 @@ def cpt_ours(spec: dict[str, Any]) -> dict[str, Any]:
         return {
             "seconds": timer.seconds,
             "tokens_per_s": tokens / timer.seconds,
-            "step_tokens_per_s": logged_steady_state(run / "log.parquet"),
+            "step_tokens_per_s": steady_state(logged_rates(run / "log.parquet")),
         }
 
 
@@ -198,7 +205,7 @@ def cpt_peer(spec: dict[str, Any]) -> dict[str, Any]:
         return {
             "seconds": timer.seconds,
             "tokens_per_s": tokens / timer.seconds,
-            "step_tokens_per_s": steady_state(steps.marks),
+            "step_tokens_per_s": steady_state(marked_rates(steps.marks)),
         }
 
 
@@ -231,7 +238,7 @@ def sft_ours(spec: dict[str, Any]) -> dict[str, Any]:
             "seconds": timer.seconds,
             "tokens": tokens,
             "tokens_per_s": tokens / timer.seconds,
-            "step_tokens_per_s": logged_steady_state(Path(tmp) / "log.parquet"),
+            "step_tokens_per_s": steady_state(logged_rates(Path(tmp) / "log.parquet")),
         }
 
 
@@ -288,7 +295,7 @@ def sft_peer(spec: dict[str, Any]) -> dict[str, Any]:
             "seconds": timer.seconds,
             "tokens": tokens,
             "tokens_per_s": tokens / timer.seconds,
-            "step_tokens_per_s": steady_state(steps.marks),
+            "step_tokens_per_s": steady_state(marked_rates(steps.marks)),
         }
 
 
@@ -305,7 +312,7 @@ def stage_rows(stage: str, ours: Measured, peer: Measured, peer_name: str, notes
             "tokens/s",
             "higher",
             peer_name,
-            "first to last optimiser step; fixed costs excluded",
+            "median over optimiser steps 2..N; fixed costs excluded",
         ),
         memory_row(BENCHMARK, stage, ours, peer, peer_name),
     ]

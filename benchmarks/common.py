@@ -21,8 +21,12 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-# Children never reach the network, never join a stray distributed job, and share the 2 cores.
-CHILD_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+# Children never reach the network nor join a stray distributed job.
+OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+# Measured children compute on one thread: on a shared machine a multi-threaded torch op stalls
+# whenever one of its threads is descheduled, which spread repeated runs by 4x. Both sides of a
+# comparison get the same setting.
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 DISTRIBUTED = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 
 
@@ -109,10 +113,11 @@ def peak_rss_mib() -> float:
     raise RuntimeError("no VmHWM in /proc/self/status: the benchmarks measure memory on Linux only")
 
 
-def child_env() -> dict[str, str]:
+def child_env(one_thread: bool = True) -> dict[str, str]:
+    """This environment, offline, outside any distributed job, the package importable from src/."""
     env = {k: v for k, v in os.environ.items() if k not in DISTRIBUTED}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), env.get("PYTHONPATH")]))
-    return {**env, **CHILD_ENV}
+    return {**env, **OFFLINE, **(ONE_THREAD if one_thread else {})}
 
 
 def run_child(script: str | Path, task: str, spec: dict[str, Any], timeout: int = 900) -> dict[str, Any]:
@@ -196,14 +201,23 @@ def memory_row(benchmark: str, stage: str, ours: Measured, peer: Measured, peer_
 
 
 class Timer:
-    """Wall seconds of a `with` block."""
+    """Wall and CPU seconds (user + system, every thread of this process) of a `with` block.
+
+    Rates are taken per CPU second: on a shared machine the wall time of a single-threaded child
+    depends on what else runs; its CPU time much less.
+    """
 
     def __enter__(self) -> Timer:
-        self.start = time.perf_counter()
+        self.start = (time.perf_counter(), time.process_time())
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.seconds = time.perf_counter() - self.start
+        self.wall = time.perf_counter() - self.start[0]
+        self.cpu = time.process_time() - self.start[1]
+
+    def result(self, work: float) -> dict[str, float]:
+        """`work` units done in the block: seconds, and the rate per CPU and per wall second."""
+        return {"wall_s": self.wall, "cpu_s": self.cpu, "rate": work / self.cpu, "wall_rate": work / self.wall}
 
 
 # Synthetic clinical-looking text in the three languages: tokenizers, corpora, prompts, items.

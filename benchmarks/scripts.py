@@ -33,7 +33,7 @@ def run_script(script: Path, results: Path, args: list[str], report: str) -> str
         capture_output=True,
         text=True,
         cwd=REPO,
-        env=child_env(),
+        env=child_env(one_thread=False),  # the scripts choose their own parallelism
         timeout=1800,
     )
     if done.returncode != 0:

@@ -36,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "alpha": 10.0,
     "beta": 0.1,
     "lr": 5e-6,
+    "lr_scheduler": "linear",
+    "warmup": 0,
     "epochs": 1,
     "max_steps": None,
     "per_device_batch_size": 2,

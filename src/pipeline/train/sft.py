@@ -37,6 +37,8 @@ DEFAULTS: dict[str, Any] = {
     "lora": LORA_DEFAULTS,
     "loss": "full",
     "lr": 2e-4,
+    "lr_scheduler": "linear",
+    "warmup": 0,
     "epochs": 1,
     "max_steps": None,
     "per_device_batch_size": 4,
@@ -163,6 +165,8 @@ def training_arguments(settings: dict[str, Any], work_dir: str) -> dict[str, Any
     return dict(
         output_dir=work_dir,
         learning_rate=settings["lr"],
+        lr_scheduler_type=settings["lr_scheduler"],
+        warmup_steps=settings["warmup"],  # a float in [0, 1) is a share of the steps
         num_train_epochs=settings["epochs"],
         max_steps=-1 if settings["max_steps"] is None else settings["max_steps"],
         per_device_train_batch_size=settings["per_device_batch_size"],
