@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/run.py --only generation [--smoke]
 
 Same instruct model, same chat-formatted prompts (token ids from `pipeline.train.chat`), greedy,
-fixed `max_new_tokens`; model loading is outside the timer on both sides. Prompts/s, higher is
-better. The vLLM backend needs a GPU and is not measured here.
+fixed `max_new_tokens`; model loading is outside the timer on both sides. Prompts per CPU
+second, higher is better. The vLLM backend needs a GPU and is not measured here.
 """
 
 from __future__ import annotations
@@ -45,8 +45,7 @@ def ours(spec: dict[str, Any]) -> dict[str, Any]:
     with Timer() as timer:
         completions = backend.generate(prompts, Decoding(max_new_tokens=spec["max_new_tokens"]))
     return {
-        "seconds": timer.seconds,
-        "prompts_per_s": len(prompts) / timer.seconds,
+        **timer.result(len(prompts)),
         "texts": [c.text for c in completions],
         "new_tokens": sum(c.completion_tokens for c in completions),
     }
@@ -73,12 +72,7 @@ def peer(spec: dict[str, Any]) -> dict[str, Any]:
             generated = out[0, len(ids) :].tolist()
             new_tokens += sum(token not in eos for token in generated)
             texts.append(tokenizer.decode(generated, skip_special_tokens=True))
-    return {
-        "seconds": timer.seconds,
-        "prompts_per_s": len(prompts) / timer.seconds,
-        "texts": texts,
-        "new_tokens": new_tokens,
-    }
+    return {**timer.result(len(prompts)), "texts": texts, "new_tokens": new_tokens}
 
 
 def run(smoke: bool, workdir: Path) -> list[Row]:
@@ -96,8 +90,7 @@ def run(smoke: bool, workdir: Path) -> list[Row]:
     )
     peer_name = "model.generate, one prompt at a time"
     return [
-        compare(BENCHMARK, "greedy generation (CPU)", m["ours"], m["peer"], "prompts_per_s", "prompts/s", "higher",
-                peer_name, notes),
+        compare(BENCHMARK, "greedy generation (CPU)", m["ours"], m["peer"], "prompts/CPU s", peer_name, notes),
         memory_row(BENCHMARK, "greedy generation (CPU)", m["ours"], m["peer"], peer_name),
     ]
 

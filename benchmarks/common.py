@@ -163,20 +163,23 @@ def compare(
     name: str,
     ours: Measured,
     peer: Measured,
-    key: str,
     unit: str,
-    better: str,
     peer_name: str,
-    notes: str = "",
+    notes: str,
+    key: str = "rate",
 ) -> Row:
-    """A row from the best run of each side (best-of-k against noise from other jobs)."""
+    """A throughput row (higher is better) from the best run of each side, best-of-k against noise
+    from other jobs; the wall-clock ratio goes into the notes when the runs have one."""
+    if all("wall_rate" in run for run in ours.runs + peer.runs) and key == "rate":
+        wall = ours.best("wall_rate", "higher") / peer.best("wall_rate", "higher")
+        notes = f"{notes}; wall-clock ratio {wall:.2f}"
     return Row(
         benchmark,
         name,
-        ours.best(key, better),
-        peer.best(key, better),
+        ours.best(key, "higher"),
+        peer.best(key, "higher"),
         unit,
-        better,
+        "higher",
         peer_name,
         notes,
         ours.values(key),

@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     scorer = LoglikelihoodScorer(args.model)
     for cell, examples in items.items():
         results = [
-            asdict(r)
+            {**asdict(r), "model": meta["model"], "arm": meta["arm"]}
             for r in score_multiple_choice(
                 args.model,
                 examples,

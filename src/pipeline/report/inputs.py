@@ -187,7 +187,10 @@ def load_loglik(paths: list[Path]) -> dict[tuple[str, str], list[dict[str, Any]]
             missing = [k for k in ("subject", "acc", "acc_norm") if k not in record]
             if missing:
                 raise ValueError(f"{path}: record {number} lacks key(s) {missing}")
-        out.setdefault((path.parent.parent.name, path.parent.name), []).extend(records)
+        for record in records:
+            # Records name their model and arm; else the path ends in .../{model}/{arm}/{bench}.jsonl.
+            key = (record.get("model") or path.parent.parent.name, record.get("arm") or path.parent.name)
+            out.setdefault(key, []).append(record)
     return out
 
 
