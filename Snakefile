@@ -1,6 +1,5 @@
 """medadapt: adapting open LLMs to multilingual medical NLP (IT, CPT, RoT, RPO, merging)."""
 
-import os
 import sys
 from pathlib import Path
 
@@ -20,9 +19,6 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 # The workflow and its jobs import the package from this checkout, installed or not.
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    filter(None, [str(Path(workflow.basedir) / "src"), os.environ.get("PYTHONPATH")])
-)
 
 
 include: "workflow/rules/common.smk"
@@ -37,7 +33,7 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         "results/summary.parquet",
         "results/report",
-    default_target: True

@@ -5,7 +5,8 @@
 Dry runs of the demo config, the thesis grid and copies of the thesis grid with 2x and 4x the
 models (`--directory` a temporary folder: nothing lands in results/), each compared with the
 Snakemake floor: a two-rule Snakefile with the same number of jobs. The growth exponent is the
-log-log slope of seconds against jobs over the thesis-sized grids (1 = linear). Targets: the
+log-log slope of CPU seconds (steadier than wall time on a shared machine) against jobs over the
+thesis-sized grids (1 = linear). Targets: the
 thesis grid under 30 s, growth no worse than linear.
 """
 
@@ -24,12 +25,14 @@ from common import REPO, Row, child_env
 
 BENCHMARK = "dag"
 TARGET_SECONDS = 30.0
-# snakemake's CLI in this interpreter, printing its peak RSS (VmHWM, KiB) to stderr at exit.
+# snakemake's CLI in this interpreter, printing its peak RSS (VmHWM, KiB) and CPU seconds (its
+# own and its children's, user + system) to stderr at exit.
 SHIM = (
-    "import atexit, re, sys\n"
+    "import atexit, os, re, sys\n"
     "def report():\n"
     "    status = open('/proc/self/status').read()\n"
     "    print('VMHWM_KIB', re.search(r'VmHWM:\\s+(\\d+)', status).group(1), file=sys.stderr)\n"
+    "    print('CPU_S', sum(os.times()[:4]), file=sys.stderr)\n"
     "atexit.register(report)\n"
     "from snakemake.cli import main\n"
     "sys.argv = ['snakemake', *sys.argv[1:]]\n"
@@ -68,9 +71,15 @@ def dry_run(args: list[str], workdir: Path) -> dict[str, float]:
         raise RuntimeError(f"snakemake -n {' '.join(args)} failed:\n{done.stderr[-3000:]}")
     jobs = re.search(r"^total\s+(\d+)\s*$", done.stdout, re.MULTILINE)
     rss = re.search(r"VMHWM_KIB (\d+)", done.stderr)
-    if jobs is None or rss is None:
-        raise RuntimeError(f"snakemake -n {' '.join(args)}: no job total or peak RSS in its output")
-    return {"seconds": seconds, "jobs": int(jobs.group(1)), "peak_rss_mib": int(rss.group(1)) / 1024}
+    cpu = re.search(r"CPU_S ([\d.]+)", done.stderr)
+    if jobs is None or rss is None or cpu is None:
+        raise RuntimeError(f"snakemake -n {' '.join(args)}: no job total, peak RSS or CPU time in its output")
+    return {
+        "seconds": seconds,
+        "cpu_s": float(cpu.group(1)),
+        "jobs": int(jobs.group(1)),
+        "peak_rss_mib": int(rss.group(1)) / 1024,
+    }
 
 
 def scaled_config(source: Path, factor: int, out: Path) -> Path:
@@ -78,7 +87,9 @@ def scaled_config(source: Path, factor: int, out: Path) -> Path:
     config = yaml.safe_load(source.read_text(encoding="utf-8"))
     models = config["models"]
     config["models"] = {
-        (name if k == 0 else f"{name}-copy{k}"): model for k in range(factor) for name, model in models.items()
+        (name if k == 0 else f"{name}-copy{k}"): model
+        for k in range(factor)
+        for name, model in models.items()
     }
     out.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return out
@@ -96,9 +107,9 @@ def floor(jobs: int, workdir: Path) -> dict[str, float]:
 
 
 def slope(points: list[dict[str, float]]) -> float:
-    """Least-squares slope of log(seconds) on log(jobs)."""
+    """Least-squares slope of log(CPU seconds) on log(jobs) (CPU time: steadier than wall time)."""
     xs = [math.log(p["jobs"]) for p in points]
-    ys = [math.log(p["seconds"]) for p in points]
+    ys = [math.log(p["cpu_s"]) for p in points]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
 
@@ -130,7 +141,8 @@ def run(smoke: bool, workdir: Path) -> list[Row]:
                 "s",
                 "lower",
                 "Snakemake floor (2-rule Snakefile, same job count)",
-                "wall time of the whole command, interpreter start included",
+                f"wall time of the whole command, interpreter start included; CPU "
+                f"{measured[name]['cpu_s']:.1f} s vs {floors[name]['cpu_s']:.1f} s",
             )
         )
     if not smoke:
@@ -153,11 +165,11 @@ def run(smoke: bool, workdir: Path) -> list[Row]:
             f"growth exponent ({' / '.join(scaling)})",
             slope(points),
             1.0,
-            "log s / log jobs",
+            "log CPU s / log jobs",
             "lower",
             "linear (target)",
-            f"jobs {', '.join(format(p['jobs'], ',') for p in points)}; Snakemake floor's exponent over the same "
-            f"job counts {slope([floors[name] for name in scaling]):.2f}",
+            f"jobs {', '.join(format(p['jobs'], ',') for p in points)}; the Snakemake floor's exponent "
+            f"over the same job counts {slope([floors[name] for name in scaling]):.2f}",
         )
     )
     largest = scaling[-1]

@@ -32,7 +32,9 @@ def prompt_ids(model: str, n: int) -> list[list[int]]:
     tokenizer = AutoTokenizer.from_pretrained(model)
     texts = sentences(n, seed=11, min_words=5, max_words=60)
     return [
-        chat.encode(tokenizer, chat.format_prompt(tokenizer, f"Extract the clinical entities as JSON.\n\n{t}"))
+        chat.encode(
+            tokenizer, chat.format_prompt(tokenizer, f"Extract the clinical entities as JSON.\n\n{t}")
+        )
         for t in texts
     ]
 
@@ -81,16 +83,20 @@ def run(smoke: bool, workdir: Path) -> list[Row]:
     spec = {"model": str(model), **{k: size[k] for k in ("prompts", "batch_size", "max_new_tokens")}}
     m = interleaved(__file__, {"ours": ("ours", spec), "peer": ("peer", spec)}, size["repeats"])
     same = sum(
-        a.strip() == b.strip() for a, b in zip(m["ours"].runs[0]["texts"], m["peer"].runs[0]["texts"], strict=True)
+        a.strip() == b.strip()
+        for a, b in zip(m["ours"].runs[0]["texts"], m["peer"].runs[0]["texts"], strict=True)
     )
     notes = (
         f"{size['prompts']} prompts, batch {size['batch_size']}, greedy, max_new_tokens "
         f"{size['max_new_tokens']}; identical text for {same}/{size['prompts']} prompts (left padding "
-        f"changes float rounding); {m['ours'].runs[0]['new_tokens']} vs {m['peer'].runs[0]['new_tokens']} new tokens"
+        f"changes float rounding); new tokens {m['ours'].runs[0]['new_tokens']} vs "
+        f"{m['peer'].runs[0]['new_tokens']}"
     )
     peer_name = "model.generate, one prompt at a time"
     return [
-        compare(BENCHMARK, "greedy generation (CPU)", m["ours"], m["peer"], "prompts/CPU s", peer_name, notes),
+        compare(
+            BENCHMARK, "greedy generation (CPU)", m["ours"], m["peer"], "prompts/CPU s", peer_name, notes
+        ),
         memory_row(BENCHMARK, "greedy generation (CPU)", m["ours"], m["peer"], peer_name),
     ]
 

@@ -113,17 +113,26 @@ def run(smoke: bool, workdir: Path) -> list[Row]:
     model = bench_model(workdir, smoke, "base")
     items = workdir / f"mc-items-{size['items']}.jsonl"
     items.write_text("".join(json.dumps(r) + "\n" for r in items_records(size["items"], size["k_shot"])))
-    spec = {"model": str(model), "items": str(items), "k_shot": size["k_shot"], "batch_size": size["batch_size"]}
+    spec = {
+        "model": str(model),
+        "items": str(items),
+        "k_shot": size["k_shot"],
+        "batch_size": size["batch_size"],
+    }
     m = interleaved(__file__, {"ours": ("ours", spec), "peer": ("peer", spec)}, size["repeats"])
     gap = max(abs(a - b) for a, b in zip(m["ours"].runs[0]["lls"], m["peer"].runs[0]["lls"], strict=True))
     if gap > TOLERANCE:
-        raise RuntimeError(f"loglik benchmark: ours and lm-eval differ by {gap:.2e} nats: not the same scores")
+        raise RuntimeError(
+            f"loglik benchmark: ours and lm-eval differ by {gap:.2e} nats: not the same scores"
+        )
     notes = (
         f"{size['items']} items x 4 options, {size['k_shot']}-shot, batch {size['batch_size']}, model load "
         f"not timed; largest log-likelihood difference from lm-eval {gap:.1e}"
     )
     return [
-        compare(BENCHMARK, "MC log-likelihood scoring", m["ours"], m["peer"], "items/CPU s", "lm-eval HFLM", notes),
+        compare(
+            BENCHMARK, "MC log-likelihood scoring", m["ours"], m["peer"], "items/CPU s", "lm-eval HFLM", notes
+        ),
         memory_row(BENCHMARK, "MC log-likelihood scoring", m["ours"], m["peer"], "lm-eval HFLM"),
     ]
 

@@ -21,15 +21,35 @@ PEER = "mergekit run_merge (SLERP)"
 
 def run(smoke: bool, workdir: Path) -> list[Row]:
     results = workdir / "results"
-    text = run_script(SCRIPT, results, ["--smoke"] if smoke else [], "merge-smoke.md" if smoke else "merge.md")
+    text = run_script(
+        SCRIPT, results, ["--smoke"] if smoke else [], "merge-smoke.md" if smoke else "merge.md"
+    )
     table = {row[0]: row for row in table_after(text, "## Absolute numbers")}
     ours, peer = table["ours"], table["mergekit"]
     ours_times = tuple(number(t) for t in ours[2].split(", "))
     peer_times = tuple(number(t) for t in peer[2].split(", "))
     model = next(line for line in text.splitlines() if line.startswith("Model:"))
     return [
-        Row(BENCHMARK, "SLERP merge time", number(ours[1]), number(peer[1]), "s", "lower", PEER,
-            model.removeprefix("Model: ").rstrip(",") + "; imports not timed", ours_times, peer_times),
-        Row(BENCHMARK, "peak RSS: SLERP merge", number(ours[3]), number(peer[3]), "MiB", "lower", PEER,
-            "VmHWM of the merge process"),
+        Row(
+            BENCHMARK,
+            "SLERP merge time",
+            number(ours[1]),
+            number(peer[1]),
+            "s",
+            "lower",
+            PEER,
+            model.removeprefix("Model: ").rstrip(",") + "; imports not timed",
+            ours_times,
+            peer_times,
+        ),
+        Row(
+            BENCHMARK,
+            "peak RSS: SLERP merge",
+            number(ours[3]),
+            number(peer[3]),
+            "MiB",
+            "lower",
+            PEER,
+            "VmHWM of the merge process",
+        ),
     ]

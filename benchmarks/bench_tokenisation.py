@@ -29,16 +29,39 @@ def run(smoke: bool, workdir: Path) -> list[Row]:
     speed = {row[0]: number(row[2]) for row in table_after(text, "## Tokenisation + chunking")}
     stages = table_after(text, "## Stages at two corpus sizes")
     rows = [
-        Row(BENCHMARK, "tokenise + chunk into blocks", speed["blocks.py"], speed["datasets.map"], "tokens/s",
-            "higher", "datasets.map (tokenise, then group_texts)", "same corpus, tokenizer and block size"),
-        Row(BENCHMARK, "tokenise + chunk vs encoding alone", speed["blocks.py"], speed["tokenizers alone"],
-            "tokens/s", "higher", "tokenizers encode_batch_fast alone",
-            "upper bound: the peer does no chunking, no EOS, no writing"),
+        Row(
+            BENCHMARK,
+            "tokenise + chunk into blocks",
+            speed["blocks.py"],
+            speed["datasets.map"],
+            "tokens/s",
+            "higher",
+            "datasets.map (tokenise, then group_texts)",
+            "same corpus, tokenizer and block size",
+        ),
+        Row(
+            BENCHMARK,
+            "tokenise + chunk vs encoding alone",
+            speed["blocks.py"],
+            speed["tokenizers alone"],
+            "tokens/s",
+            "higher",
+            "tokenizers encode_batch_fast alone",
+            "upper bound: the peer does no chunking, no EOS, no writing",
+        ),
     ]
     for stage, *cells in stages:
         small, large = number(cells[4]), number(cells[5])
         rows.append(
-            Row(BENCHMARK, f"peak RSS: corpus {stage}, 5x corpus", large, small, "MiB", "lower",
-                "the same stage on a fifth of the corpus", "VmHWM of the stage process and its largest worker")
+            Row(
+                BENCHMARK,
+                f"peak RSS: corpus {stage}, 5x corpus",
+                large,
+                small,
+                "MiB",
+                "lower",
+                "the same stage on a fifth of the corpus",
+                "VmHWM of the stage process and its largest worker",
+            )
         )
     return rows

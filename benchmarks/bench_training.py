@@ -93,7 +93,9 @@ def step_marks() -> Any:
 
         def steady_rate(self) -> float:
             """Median tokens per CPU second over steps 2..N (step 1 carries the warm-up)."""
-            return statistics.median((n1 - n0) / (t1 - t0) for (t0, n0), (t1, n1) in itertools.pairwise(self.marks))
+            return statistics.median(
+                (n1 - n0) / (t1 - t0) for (t0, n0), (t1, n1) in itertools.pairwise(self.marks)
+            )
 
     return StepMarks()
 
@@ -148,7 +150,9 @@ def single_rank_deepspeed() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    os.environ.update(
+        RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)
+    )
     deepspeed.init_distributed(dist_backend="gloo")
 
 
@@ -225,9 +229,8 @@ def sft_ours(spec: dict[str, Any]) -> dict[str, Any]:
         return trainer
 
     sft.build_trainer = with_marks
-    with tempfile.TemporaryDirectory(prefix="bench-sft-") as tmp:
-        with Timer() as timer:
-            sft.train(spec["model"], [spec["mix"]], f"{tmp}/out", f"{tmp}/log.parquet", sft_settings(spec))
+    with tempfile.TemporaryDirectory(prefix="bench-sft-") as tmp, Timer() as timer:
+        sft.train(spec["model"], [spec["mix"]], f"{tmp}/out", f"{tmp}/log.parquet", sft_settings(spec))
     tokens = marks.marks[-1][1]
     return {**timer.result(tokens), "tokens": tokens, "step_rate": marks.steady_rate()}
 
@@ -286,7 +289,16 @@ def stage_rows(stage: str, ours: Measured, peer: Measured, peer_name: str, notes
     steady = "median over optimiser steps 2..N; fixed costs excluded"
     return [
         compare(BENCHMARK, f"{stage}: whole call", ours, peer, "tokens/CPU s", peer_name, notes),
-        compare(BENCHMARK, f"{stage}: steady-state step", ours, peer, "tokens/CPU s", peer_name, steady, "step_rate"),
+        compare(
+            BENCHMARK,
+            f"{stage}: steady-state step",
+            ours,
+            peer,
+            "tokens/CPU s",
+            peer_name,
+            steady,
+            "step_rate",
+        ),
         memory_row(BENCHMARK, stage, ours, peer, peer_name),
     ]
 

@@ -220,18 +220,24 @@ class Timer:
 
     def result(self, work: float) -> dict[str, float]:
         """`work` units done in the block: seconds, and the rate per CPU and per wall second."""
-        return {"wall_s": self.wall, "cpu_s": self.cpu, "rate": work / self.cpu, "wall_rate": work / self.wall}
+        return {
+            "wall_s": self.wall,
+            "cpu_s": self.cpu,
+            "rate": work / self.cpu,
+            "wall_rate": work / self.wall,
+        }
 
 
 # Synthetic clinical-looking text in the three languages: tokenizers, corpora, prompts, items.
-WORDS = {
+VOCABULARY = {
     "en": "patient fever chest pain aspirin dose blood pressure admitted history diabetes insulin "
-    "tumour biopsy heart rate therapy symptoms nausea headache discharge diagnosis treatment".split(),
+    "tumour biopsy heart rate therapy symptoms nausea headache discharge diagnosis treatment",
     "it": "paziente febbre dolore toracico aspirina dose pressione ricoverato anamnesi diabete insulina "
-    "tumore biopsia frequenza terapia sintomi nausea cefalea dimissione diagnosi trattamento".split(),
+    "tumore biopsia frequenza terapia sintomi nausea cefalea dimissione diagnosi trattamento",
     "es": "paciente fiebre dolor torácico aspirina dosis presión ingresado antecedentes diabetes insulina "
-    "tumor biopsia frecuencia terapia síntomas náuseas cefalea alta diagnóstico tratamiento".split(),
+    "tumor biopsia frecuencia terapia síntomas náuseas cefalea alta diagnóstico tratamiento",
 }
+WORDS = {language: words.split() for language, words in VOCABULARY.items()}
 
 
 def sentences(n: int, seed: int, min_words: int = 8, max_words: int = 30) -> list[str]:

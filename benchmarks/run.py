@@ -45,7 +45,8 @@ def ratio_table(rows: list[Row]) -> list[str]:
         "|---|---|---:|---|---|---|",
     ]
     lines += [
-        f"| {r.benchmark} | {r.name} | {r.ratio:.2f} | {r.better} | {r.verdict} | {r.peer_name} |" for r in rows
+        f"| {r.benchmark} | {r.name} | {r.ratio:.2f} | {r.better} | {r.verdict} | {r.peer_name} |"
+        for r in rows
     ]
     return lines
 
@@ -57,7 +58,9 @@ def absolute_table(rows: list[Row]) -> list[str]:
     ]
     for r in rows:
         runs = [", ".join(fmt(v) for v in values) or "–" for values in (r.ours_runs, r.peer_runs)]
-        lines.append(f"| {r.name} | {fmt(r.ours)} | {fmt(r.peer)} | {r.unit} | {runs[0]} | {runs[1]} | {r.notes} |")
+        lines.append(
+            f"| {r.name} | {fmt(r.ours)} | {fmt(r.peer)} | {r.unit} | {runs[0]} | {runs[1]} | {r.notes} |"
+        )
     return lines
 
 
@@ -88,18 +91,29 @@ def summary(results: dict[str, list[Row] | str], smoke: bool, header: str) -> st
         "## Absolute numbers",
     ]
     for benchmark, value in results.items():
-        lines += ["", f"### {benchmark}", "", f"Details: [results/{report_name(benchmark, smoke)}]"
-                  f"(results/{report_name(benchmark, smoke)})", ""]
+        lines += [
+            "",
+            f"### {benchmark}",
+            "",
+            f"Details: [results/{report_name(benchmark, smoke)}](results/{report_name(benchmark, smoke)})",
+            "",
+        ]
         lines += absolute_table(value) if isinstance(value, list) else [f"FAILED: {value}"]
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--smoke", action="store_true", help="reduced sizes: checks that every benchmark runs")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help="reduced sizes: checks that every benchmark runs"
+    )
     parser.add_argument("--only", nargs="+", choices=BENCHMARKS, help="run these benchmarks only")
     parser.add_argument("--output", type=Path, default=HERE, help="where results.md and results/ go")
-    parser.add_argument("--workdir", type=Path, help="keep inputs (models, data) here instead of a temp folder")
+    parser.add_argument(
+        "--workdir", type=Path, help="keep inputs (models, data) here instead of a temp folder"
+    )
     args = parser.parse_args()
     chosen = args.only or BENCHMARKS
     suffix = "-smoke" if args.smoke else ""

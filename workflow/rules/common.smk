@@ -1,17 +1,17 @@
 import re
-import shlex
 
 from snakemake.settings.types import DeploymentMethod
 
 from pipeline.grid import load_grid
 from pipeline.io import canonical_json
 from pipeline.resources import RESOURCE_KEYS, job_shape, slurm_resources
+from pipeline.workflow import prepare_job_environment
 
 GRID = load_grid(config, base_dir=workflow.basedir)
 SRC = Path(workflow.basedir) / "src" / "pipeline"
-# Jobs run the interpreter that runs Snakemake, unless a conda env provides its own.
-USES_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
-PY = "python -m" if USES_CONDA else f"{shlex.quote(sys.executable)} -m"
+prepare_job_environment(
+    SRC.parent, DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+)
 
 
 def one_of(names):
@@ -40,7 +40,11 @@ def code(*modules):
 def produced(path):
     """The demo folder when `path` (or any per-language path) lies in it, for use as an input."""
     paths = path.values() if isinstance(path, dict) else [path]
-    return ["results/demo"] if any(str(p).startswith("results/demo") for p in paths) else []
+    return (
+        ["results/demo"]
+        if any(str(p).startswith("results/demo") for p in paths)
+        else []
+    )
 
 
 def model_dir(model, arm):
@@ -62,7 +66,9 @@ def task_files(datasets=None):
 def shape(rule, wildcards):
     """The compute a job of `rule` asks for, by the size class of its model."""
     model = getattr(wildcards, "model", None)
-    return job_shape(config, rule, config["models"][model].get("size") if model else None)
+    return job_shape(
+        config, rule, config["models"][model].get("size") if model else None
+    )
 
 
 def job_resources(rule):
@@ -77,3 +83,121 @@ def job_resources(rule):
 def job_threads(rule):
     """A job's threads (and so OMP_NUM_THREADS): the cpus_per_task of its resources."""
     return lambda wildcards: shape(rule, wildcards).cpus_per_task
+
+
+def source_spec(name):
+    return {"name": name, **config["corpus"]["sources"][name]}
+
+
+def corpus_spec(name):
+    return config["corpus"]["corpora"][name]
+
+
+CELLS = ["/".join(cell) for cell in GRID.cells()]
+
+
+LOGLIK_CELLS = ["/".join(cell) for cell in GRID.loglik_cells()]
+
+
+GENERATION_ENV = (
+    "../envs/vllm.yaml"
+    if config["generation"]["backend"] == "vllm"
+    else "../envs/training.yaml"
+)
+
+
+def generation_settings(wildcards):
+    arm = GRID.arms[wildcards.arm]
+    return canonical_json(
+        {
+            **config["generation"],
+            "style": arm.eval_style,
+            "model": wildcards.model,
+            "arm": wildcards.arm,
+        }
+    )
+
+
+def summary_scores(wildcards):
+    scores = expand(
+        "results/scores/{model}/{arm}/{cell}.json",
+        model=GRID.models,
+        arm=GRID.arms,
+        cell=CELLS,
+    )
+    scores += expand(
+        "results/loglik/{model}/{arm}/{cell}.json",
+        model=GRID.models,
+        arm=GRID.loglik_arms,
+        cell=LOGLIK_CELLS,
+    )
+    return scores
+
+
+def base_source(wildcards):
+    return config["models"][wildcards.model]["source"]
+
+
+def trained_arms():
+    return [a for a in GRID.arms if GRID.arms[a].method in ("cpt", "sft", "rpo")]
+
+
+def report_inputs(wildcards):
+    """Everything the report reads besides the summary: stats, logs, throughput, benchmarks."""
+    cpt_corpora = {GRID.arms[a].spec["corpus"] for a in GRID.arms_with("cpt")}
+    return {
+        "mix_stats": [f"results/mixes/{m}.stats.json" for m in config.get("mixes", {})],
+        "block_stats": expand(
+            "results/corpus/blocks/{model}/{corpus}.stats.json",
+            model=GRID.models,
+            corpus=sorted(cpt_corpora),
+        ),
+        "train_logs": expand(
+            "results/train_logs/{model}/{arm}.parquet",
+            model=GRID.models,
+            arm=trained_arms(),
+        ),
+        "throughput": expand(
+            "results/predictions/{model}/{arm}/throughput.json",
+            model=GRID.models,
+            arm=GRID.arms,
+        ),
+        "benchmarks": expand(
+            "results/benchmarks/generate/{model}/{arm}.tsv",
+            model=GRID.models,
+            arm=GRID.arms,
+        ),
+        "loglik": expand(
+            "results/loglik/{model}/{arm}/{cell}.jsonl",
+            model=GRID.models,
+            arm=GRID.loglik_arms,
+            cell=LOGLIK_CELLS,
+        ),
+        "base_models": expand("results/models/{model}/base", model=GRID.models),
+    }
+
+
+REPORT_FILES = (
+    "mix_stats",
+    "block_stats",
+    "train_logs",
+    "throughput",
+    "benchmarks",
+    "loglik",
+)
+
+
+def launcher(wildcards):
+    """One training process per GPU of the job (CPU: `cpu_processes` of the arm's settings)."""
+    job = shape("cpt", wildcards)
+    procs = job.gpus_per_node or GRID.settings(wildcards.arm).get("cpu_processes", 1)
+    cluster = "slurm" if job.nodes > 1 else "local"
+    gpus = f" --gpus-per-node {job.gpus_per_node}" if job.gpus_per_node else ""
+    return f"--nodes {job.nodes} --procs-per-node {procs} --cluster {cluster}{gpus}"
+
+
+def arm_settings(wildcards):
+    """The arm's effective stage settings (the process layout travels through the launcher)."""
+    settings = GRID.settings(wildcards.arm)
+    settings.pop("cpu_processes", None)
+    return canonical_json(settings)

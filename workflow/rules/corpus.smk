@@ -1,11 +1,3 @@
-def source_spec(name):
-    return {"name": name, **config["corpus"]["sources"][name]}
-
-
-def corpus_spec(name):
-    return config["corpus"]["corpora"][name]
-
-
 rule clean_source:
     """Clean one raw corpus source: Unicode, alphabet, URLs, whitespace, short docs (counted)."""
     input:
@@ -14,20 +6,20 @@ rule clean_source:
     output:
         clean="results/corpus/clean/{source}.parquet",
         stats="results/corpus/clean/{source}.stats.json",
-    params:
-        source=lambda wc: canonical_json(source_spec(wc.source)),
-        settings=canonical_json(config["corpus"].get("cleaning", {})),
+    log:
+        "results/logs/clean_source/{source}.log",
+    benchmark:
+        "results/benchmarks/clean_source/{source}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: job_threads("clean_source")
     resources:
         **job_resources("clean_source"),
-    benchmark:
-        "results/benchmarks/clean_source/{source}.tsv"
-    log:
-        "results/logs/clean_source/{source}.log",
-    conda:
-        "../envs/pipeline.yaml"
+    params:
+        source=lambda wc: canonical_json(source_spec(wc.source)),
+        settings=canonical_json(config["corpus"].get("cleaning", {})),
     shell:
-        "{PY} pipeline.corpus.clean --source {params.source:q} --settings {params.settings:q}"
+        "python -m pipeline.corpus.clean --source {params.source:q} --settings {params.settings:q}"
         " --output {output.clean} --stats {output.stats} > {log} 2>&1"
 
 
@@ -35,11 +27,23 @@ rule build_corpus:
     """A named training corpus: de-duplicated, licence-filtered and decontaminated."""
     input:
         code=code("corpus/build.py"),
-        clean=lambda wc: [f"results/corpus/clean/{s}.parquet" for s in corpus_spec(wc.corpus)["sources"]],
+        clean=lambda wc: [
+            f"results/corpus/clean/{s}.parquet"
+            for s in corpus_spec(wc.corpus)["sources"]
+        ],
         tasks=task_files(),
     output:
         corpus="results/corpus/{corpus}.parquet",
         report="results/corpus/{corpus}.report.json",
+    log:
+        "results/logs/build_corpus/{corpus}.log",
+    benchmark:
+        "results/benchmarks/build_corpus/{corpus}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    threads: job_threads("build_corpus")
+    resources:
+        **job_resources("build_corpus"),
     params:
         settings=lambda wc: canonical_json(
             {
@@ -47,17 +51,8 @@ rule build_corpus:
                 **{k: v for k, v in corpus_spec(wc.corpus).items() if k != "sources"},
             }
         ),
-    threads: job_threads("build_corpus")
-    resources:
-        **job_resources("build_corpus"),
-    benchmark:
-        "results/benchmarks/build_corpus/{corpus}.tsv"
-    log:
-        "results/logs/build_corpus/{corpus}.log",
-    conda:
-        "../envs/pipeline.yaml"
     shell:
-        "{PY} pipeline.corpus.build --inputs {input.clean} --tasks {input.tasks}"
+        "python -m pipeline.corpus.build --inputs {input.clean} --tasks {input.tasks}"
         " --settings {params.settings:q} --output {output.corpus} --report {output.report} > {log} 2>&1"
 
 
@@ -70,17 +65,17 @@ rule corpus_blocks:
     output:
         blocks="results/corpus/blocks/{model}/{corpus}.parquet",
         stats="results/corpus/blocks/{model}/{corpus}.stats.json",
-    params:
-        settings=canonical_json({"seed": config["seed"], **config["corpus"]["blocks"]}),
+    log:
+        "results/logs/corpus_blocks/{model}/{corpus}.log",
+    benchmark:
+        "results/benchmarks/corpus_blocks/{model}/{corpus}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
     threads: job_threads("corpus_blocks")
     resources:
         **job_resources("corpus_blocks"),
-    benchmark:
-        "results/benchmarks/corpus_blocks/{model}/{corpus}.tsv"
-    log:
-        "results/logs/corpus_blocks/{model}/{corpus}.log",
-    conda:
-        "../envs/pipeline.yaml"
+    params:
+        settings=canonical_json({"seed": config["seed"], **config["corpus"]["blocks"]}),
     shell:
-        "{PY} pipeline.corpus.blocks --corpus {input.corpus} --tokenizer {input.tokenizer}"
+        "python -m pipeline.corpus.blocks --corpus {input.corpus} --tokenizer {input.tokenizer}"
         " --settings {params.settings:q} --output {output.blocks} --stats {output.stats} > {log} 2>&1"

@@ -4,14 +4,14 @@ rule demo_data:
         code=code("demo/data.py"),
     output:
         directory("results/demo"),
-    params:
-        settings=canonical_json({"seed": config["seed"], **config.get("demo", {})}),
-    threads: job_threads("demo_data")
-    resources:
-        **job_resources("demo_data"),
     log:
         "results/logs/demo_data.log",
     conda:
         "../envs/pipeline.yaml"
+    threads: job_threads("demo_data")
+    resources:
+        **job_resources("demo_data"),
+    params:
+        settings=canonical_json({"seed": config["seed"], **config.get("demo", {})}),
     shell:
-        "{PY} pipeline.demo.data --settings {params.settings:q} --output {output} > {log} 2>&1"
+        "python -m pipeline.demo.data --settings {params.settings:q} --output {output} > {log} 2>&1"

@@ -6,19 +6,19 @@ rule merge:
         model=parent_dir,
     output:
         directory("results/models/{model}/{arm}"),
+    log:
+        "results/logs/merge/{model}/{arm}.log",
+    benchmark:
+        "results/benchmarks/merge/{model}/{arm}.tsv"
     wildcard_constraints:
         arm=arm_regex("merge"),
-    params:
-        settings=arm_settings,
+    conda:
+        "../envs/pipeline.yaml"
     threads: job_threads("merge")
     resources:
         **job_resources("merge"),
-    benchmark:
-        "results/benchmarks/merge/{model}/{arm}.tsv"
-    log:
-        "results/logs/merge/{model}/{arm}.log",
-    conda:
-        "../envs/pipeline.yaml"
+    params:
+        settings=arm_settings,
     shell:
-        "{PY} pipeline.merge --base {input.base} --models {input.model} --output {output}"
+        "python -m pipeline.merge --base {input.base} --models {input.model} --output {output}"
         " --settings {params.settings:q} > {log} 2>&1"

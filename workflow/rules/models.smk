@@ -1,14 +1,22 @@
-def base_source(wildcards):
-    return config["models"][wildcards.model]["source"]
-
-
 rule base_model:
     """The untouched model of the grid: built tiny (demo), or fetched/linked from its source."""
     input:
-        code=code("models/tiny.py", "models/families.py", "models/fetch.py", "tasks/templates.py"),
+        code=code(
+            "models/tiny.py",
+            "models/families.py",
+            "models/fetch.py",
+            "tasks/templates.py",
+        ),
         text=lambda wc: ["results/demo"] if base_source(wc) == "tiny" else [],
     output:
         directory("results/models/{model}/base"),
+    log:
+        "results/logs/base_model/{model}.log",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: job_threads("base_model")
+    resources:
+        **job_resources("base_model"),
     params:
         family=lambda wc: config["models"][wc.model]["family"],
         variant=lambda wc: config["models"][wc.model]["variant"],
@@ -17,14 +25,7 @@ rule base_model:
         settings=lambda wc: canonical_json(
             {"architecture": config.get("tiny_architecture"), "seed": config["seed"]}
         ),
-    threads: job_threads("base_model")
-    resources:
-        **job_resources("base_model"),
-    log:
-        "results/logs/base_model/{model}.log",
-    conda:
-        "../envs/pipeline.yaml"
     shell:
-        "{PY} pipeline.models.fetch --source {params.source:q} --family {params.family}"
+        "python -m pipeline.models.fetch --source {params.source:q} --family {params.family}"
         " --variant {params.variant} --text-dir {params.text_dir:q} --settings {params.settings:q}"
         " --output {output} > {log} 2>&1"

@@ -1,31 +1,3 @@
-def trained_arms():
-    return [a for a in GRID.arms if GRID.arms[a].method in ("cpt", "sft", "rpo")]
-
-
-def report_inputs(wildcards):
-    """Everything the report reads besides the summary: stats, logs, throughput, benchmarks."""
-    cpt_corpora = {GRID.arms[a].spec["corpus"] for a in GRID.arms_with("cpt")}
-    return {
-        "mix_stats": [f"results/mixes/{m}.stats.json" for m in config.get("mixes", {})],
-        "block_stats": expand(
-            "results/corpus/blocks/{model}/{corpus}.stats.json", model=GRID.models, corpus=sorted(cpt_corpora)
-        ),
-        "train_logs": expand("results/train_logs/{model}/{arm}.parquet", model=GRID.models, arm=trained_arms()),
-        "throughput": expand("results/predictions/{model}/{arm}/throughput.json", model=GRID.models, arm=GRID.arms),
-        "benchmarks": expand("results/benchmarks/generate/{model}/{arm}.tsv", model=GRID.models, arm=GRID.arms),
-        "loglik": expand(
-            "results/loglik/{model}/{arm}/{cell}.jsonl",
-            model=GRID.models,
-            arm=GRID.loglik_arms,
-            cell=LOGLIK_CELLS,
-        ),
-        "base_models": expand("results/models/{model}/base", model=GRID.models),
-    }
-
-
-REPORT_FILES = ("mix_stats", "block_stats", "train_logs", "throughput", "benchmarks", "loglik")
-
-
 rule report:
     """Tables and figures for RQ1–RQ5, costs, ranks and progression, from the summary."""
     input:
@@ -40,8 +12,20 @@ rule report:
             caption="../report/report.rst",
             category="Report",
         ),
+    log:
+        "results/logs/report.log",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: job_threads("report")
+    resources:
+        **job_resources("report"),
     params:
-        grid=canonical_json({k: config.get(k) for k in ("models", "arms", "mixes", "corpus", "training")}),
+        grid=canonical_json(
+            {
+                k: config.get(k)
+                for k in ("models", "arms", "mixes", "corpus", "training")
+            }
+        ),
         settings=canonical_json(
             {
                 "seed": config["seed"],
@@ -51,16 +35,11 @@ rule report:
             }
         ),
         files=lambda wc, input: " ".join(
-            f"--{name.replace('_', '-')} {' '.join(input[name])}" for name in REPORT_FILES if input[name]
+            f"--{name.replace('_', '-')} {' '.join(input[name])}"
+            for name in REPORT_FILES
+            if input[name]
         ),
-    threads: job_threads("report")
-    resources:
-        **job_resources("report"),
-    log:
-        "results/logs/report.log",
-    conda:
-        "../envs/pipeline.yaml"
     shell:
-        "{PY} pipeline.report --summary {input.summary} --scores-dir results/scores --grid {params.grid:q}"
+        "python -m pipeline.report --summary {input.summary} --scores-dir results/scores --grid {params.grid:q}"
         " {params.files} --model-dirs {input.base_models}"
         " --settings {params.settings:q} --output {output} > {log} 2>&1"

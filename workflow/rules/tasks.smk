@@ -2,23 +2,27 @@ rule extract_tasks:
     """Read one dataset from its native format into uniform task examples (all splits)."""
     input:
         code=code(
-            "examples.py", "tasks/registry.py", "tasks/splits.py", "tasks/extract.py", "tasks/readers"
+            "examples.py",
+            "tasks/registry.py",
+            "tasks/splits.py",
+            "tasks/extract.py",
+            "tasks/readers",
         ),
         data=lambda wc: produced(GRID.registry[wc.dataset].path),
     output:
         "results/tasks/{dataset}.jsonl",
-    params:
-        spec=lambda wc: canonical_json(GRID.registry_entries[wc.dataset]),
-        settings=canonical_json({"seed": config["seed"], **config.get("splits", {})}),
-    threads: job_threads("extract_tasks")
-    resources:
-        **job_resources("extract_tasks"),
     log:
         "results/logs/extract_tasks/{dataset}.log",
     conda:
         "../envs/pipeline.yaml"
+    threads: job_threads("extract_tasks")
+    resources:
+        **job_resources("extract_tasks"),
+    params:
+        spec=lambda wc: canonical_json(GRID.registry_entries[wc.dataset]),
+        settings=canonical_json({"seed": config["seed"], **config.get("splits", {})}),
     shell:
-        "{PY} pipeline.tasks.extract --name {wildcards.dataset} --spec {params.spec:q}"
+        "python -m pipeline.tasks.extract --name {wildcards.dataset} --spec {params.spec:q}"
         " --settings {params.settings:q} --output {output} > {log} 2>&1"
 
 
@@ -29,41 +33,52 @@ rule extract_traces:
         data=lambda wc: produced(config["traces"][wc.traces]["path"]),
     output:
         "results/traces/{traces}.jsonl",
-    params:
-        spec=lambda wc: canonical_json(config["traces"][wc.traces]),
-    threads: job_threads("extract_traces")
-    resources:
-        **job_resources("extract_traces"),
     log:
         "results/logs/extract_traces/{traces}.log",
     conda:
         "../envs/pipeline.yaml"
+    threads: job_threads("extract_traces")
+    resources:
+        **job_resources("extract_traces"),
+    params:
+        spec=lambda wc: canonical_json(config["traces"][wc.traces]),
     shell:
-        "{PY} pipeline.tasks.traces --spec {params.spec:q} --output {output} > {log} 2>&1"
+        "python -m pipeline.tasks.traces --spec {params.spec:q} --output {output} > {log} 2>&1"
 
 
 rule build_mix:
     """A training mix (IT: instruction → JSON; RoT: question → reasoning → conclusion)."""
     input:
-        code=code("examples.py", "tasks/mix.py", "tasks/prompts.py", "tasks/templates.py", "tasks/answers.py"),
+        code=code(
+            "examples.py",
+            "tasks/mix.py",
+            "tasks/prompts.py",
+            "tasks/templates.py",
+            "tasks/answers.py",
+        ),
         tasks=task_files(),
-        traces=lambda wc: [f"results/traces/{t}.jsonl" for t in config["mixes"][wc.mix].get("traces", [])],
+        traces=lambda wc: [
+            f"results/traces/{t}.jsonl"
+            for t in config["mixes"][wc.mix].get("traces", [])
+        ],
     output:
         mix="results/mixes/{mix}.jsonl",
         stats="results/mixes/{mix}.stats.json",
+    log:
+        "results/logs/build_mix/{mix}.log",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: job_threads("build_mix")
+    resources:
+        **job_resources("build_mix"),
     params:
         kind=lambda wc: config["mixes"][wc.mix]["kind"],
         settings=lambda wc: canonical_json(
             {"seed": config["seed"], **config["mixes"][wc.mix].get("settings", {})}
         ),
-        traces=lambda wc, input: ("--traces " + " ".join(input.traces)) if input.traces else "",
-    threads: job_threads("build_mix")
-    resources:
-        **job_resources("build_mix"),
-    log:
-        "results/logs/build_mix/{mix}.log",
-    conda:
-        "../envs/pipeline.yaml"
+        traces=lambda wc, input: (
+            ("--traces " + " ".join(input.traces)) if input.traces else ""
+        ),
     shell:
-        "{PY} pipeline.tasks.mix --kind {params.kind} --tasks {input.tasks} {params.traces}"
+        "python -m pipeline.tasks.mix --kind {params.kind} --tasks {input.tasks} {params.traces}"
         " --settings {params.settings:q} --output {output.mix} --stats {output.stats} > {log} 2>&1"

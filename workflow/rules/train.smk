@@ -1,19 +1,3 @@
-def launcher(wildcards):
-    """One training process per GPU of the job (CPU: `cpu_processes` of the arm's settings)."""
-    job = shape("cpt", wildcards)
-    procs = job.gpus_per_node or GRID.settings(wildcards.arm).get("cpu_processes", 1)
-    cluster = "slurm" if job.nodes > 1 else "local"
-    gpus = f" --gpus-per-node {job.gpus_per_node}" if job.gpus_per_node else ""
-    return f"--nodes {job.nodes} --procs-per-node {procs} --cluster {cluster}{gpus}"
-
-
-def arm_settings(wildcards):
-    """The arm's effective stage settings (the process layout travels through the launcher)."""
-    settings = GRID.settings(wildcards.arm)
-    settings.pop("cpu_processes", None)
-    return canonical_json(settings)
-
-
 rule cpt:
     """Continual pretraining: full-parameter causal LM with DeepSpeed ZeRO, resumable."""
     input:
@@ -32,23 +16,23 @@ rule cpt:
     output:
         model=directory("results/models/{model}/{arm}"),
         log="results/train_logs/{model}/{arm}.parquet",
+    log:
+        "results/logs/cpt/{model}/{arm}.log",
+    benchmark:
+        "results/benchmarks/cpt/{model}/{arm}.tsv"
     wildcard_constraints:
         arm=arm_regex("cpt"),
+    conda:
+        "../envs/training.yaml"
+    threads: job_threads("cpt")
+    resources:
+        **job_resources("cpt"),
     params:
         launcher=launcher,
         settings=arm_settings,
         state="results/state/{model}/{arm}",
-    threads: job_threads("cpt")
-    resources:
-        **job_resources("cpt"),
-    benchmark:
-        "results/benchmarks/cpt/{model}/{arm}.tsv"
-    log:
-        "results/logs/cpt/{model}/{arm}.log",
-    conda:
-        "../envs/training.yaml"
     shell:
-        "{PY} pipeline.train.launch {params.launcher} -- pipeline.train.cpt --model {input.model}"
+        "python -m pipeline.train.launch {params.launcher} -- pipeline.train.cpt --model {input.model}"
         " --blocks {input.blocks} --output {output.model} --state-dir {params.state}"
         " --log {output.log} --settings {params.settings:q} > {log} 2>&1"
 
@@ -69,21 +53,21 @@ rule sft:
     output:
         model=directory("results/models/{model}/{arm}"),
         log="results/train_logs/{model}/{arm}.parquet",
+    log:
+        "results/logs/sft/{model}/{arm}.log",
+    benchmark:
+        "results/benchmarks/sft/{model}/{arm}.tsv"
     wildcard_constraints:
         arm=arm_regex("sft"),
-    params:
-        settings=arm_settings,
+    conda:
+        "../envs/training.yaml"
     threads: job_threads("sft")
     resources:
         **job_resources("sft"),
-    benchmark:
-        "results/benchmarks/sft/{model}/{arm}.tsv"
-    log:
-        "results/logs/sft/{model}/{arm}.log",
-    conda:
-        "../envs/training.yaml"
+    params:
+        settings=arm_settings,
     shell:
-        "{PY} pipeline.train.sft --model {input.model} --data {input.mix} --output {output.model}"
+        "python -m pipeline.train.sft --model {input.model} --data {input.mix} --output {output.model}"
         " --log {output.log} --settings {params.settings:q} > {log} 2>&1"
 
 
@@ -95,23 +79,23 @@ rule preferences:
         tasks=task_files(),
     output:
         "results/preferences/{model}/{arm}.jsonl",
+    log:
+        "results/logs/preferences/{model}/{arm}.log",
+    benchmark:
+        "results/benchmarks/preferences/{model}/{arm}.tsv"
     wildcard_constraints:
         arm=arm_regex("rpo"),
+    conda:
+        "../envs/training.yaml"
+    threads: job_threads("preferences")
+    resources:
+        **job_resources("preferences"),
     params:
         settings=lambda wc: canonical_json(
             {"seed": config["seed"], **config["training"].get("preferences", {})}
         ),
-    threads: job_threads("preferences")
-    resources:
-        **job_resources("preferences"),
-    benchmark:
-        "results/benchmarks/preferences/{model}/{arm}.tsv"
-    log:
-        "results/logs/preferences/{model}/{arm}.log",
-    conda:
-        "../envs/training.yaml"
     shell:
-        "{PY} pipeline.train.preferences --model {input.model} --examples {input.tasks}"
+        "python -m pipeline.train.preferences --model {input.model} --examples {input.tasks}"
         " --output {output} --settings {params.settings:q} > {log} 2>&1"
 
 
@@ -132,19 +116,19 @@ rule rpo:
     output:
         model=directory("results/models/{model}/{arm}"),
         log="results/train_logs/{model}/{arm}.parquet",
+    log:
+        "results/logs/rpo/{model}/{arm}.log",
+    benchmark:
+        "results/benchmarks/rpo/{model}/{arm}.tsv"
     wildcard_constraints:
         arm=arm_regex("rpo"),
-    params:
-        settings=arm_settings,
+    conda:
+        "../envs/training.yaml"
     threads: job_threads("rpo")
     resources:
         **job_resources("rpo"),
-    benchmark:
-        "results/benchmarks/rpo/{model}/{arm}.tsv"
-    log:
-        "results/logs/rpo/{model}/{arm}.log",
-    conda:
-        "../envs/training.yaml"
+    params:
+        settings=arm_settings,
     shell:
-        "{PY} pipeline.train.rpo --model {input.model} --pairs {input.pairs} --output {output.model}"
+        "python -m pipeline.train.rpo --model {input.model} --pairs {input.pairs} --output {output.model}"
         " --log {output.log} --settings {params.settings:q} > {log} 2>&1"
