@@ -22,6 +22,7 @@ def test_lineage_and_methods(demo_config):
     assert grid.lineage("cpt-slerp") == ["base", "cpt", "cpt-slerp"]
     assert set(grid.arms_with("sft")) == {"it", "cpt-it", "rot"}
     assert grid.arms["rot"].eval_style == "reasoning" and grid.arms["it"].eval_style == "json"
+    assert grid.lineage("cpt@step-20") == ["base", "cpt", "cpt@step-20"]
 
 
 def test_arm_settings_override_method_defaults(demo_config):
@@ -60,6 +61,8 @@ def test_thesis_grid_is_twelve_models_over_table_one():
         (lambda c: c["arms"].update(other={"method": "none"}), "reserved for the arm named 'base'"),
         (lambda c: c["loglik"].update(datasets=["demo-ner"]), "not qa"),
         (lambda c: c.update(registry="config/datasets/missing.yaml"), "no dataset registry"),
+        (lambda c: c["arms"]["cpt@step-20"].update(step=7), "is not among the steps arm 'cpt' keeps"),
+        (lambda c: c["arms"]["cpt@step-20"].update(parent="it"), "parent must be a cpt arm"),
     ],
 )
 def test_bad_grids_name_the_key(demo_config, edit, message):

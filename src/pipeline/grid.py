@@ -13,7 +13,6 @@ from typing import Any
 
 from pipeline.io import canonical_json
 
-TRAINED_METHODS = ("cpt", "sft", "rpo", "merge")
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -68,6 +67,8 @@ class Grid:
             self.lineage(arm.name)  # raises on cycles
             if arm.method == "sft" and arm.spec.get("mix") not in self.config.get("mixes", {}):
                 raise ValueError(f"arms.{arm.name}.mix: unknown mix {arm.spec.get('mix')!r}")
+            if arm.method == "checkpoint":
+                self._check_checkpoint(arm)
             if arm.method == "cpt" and arm.spec.get("corpus") not in self.config["corpus"]["corpora"]:
                 raise ValueError(f"arms.{arm.name}.corpus: unknown corpus {arm.spec.get('corpus')!r}")
         for name in self.loglik_datasets:
@@ -76,6 +77,18 @@ class Grid:
         for name in self.loglik_arms:
             if name not in self.arms:
                 raise ValueError(f"loglik.arms: unknown arm {name!r}")
+
+    def _check_checkpoint(self, arm: Arm) -> None:
+        """A checkpoint arm names a step its CPT parent keeps."""
+        parent = self.arms.get(arm.parent or "")
+        if parent is None or parent.method != "cpt":
+            raise ValueError(f"arms.{arm.name}.parent: a checkpoint arm's parent must be a cpt arm")
+        kept = self.settings(parent.name).get("keep_checkpoints", [])
+        if "step" not in arm.spec or (kept != "all" and arm.spec["step"] not in kept):
+            raise ValueError(
+                f"arms.{arm.name}.step: {arm.spec.get('step')!r} is not among the steps arm "
+                f"{parent.name!r} keeps (training.cpt.keep_checkpoints: {kept!r})"
+            )
 
     def lineage(self, arm: str) -> list[str]:
         """The chain of arms from `base` to `arm`, e.g. ['base', 'cpt', 'cpt-it']."""
@@ -128,7 +141,7 @@ class Grid:
     def settings(self, arm: str) -> dict[str, Any]:
         """The effective settings of an arm's training stage: method defaults + arm overrides."""
         spec = self.arms[arm]
-        defaults = self.config.get("training", {}).get(spec.method, {}) if spec.method != "merge" else {}
+        defaults = self.config.get("training", {}).get(spec.method, {})
         return deep_merge(defaults, spec.spec.get("settings", {}))
 
     def settings_json(self, arm: str, **extra: Any) -> str:

@@ -29,3 +29,28 @@ rule base_model:
         "python -m pipeline.models.fetch --source {params.source:q} --family {params.family}"
         " --variant {params.variant} --text-dir {params.text_dir:q} --settings {params.settings:q}"
         " --output {output} > {log} 2>&1"
+
+
+rule checkpoint_model:
+    """A kept CPT checkpoint as a model of its own (evaluated and merged like any arm)."""
+    input:
+        code=code("models/fetch.py"),
+        model=parent_dir,
+    output:
+        directory("results/models/{model}/{arm}"),
+    log:
+        "results/logs/checkpoint_model/{model}/{arm}.log",
+    wildcard_constraints:
+        arm=arm_regex("checkpoint"),
+    conda:
+        "../envs/pipeline.yaml"
+    threads: job_threads("checkpoint_model")
+    resources:
+        **job_resources("checkpoint_model"),
+    params:
+        source=lambda wc, input: f"{input.model}/checkpoints/step-{GRID.arms[wc.arm].spec['step']}",
+        family=lambda wc: config["models"][wc.model]["family"],
+        variant=lambda wc: config["models"][wc.model]["variant"],
+    shell:
+        "python -m pipeline.models.fetch --source {params.source} --family {params.family}"
+        " --variant {params.variant} --settings '{{}}' --output {output} > {log} 2>&1"
