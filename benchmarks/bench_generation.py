@@ -20,7 +20,7 @@ BENCHMARK = "generation"
 def sizes(smoke: bool) -> dict[str, int]:
     if smoke:
         return dict(prompts=16, batch_size=16, max_new_tokens=8, repeats=1)
-    return dict(prompts=96, batch_size=32, max_new_tokens=32, repeats=2)
+    return dict(prompts=64, batch_size=32, max_new_tokens=24, repeats=2)
 
 
 def prompt_ids(model: str, n: int) -> list[list[int]]:

@@ -26,7 +26,7 @@ SUBJECTS = ("anatomy", "clinical_knowledge", "college_medicine")
 def sizes(smoke: bool) -> dict[str, int]:
     if smoke:
         return dict(items=12, k_shot=1, batch_size=8, repeats=1)
-    return dict(items=240, k_shot=2, batch_size=16, repeats=2)
+    return dict(items=120, k_shot=2, batch_size=16, repeats=2)
 
 
 def items_records(n: int, k_shot: int) -> list[dict[str, Any]]:

@@ -18,13 +18,14 @@ from scripts import number, run_script, table_after
 
 BENCHMARK = "tokenisation"
 SCRIPT = Path(__file__).resolve().parent / "bench_corpus.py"
-# Words in the larger corpus of the full run (bench_corpus.py's own default, 50M, takes ~10 min here).
-FULL_WORDS = 5_000_000
+# Words in the larger corpus (bench_corpus.py's own defaults, 50M and 1M with --smoke, take ~10
+# min and ~25 s here).
+WORDS = {False: 5_000_000, True: 300_000}
 
 
 def run(smoke: bool, workdir: Path) -> list[Row]:
     results = workdir / "results"
-    args = ["--smoke"] if smoke else ["--words", str(FULL_WORDS)]
+    args = ["--smoke"] * smoke + ["--words", str(WORDS[smoke])]
     text = run_script(SCRIPT, results, args, "corpus-smoke.md" if smoke else "corpus.md")
     speed = {row[0]: number(row[2]) for row in table_after(text, "## Tokenisation + chunking")}
     stages = table_after(text, "## Stages at two corpus sizes")

@@ -74,7 +74,7 @@ def write_report(benchmark: str, module_doc: str, rows: list[Row], path: Path, h
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
-def summary(results: dict[str, list[Row] | str], smoke: bool, header: str) -> str:
+def summary(results: dict[str, list[Row] | str], seconds: dict[str, float], smoke: bool, header: str) -> str:
     rows = [row for value in results.values() if isinstance(value, list) for row in value]
     lines = [
         "# Benchmarks" + (" (smoke)" if smoke else ""),
@@ -84,7 +84,10 @@ def summary(results: dict[str, list[Row] | str], smoke: bool, header: str) -> st
         "## Ratios",
         "",
         "Ratio = ours / peer, measured in the same run on the same inputs; *better when* says which way "
-        "is good; *ok* means ours is better than the peer or within 10% of it.",
+        "is good; *ok* means ours is better than the peer or within 10% of it. Each side runs in its own "
+        "single-threaded child process, the two alternating, best of k runs; rates are per CPU second of "
+        "that process (steadier than wall time on a shared machine; wall-clock ratios are in the notes). "
+        "See README.md.",
         "",
         *ratio_table(rows),
         "",
@@ -93,7 +96,7 @@ def summary(results: dict[str, list[Row] | str], smoke: bool, header: str) -> st
     for benchmark, value in results.items():
         lines += [
             "",
-            f"### {benchmark}",
+            f"### {benchmark} ({seconds[benchmark]:.0f} s)",
             "",
             f"Details: [results/{report_name(benchmark, smoke)}](results/{report_name(benchmark, smoke)})",
             "",
@@ -121,6 +124,7 @@ def main() -> None:
     start = time.perf_counter()
     header = f"Machine: {machine()}"
     results: dict[str, list[Row] | str] = {}
+    seconds: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="medadapt-bench-") as tmp:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -134,7 +138,9 @@ def main() -> None:
                 traceback.print_exc()
                 results[name] = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
                 continue
-            print(f"== {name}: {time.perf_counter() - began:.0f} s", flush=True)
+            finally:
+                seconds[name] = time.perf_counter() - began
+            print(f"== {name}: {seconds[name]:.0f} s", flush=True)
             path = args.output / "results" / report_name(name, args.smoke)
             if name in OWN_REPORTS:  # the wrapped script wrote its report into the workdir
                 shutil.copyfile(workdir / "results" / path.name, path)
@@ -144,7 +150,7 @@ def main() -> None:
         f"\n\nCommand: `.venv/bin/python benchmarks/run.py{' --smoke' if args.smoke else ''}`, "
         f"{time.perf_counter() - start:.0f} s in all."
     )
-    text = summary(results, args.smoke, header)
+    text = summary(results, seconds, args.smoke, header)
     if args.only is None:
         (args.output / f"results{suffix}.md").write_text(text, encoding="utf-8")
     print(text)
