@@ -128,6 +128,10 @@ class LoglikelihoodScorer:
                 raise ValueError(f"continuation {continuation!r} of {context[-40:]!r} has no tokens")
         inputs = [tuple((ctx + cont)[-(self.max_length + 1) :][:-1]) for ctx, cont in encoded]
         unique = sorted(set(inputs), key=lambda t: (-len(t), t))  # one forward pass per distinct input
+        # Keep only the rows a continuation is scored on, not the whole (length x vocabulary) matrix.
+        tail: dict[tuple[int, ...], int] = {}
+        for inp, (_, cont) in zip(inputs, encoded, strict=True):
+            tail[inp] = max(tail.get(inp, 0), len(cont))
         logprobs: dict[tuple[int, ...], torch.Tensor] = {}
         for start in range(0, len(unique), batch_size):
             batch = unique[start : start + batch_size]
@@ -137,7 +141,8 @@ class LoglikelihoodScorer:
                 ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
             logits = self.model(ids.to(self.device)).logits.float()
             for row, seq in enumerate(batch):
-                logprobs[seq] = torch.log_softmax(logits[row, : len(seq)], dim=-1).cpu()
+                rows = logits[row, len(seq) - tail[seq] : len(seq)]
+                logprobs[seq] = torch.log_softmax(rows, dim=-1).cpu()
         results = []
         for inp, (_, cont) in zip(inputs, encoded, strict=True):
             scores = logprobs[inp][-len(cont) :]
