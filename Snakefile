@@ -37,3 +37,5 @@ rule all:
     input:
         "results/summary.parquet",
         "results/report",
+        "results/corpus/stats.md",
+        expand("results/mixes/{mix}.contamination.json", mix=config.get("mixes", {})),

@@ -91,3 +91,29 @@ def test_snakefmt_is_clean():
     files = ["Snakefile", *map(str, sorted((REPO / "workflow" / "rules").glob("*.smk")))]
     result = subprocess.run([snakefmt, "--check", *files], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_thesis_grid_dry_runs_with_the_slurm_profile(tmp_path):
+    """The full grid's DAG builds under the SLURM profile, with GPU and multi-node requests visible."""
+    out = snakemake(
+        "-n",
+        "--profile",
+        str(REPO / "slurm"),
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(REPO / "config/thesis.yaml"),
+        cwd=REPO,
+    ).stdout
+    counts = job_counts(out)
+    print("jobs per rule:", counts)
+    assert counts["base_model"] == 12 and counts["extract_tasks"] == 24
+    assert counts["generate"] == counts["score"] == 12 * 17
+    jobs = out.split("\n\n")
+    small_cpt = next(j for j in jobs if "rule cpt:" in j and "model=qwen3-1.7b," in j)
+    large_cpt = next(j for j in jobs if "rule cpt:" in j and "model=qwen3-8b," in j)
+    generate = next(j for j in jobs if "rule generate:" in j)
+    assert "gpu=4" in small_cpt and "nodes=1" in small_cpt
+    assert "nodes=2" in large_cpt and "mpi=srun" in large_cpt and "--gpus-per-node=4" in large_cpt
+    assert "--nodes 2 --procs-per-node 4 --cluster slurm" in large_cpt
+    assert "gpu=1" in generate

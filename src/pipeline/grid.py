@@ -14,7 +14,6 @@ from typing import Any
 from pipeline.io import canonical_json
 
 
-
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """`override` on top of `base`, recursing into nested mappings."""
     merged = copy.deepcopy(base)

@@ -79,3 +79,33 @@ rule corpus_blocks:
     shell:
         "python -m pipeline.corpus.blocks --corpus {input.corpus} --tokenizer {input.tokenizer}"
         " --settings {params.settings:q} --output {output.blocks} --stats {output.stats} > {log} 2>&1"
+
+
+rule corpus_stats:
+    """Corpus statistics per source and language (PARCOMED Table 1 layout), tokens per tokenizer."""
+    input:
+        code=code("corpus/stats.py"),
+        reports=expand(
+            "results/corpus/{corpus}.report.json", corpus=config["corpus"]["corpora"]
+        ),
+        blocks=lambda wc: expand(
+            "results/corpus/blocks/{model}/{corpus}.stats.json",
+            model=GRID.models,
+            corpus=sorted(
+                {GRID.arms[a].spec["corpus"] for a in GRID.arms_with("cpt")}
+            ),
+        ),
+    output:
+        table="results/corpus/stats.md",
+        data="results/corpus/stats.parquet",
+    log:
+        "results/logs/corpus_stats.log",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: job_threads("corpus_stats")
+    resources:
+        **job_resources("corpus_stats"),
+    shell:
+        "(python -m pipeline.corpus.stats --reports {input.reports} --blocks-stats {input.blocks}"
+        " --output {output.table} && python -m pipeline.corpus.stats --reports {input.reports}"
+        " --blocks-stats {input.blocks} --output {output.data}) > {log} 2>&1"

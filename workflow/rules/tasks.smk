@@ -82,3 +82,23 @@ rule build_mix:
     shell:
         "python -m pipeline.tasks.mix --kind {params.kind} --tasks {input.tasks} {params.traces}"
         " --settings {params.settings:q} --output {output.mix} --stats {output.stats} > {log} 2>&1"
+
+
+rule decontaminate_mix:
+    """Report training-mix prompts that share a long n-gram with any evaluation test example."""
+    input:
+        code=code("corpus/decontaminate.py"),
+        mix="results/mixes/{mix}.jsonl",
+        tasks=task_files(),
+    output:
+        "results/mixes/{mix}.contamination.json",
+    log:
+        "results/logs/decontaminate_mix/{mix}.log",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: job_threads("decontaminate_mix")
+    resources:
+        **job_resources("decontaminate_mix"),
+    shell:
+        "python -m pipeline.corpus.decontaminate --inputs {input.mix} --tasks {input.tasks}"
+        " --field prompt --output {output} > {log} 2>&1"
