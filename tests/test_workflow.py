@@ -117,3 +117,12 @@ def test_thesis_grid_dry_runs_with_the_slurm_profile(tmp_path):
     assert "nodes=2" in large_cpt and "mpi=srun" in large_cpt and "--gpus-per-node=4" in large_cpt
     assert "--nodes 2 --procs-per-node 4 --cluster slurm" in large_cpt
     assert "gpu=1" in generate
+
+
+def test_python_is_ruff_clean():
+    ruff = str(Path(sys.executable).parent / "ruff")
+    for args in (["check"], ["format", "--check"]):
+        result = subprocess.run(
+            [ruff, *args, "src", "tests", "benchmarks"], cwd=REPO, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
