@@ -46,7 +46,9 @@ def run(model, tasks, tmp_path, backend, settings=None):
     examples = select_test_examples([tasks], cells, None)
     cache = CompletionCache(tmp_path / "cache.sqlite")
     try:
-        return generate_cells(model, examples, settings or {"model": "m", "arm": "a"}, cache, lambda: backend)
+        return generate_cells(
+            model, examples, settings or {"model": "m", "arm": "a"}, cache, lambda _: backend
+        )
     finally:
         cache.close()
 
@@ -84,6 +86,31 @@ def test_cache_key_depends_on_decoding(setup):
     backend = CountingBackend()
     run(model, tasks, tmp, backend, {"decoding": {"max_new_tokens": 7}})
     assert len(backend.prompts) == 4
+
+
+def test_per_task_adapters_answer_their_task(setup, tmp_path):
+    """A model trained with one adapter per task answers each task with that task's adapter."""
+    import shutil
+
+    model, tasks, _ = setup
+    per_task = tmp_path / "per-task"
+    shutil.copytree(model, per_task)
+    shutil.copytree(model, per_task / "adapters" / "ner")
+    (per_task / "adapters.json").write_text(json.dumps({"ner": "adapters/ner"}))
+    asked: list = []
+
+    def factory(path):
+        asked.append(path)
+        return CountingBackend()
+
+    examples = select_test_examples([tasks], [("demo-ner", "en", "disease")], None)
+    cache = CompletionCache(tmp_path / "cache.sqlite")
+    generate_cells(per_task, examples, {}, cache, factory)
+    cache.close()
+    assert asked == [per_task / "adapters" / "ner"]
+    (per_task / "adapters.json").write_text(json.dumps({"qa": "adapters/qa"}))
+    with pytest.raises(ValueError, match="no adapter for task 'ner'"):
+        generate_cells(per_task, examples, {}, CompletionCache(tmp_path / "c2.sqlite"), factory)
 
 
 def test_fingerprint_changes_with_weights(tmp_path, tiny_model_factory):

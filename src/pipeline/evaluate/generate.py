@@ -52,12 +52,23 @@ def select_test_examples(
     return {c: sorted(by_cell[c], key=lambda e: e.id)[:max_per_cell] for c in cells}
 
 
+def model_for_task(model_dir: Path, task: str) -> Path:
+    """The model that answers `task`: the task's own adapter when training wrote one per task."""
+    index = model_dir / "adapters.json"
+    if not index.exists():
+        return model_dir
+    adapters = json.loads(index.read_text(encoding="utf-8"))
+    if task not in adapters:
+        raise ValueError(f"{index}: no adapter for task {task!r} (has {sorted(adapters)})")
+    return model_dir / adapters[task]
+
+
 def generate_cells(
     model_dir: Path,
     examples: dict[Cell, list[Example]],
     settings: dict[str, Any],
     cache: CompletionCache,
-    backend_factory: Callable[[], GenerationBackend],
+    backend_factory: Callable[[Path], GenerationBackend],
 ) -> tuple[dict[Cell, list[dict[str, Any]]], dict[str, Any]]:
     """Predictions per cell, and the job's throughput record."""
     from transformers import AutoTokenizer
@@ -69,22 +80,25 @@ def generate_cells(
     decoding = Decoding.from_settings(settings.get("decoding", {}))
     style = settings.get("style", "json")
     language = settings.get("prompt_language", "en")
-    fingerprint = model_fingerprint(model_dir)
 
     flat = [(cell, ex) for cell, exs in examples.items() for ex in exs]
     texts = [format_prompt(tokenizer, render(ex, style, prompt_language=language)) for _, ex in flat]
     ids = [encode(tokenizer, t) for t in texts]
-    keys = [cache.key(fingerprint, p, decoding) for p in ids]
+    models = [model_for_task(model_dir, ex.task) for _, ex in flat]
+    fingerprints = {m: model_fingerprint(m) for m in set(models)}
+    keys = [cache.key(fingerprints[m], p, decoding) for m, p in zip(models, ids, strict=True)]
     cached = cache.get_many(keys)
-    todo = sorted({k: i for i, k in enumerate(keys) if k not in cached}.values())
 
     started = time.perf_counter()
     fresh: dict[str, Completion] = {}
-    if todo:
-        backend = backend_factory()
+    for model in sorted(set(models)):
+        todo = sorted({k: i for i, k in enumerate(keys) if models[i] == model and k not in cached}.values())
+        if not todo:
+            continue
+        backend = backend_factory(model)
         for i, completion in zip(todo, backend.generate([ids[i] for i in todo], decoding), strict=True):
             fresh[keys[i]] = completion
-        cache.put_many(fresh)
+    cache.put_many(fresh)
     elapsed = time.perf_counter() - started
     completions = {**cached, **fresh}
 
@@ -118,7 +132,7 @@ def generate_cells(
         "backend": settings.get("backend", "transformers"),
         "prompts": len(flat),
         "generated": len(fresh),
-        "cached": len(flat) - len(todo),
+        "cached": len(flat) - len(fresh),
         "seconds": elapsed,
         "prompts_per_second": len(fresh) / elapsed if fresh and elapsed > 0 else None,
         "tokens_per_second": new_tokens / elapsed if fresh and elapsed > 0 else None,
