@@ -126,3 +126,23 @@ def test_python_is_ruff_clean():
             [ruff, *args, "src", "tests", "benchmarks"], cwd=REPO, capture_output=True, text=True
         )
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_presets_layer_over_the_thesis_grid(tmp_path):
+    """A preset config changes exactly the settings it names, and its arms join the grid."""
+    out = snakemake(
+        "-n",
+        "-p",
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(REPO / "config/thesis.yaml"),
+        str(REPO / "config/presets/cpt-preferred-medllm.yaml"),
+        str(REPO / "config/presets/rpo-ablations.yaml"),
+    ).stdout
+    cpt = next(
+        line for line in out.splitlines() if "-m pipeline.train.cpt" in line and "qwen3-8b/base " in line
+    )
+    assert '"lr_scheduler":"cosine"' in cpt and '"epochs":2' in cpt and '"warmup_ratio":0.03' in cpt
+    assert '"effective_batch_size":1152' in cpt  # kept from the thesis grid
+    assert "results/models/qwen3-8b/cpt-dpo" in out and "results/models/qwen3-8b/rpo-only" in out
