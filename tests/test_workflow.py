@@ -130,7 +130,7 @@ def test_python_is_ruff_clean():
 
 def test_presets_layer_over_the_thesis_grid(tmp_path):
     """A preset config changes exactly the settings it names, and its arms join the grid."""
-    out = snakemake(
+    result = snakemake(
         "-n",
         "-p",
         "--directory",
@@ -139,9 +139,12 @@ def test_presets_layer_over_the_thesis_grid(tmp_path):
         str(REPO / "config/thesis.yaml"),
         str(REPO / "config/presets/cpt-preferred-medllm.yaml"),
         str(REPO / "config/presets/rpo-ablations.yaml"),
-    ).stdout
+    )
+    out = result.stdout + result.stderr
     cpt = next(
-        line for line in out.splitlines() if "-m pipeline.train.cpt" in line and "qwen3-8b/base " in line
+        line
+        for line in out.splitlines()
+        if "pipeline.train.cpt --model results/models/qwen3-8b/base " in line
     )
     assert '"lr_scheduler":"cosine"' in cpt and '"epochs":2' in cpt and '"warmup_ratio":0.03' in cpt
     assert '"effective_batch_size":1152' in cpt  # kept from the thesis grid
