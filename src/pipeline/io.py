@@ -59,18 +59,24 @@ def write_jsonl(target: str | os.PathLike[str], records: Iterable[dict[str, Any]
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Read a JSONL file; a bad line raises ValueError naming the file and line."""
-    records = []
+def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, record) of each non-blank line; a bad line raises ValueError naming file and line."""
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, start=1):
             if not line.strip():
                 continue
             try:
-                records.append(json.loads(line))
+                record = json.loads(line)
             except json.JSONDecodeError as err:
                 raise ValueError(f"{path}:{lineno}: invalid JSON ({err.msg})") from err
-    return records
+            if not isinstance(record, dict):
+                raise ValueError(f"{path}:{lineno}: expected a JSON object")
+            yield lineno, record
+
+
+def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Every record of a JSONL file (see `iter_jsonl`)."""
+    return [record for _, record in iter_jsonl(path)]
 
 
 def canonical_json(obj: Any) -> str:

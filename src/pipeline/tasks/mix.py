@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pipeline.examples import TASKS, Example
-from pipeline.io import write_json, write_jsonl, write_text
+from pipeline.io import iter_jsonl, write_json, write_jsonl, write_text
 from pipeline.tasks.answers import gold_answer
 from pipeline.tasks.prompts import (
     conclusion_completion,
@@ -134,15 +134,8 @@ def parse_settings(kind: str, settings: dict[str, Any]) -> ITSettings | RoTSetti
 
 def _jsonl(path: str | Path) -> Iterator[tuple[str, Any]]:
     """("file:line", record) for each non-blank line of a JSONL file."""
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                yield where, json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{where}: invalid JSON ({err.msg})") from err
+    for lineno, record in iter_jsonl(path):
+        yield f"{path}:{lineno}", record
 
 
 _EXAMPLE_FIELDS = {f.name: f for f in fields(Example)}

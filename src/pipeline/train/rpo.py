@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pipeline.io import atomic_dir
+from pipeline.io import atomic_dir, iter_jsonl
 from pipeline.train.callbacks import NonFiniteGuard, ThroughputLog
 from pipeline.train.qlora import LORA_DEFAULTS, lora_config, lora_settings
 from pipeline.train.sft import (
@@ -76,18 +76,11 @@ def loss_terms(settings: dict[str, Any]) -> tuple[list[str], list[float]]:
 def read_pairs(path: str | Path) -> list[dict[str, str]]:
     """(prompt, chosen, rejected) pairs of a JSONL file; a bad line raises ValueError naming file:line."""
     pairs = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path}:{lineno}: invalid JSON ({err.msg})") from err
-            for key in PAIR_KEYS:
-                if not isinstance(record.get(key), str) or not record[key]:
-                    raise ValueError(f"{path}:{lineno}: key {key!r} must be a non-empty string")
-            pairs.append({key: record[key] for key in PAIR_KEYS})
+    for lineno, record in iter_jsonl(path):
+        for key in PAIR_KEYS:
+            if not isinstance(record.get(key), str) or not record[key]:
+                raise ValueError(f"{path}:{lineno}: key {key!r} must be a non-empty string")
+        pairs.append({key: record[key] for key in PAIR_KEYS})
     if not pairs:
         raise ValueError(f"{path}: no preference pairs")
     return pairs

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pipeline.io import atomic_dir, atomic_path
+from pipeline.io import atomic_dir, atomic_path, iter_jsonl
 from pipeline.train import chat
 from pipeline.train.callbacks import NonFiniteGuard, ThroughputLog
 from pipeline.train.qlora import (
@@ -99,25 +99,18 @@ def check_training_length(settings: dict[str, Any], where: str) -> None:
 def read_mix(path: str | Path) -> list[dict[str, Any]]:
     """SFT mix records of a JSONL file; a bad line or record raises ValueError naming file and line."""
     records = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path}:{lineno}: invalid JSON ({err.msg})") from err
-            missing = [k for k in MIX_KEYS if k not in record]
-            if missing:
-                raise ValueError(f"{path}:{lineno}: SFT record lacks key(s) {missing}")
-            for key in ("prompt", "completion"):
-                if not isinstance(record[key], str) or not record[key]:
-                    raise ValueError(f"{path}:{lineno}: key {key!r} must be a non-empty string")
-            if record["kind"] not in MIX_KINDS:
-                raise ValueError(
-                    f"{path}:{lineno}: key 'kind' is {record['kind']!r}, not one of {list(MIX_KINDS)}"
-                )
-            records.append(record)
+    for lineno, record in iter_jsonl(path):
+        missing = [k for k in MIX_KEYS if k not in record]
+        if missing:
+            raise ValueError(f"{path}:{lineno}: SFT record lacks key(s) {missing}")
+        for key in ("prompt", "completion"):
+            if not isinstance(record[key], str) or not record[key]:
+                raise ValueError(f"{path}:{lineno}: key {key!r} must be a non-empty string")
+        if record["kind"] not in MIX_KINDS:
+            raise ValueError(
+                f"{path}:{lineno}: key 'kind' is {record['kind']!r}, not one of {list(MIX_KINDS)}"
+            )
+        records.append(record)
     return records
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import ast
 import csv
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pipeline.io import iter_jsonl
 from pipeline.tasks.readers.base import UNSPLIT, Document, require, split_dirs, where
 
 
@@ -54,21 +54,6 @@ def present(options: Any) -> Any:
     return {k: v for k, v in options.items() if v is not None} if isinstance(options, dict) else options
 
 
-def jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, record) of a JSONL file; a bad line names the file and line."""
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{where(path, lineno)}: invalid JSON ({err.msg})") from err
-            if not isinstance(record, dict):
-                raise ValueError(f"{where(path, lineno)}: expected a JSON object")
-            yield lineno, record
-
-
 def field(record: dict[str, Any], key: str, at: str) -> Any:
     if key not in record:
         raise ValueError(f"{at}: missing key {key!r} (keys: {sorted(record)})")
@@ -89,7 +74,7 @@ def read_medqa(root: Path, language: str, options: dict[str, Any]) -> list[Docum
     docs = []
     default = {"train": "train.jsonl", "dev": "dev.jsonl", "test": "test.jsonl"}
     for split, path in _files(root, language, options, default):
-        for lineno, rec in jsonl_records(path):
+        for lineno, rec in iter_jsonl(path):
             at = where(path, lineno)
             choices, answer = lettered(field(rec, "options", at), field(rec, "answer_idx", at), at)
             meta = {k: rec[k] for k in ("meta_info", "explanation") if k in rec}
@@ -128,7 +113,7 @@ def read_medmcqa(root: Path, language: str, options: dict[str, Any]) -> list[Doc
                 )
             continue
         base = int(options.get("cop_base", 1))
-        for lineno, rec in jsonl_records(path):
+        for lineno, rec in iter_jsonl(path):
             at = where(path, lineno)
             choices = [field(rec, k, at) for k in ("opa", "opb", "opc", "opd")]
             meta = {"explanation": rec["exp"]} if rec.get("exp") else {}
@@ -144,7 +129,7 @@ def read_admission(root: Path, language: str, options: dict[str, Any]) -> list[D
     """Italian admission tests JSONL: `{id, topic, text, answers[5], label}` (0-based label)."""
     docs = []
     for split, path in _files(root, language, options, {UNSPLIT: "medical_school_questions.jsonl"}):
-        for lineno, rec in jsonl_records(path):
+        for lineno, rec in iter_jsonl(path):
             at = where(path, lineno)
             answers, label = field(rec, "answers", at), field(rec, "label", at)
             meta = {"topic": rec["topic"]} if "topic" in rec else {}
@@ -224,7 +209,7 @@ def read_medexpqa(root: Path, language: str, options: dict[str, Any]) -> list[Do
     default = {s: f"{{lang}}/{s}.jsonl" for s in ("train", "dev", "test")}
     key, ctx_key = options.get("context_field", "rag"), options.get("context_key")
     for split, path in _files(root, language, options, default):
-        for lineno, rec in jsonl_records(path):
+        for lineno, rec in iter_jsonl(path):
             at = where(path, lineno)
             choices, answer = lettered(
                 present(field(rec, "options", at)), field(rec, "correct_option", at), at
