@@ -124,6 +124,34 @@ def test_fingerprint_changes_with_weights(tmp_path, tiny_model_factory):
     assert model_fingerprint(model) != model_fingerprint(copy)
 
 
+def test_cli_writes_one_file_per_cell_and_throughput(setup):
+    from pipeline.evaluate.generate import main
+
+    model, tasks, tmp = setup
+    settings = {"model": "m", "arm": "a", "decoding": {"max_new_tokens": 4}, "batch_size": 2}
+    main(
+        [
+            "--model",
+            str(model),
+            "--tasks",
+            str(tasks),
+            "--cells",
+            "demo-ner/en/disease",
+            "--output-dir",
+            str(tmp / "pred"),
+            "--throughput",
+            str(tmp / "tp.json"),
+            "--cache",
+            str(tmp / "cli-cache.sqlite"),
+            "--settings",
+            json.dumps(settings),
+        ]
+    )
+    records = [json.loads(line) for line in (tmp / "pred" / "demo-ner" / "en" / "disease.jsonl").open()]
+    assert len(records) == 4 and all(r["completion_tokens"] <= 4 for r in records)
+    assert json.loads((tmp / "tp.json").read_text())["generated"] == 4
+
+
 def test_missing_cell_is_a_clear_error(setup):
     _, tasks, _ = setup
     with pytest.raises(ValueError, match="demo-ner/it/disease"):

@@ -165,8 +165,8 @@ def main(argv: list[str] | None = None) -> None:
             examples,
             settings,
             cache,
-            lambda: make_backend(
-                settings.get("backend", "transformers"), args.model, settings.get("batch_size", 16)
+            lambda model: make_backend(
+                settings.get("backend", "transformers"), model, settings.get("batch_size", 16)
             ),
         )
     finally:
