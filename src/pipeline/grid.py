@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.io import canonical_json
-
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """`override` on top of `base`, recursing into nested mappings."""
@@ -142,9 +140,6 @@ class Grid:
         spec = self.arms[arm]
         defaults = self.config.get("training", {}).get(spec.method, {})
         return deep_merge(defaults, spec.spec.get("settings", {}))
-
-    def settings_json(self, arm: str, **extra: Any) -> str:
-        return canonical_json({**self.settings(arm), **extra})
 
 
 def load_grid(config: dict[str, Any], base_dir: str | Path = ".") -> Grid:

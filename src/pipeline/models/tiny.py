@@ -7,7 +7,6 @@ The "instruct" variant carries the family's chat template; the "base" variant no
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -130,22 +129,3 @@ def strings_in(value: Any) -> Iterator[str]:
     elif isinstance(value, list):
         for v in value:
             yield from strings_in(v)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--text-dir", type=Path, required=True, help="folder whose text trains the tokenizer")
-    parser.add_argument("--family", required=True)
-    parser.add_argument("--variant", choices=["base", "instruct"], required=True)
-    parser.add_argument("--settings", required=True, help="JSON: {architecture: {...}, seed: int}")
-    parser.add_argument("--output", type=Path, required=True)
-    args = parser.parse_args(argv)
-    settings = json.loads(args.settings)
-    files = sorted(p for p in args.text_dir.rglob("*") if p.is_file())
-    build_tiny_model(
-        iter_texts(files), args.family, args.variant, settings["architecture"], settings["seed"], args.output
-    )
-
-
-if __name__ == "__main__":
-    main()
