@@ -1,4 +1,4 @@
-"""Atomic file output: a target either exists complete or not at all."""
+"""File and JSON helpers; outputs are atomic: a target either exists complete or not at all."""
 
 from __future__ import annotations
 
@@ -82,3 +82,15 @@ def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
 def canonical_json(obj: Any) -> str:
     """One stable string per value: the rerun trigger for a stage's settings."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def strings_in(value: Any) -> Iterator[str]:
+    """Every string inside a JSON-like value (a prompt, a list of chat messages, a record...)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from strings_in(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from strings_in(v)

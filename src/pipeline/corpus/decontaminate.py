@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.corpus.dedup import words
-from pipeline.io import read_jsonl, write_json
+from pipeline.io import read_jsonl, strings_in, write_json
 
 
 def ngrams(text: str, n: int) -> Iterator[str]:
@@ -58,18 +58,6 @@ def read_test_texts(paths: Iterable[str | Path]) -> list[str]:
                 texts.extend(s for s in (gold.get("question"), gold.get("context")) if isinstance(s, str))
                 texts.extend(c for c in gold.get("choices") or [] if isinstance(c, str))
     return texts
-
-
-def strings_in(value: Any) -> Iterator[str]:
-    """Every string inside a JSON value (a prompt, a list of chat messages, ...)."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from strings_in(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from strings_in(v)
 
 
 def decontamination_report(inputs: list[Path], tasks: list[Path], field: str, n: int) -> dict[str, Any]:

@@ -15,8 +15,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from pipeline.io import atomic_dir
-from pipeline.models.tiny import build_tiny_model, iter_texts, strings_in
+from pipeline.io import atomic_dir, strings_in
+from pipeline.models.tiny import build_tiny_model, iter_texts
 
 WEIGHT_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken"]
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pipeline.io import atomic_dir
+from pipeline.io import atomic_dir, strings_in
 from pipeline.models.families import Family, get_family
 
 
@@ -117,15 +117,3 @@ def iter_texts(paths: Iterable[Path]) -> Iterator[str]:
                 yield from strings_in(json.loads(line))
             elif line.strip():
                 yield line
-
-
-def strings_in(value: Any) -> Iterator[str]:
-    """Every string inside a JSON-like value."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from strings_in(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from strings_in(v)
