@@ -20,7 +20,8 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("demo")
-    snakemake("--cores", "2", "--directory", str(workdir), "--configfile", str(REPO / "config/config.yaml"))
+    config = str(REPO / "config/config.yaml")
+    snakemake("--cores", "2", "--directory", str(workdir), "--configfile", config, timeout=3600)
     return workdir
 
 

@@ -16,13 +16,15 @@ from conftest import REPO
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 
 
-def snakemake(*args: str, cwd: Path = REPO, check: bool = True) -> subprocess.CompletedProcess[str]:
+def snakemake(
+    *args: str, cwd: Path = REPO, check: bool = True, timeout: int = 600
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), *args],
         cwd=cwd,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
     )
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
