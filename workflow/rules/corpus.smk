@@ -75,7 +75,13 @@ rule corpus_blocks:
     resources:
         **job_resources("corpus_blocks"),
     params:
-        settings=canonical_json({"seed": config["seed"], **config["corpus"]["blocks"]}),
+        settings=lambda wc: canonical_json(
+            {
+                "seed": config["seed"],
+                "tokenizer_name": wc.model,
+                **config["corpus"]["blocks"],
+            }
+        ),
     shell:
         "python -m pipeline.corpus.blocks --corpus {input.corpus} --tokenizer {input.tokenizer}"
         " --settings {params.settings:q} --output {output.blocks} --stats {output.stats} > {log} 2>&1"
