@@ -8,6 +8,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from pipeline.io import iter_jsonl
+
 FORMATS = ("e3c_json", "jsonl", "parquet", "text", "hf")
 
 
@@ -111,15 +113,8 @@ def _read_json_files(source: Source) -> Iterator[RawDocument]:
 
 def _read_jsonl(source: Source) -> Iterator[RawDocument]:
     for path in _files(source, ".jsonl"):
-        with path.open(encoding="utf-8") as f:
-            for lineno, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise ValueError(f"{path}:{lineno}: invalid JSON ({err.msg})") from err
-                yield _document(source, record, f"{path}:{lineno}", f"{path.stem}:{lineno}")
+        for lineno, record in iter_jsonl(path):
+            yield _document(source, record, f"{path}:{lineno}", f"{path.stem}:{lineno}")
 
 
 def _read_parquet(source: Source, batch_size: int = 1024) -> Iterator[RawDocument]:
