@@ -42,7 +42,13 @@ def test_same_seed_gives_identical_bytes(demo_root, tmp_path):
 def test_every_demo_dataset_loads_with_expected_counts(demo_root):
     registry = load_registry(REPO / "config" / "datasets" / "demo.yaml")
     n_docs, n_q = SETTINGS["documents_per_language"], SETTINGS["questions_per_language"]
-    expected = {"demo-ner": n_docs, "demo-re": n_docs, "demo-mcq": n_q, "demo-argmining": n_q}
+    expected = {
+        "demo-ner": n_docs,
+        "demo-re": n_docs,
+        "demo-mcq": n_q,
+        "demo-general": n_q,
+        "demo-argmining": n_q,
+    }
     assert set(registry) == set(expected)
     for name, spec in registry.items():
         examples = load_examples(name, spec, demo_root)
@@ -112,3 +118,25 @@ def test_extract_cli_writes_example_records(demo_root, tmp_path):
     }  # fmt: skip
     with pytest.raises(ValueError, match="unknown key"):
         extract.extract("x", entry, {"sed": 1}, out, demo_root)
+
+
+def test_languages_are_a_setting_and_french_is_covered(tmp_path):
+    """Languages are data: a French-only demo loads through the same readers."""
+    import yaml
+
+    generate(tmp_path / "results" / "demo", {**SETTINGS, "languages": ["fr"]})
+    entries = yaml.safe_load((REPO / "config" / "datasets" / "demo.yaml").read_text())["datasets"]
+    registry = load_registry({"datasets": {n: {**e, "languages": ["fr"]} for n, e in entries.items()}})
+    for name, spec in registry.items():
+        examples = load_examples(name, spec, tmp_path)
+        assert examples and {e.language for e in examples} == {"fr"}, name
+    general = load_examples("demo-general", registry["demo-general"], tmp_path)[0]
+    assert general.gold["question"].startswith("Combien font")
+    assert sorted(p.name for p in (tmp_path / "results" / "demo" / "corpus").iterdir()) == ["fr"]
+
+
+@pytest.mark.parametrize("languages", [[], ["de"], "en"])
+def test_unsupported_languages_are_refused(tmp_path, languages):
+    with pytest.raises(ValueError, match="languages must be a non-empty list"):
+        generate(tmp_path / "d", {**SETTINGS, "languages": languages})
+    assert not (tmp_path / "d").exists()

@@ -35,11 +35,24 @@ def test_summary_has_every_cell_without_nan(demo_run, summary):
 
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     grid = load_grid(config, REPO)
-    expected = {(m, a, *cell) for m in grid.models for a in grid.arms for cell in grid.cells()}
-    got = set(summary.select("model", "arm", "dataset", "language", "subtask").unique().iter_rows())
-    assert got == expected
+    cells = ["model", "arm", "dataset", "language", "subtask"]
+    for evaluation, arms, grid_cells in (
+        ("generate", grid.arms, grid.cells()),
+        ("loglik", grid.loglik_arms, grid.loglik_cells()),
+    ):
+        expected = {(m, a, *cell) for m in grid.models for a in arms for cell in grid_cells}
+        rows = summary.filter(pl.col("evaluation") == evaluation)
+        assert set(rows.select(cells).unique().iter_rows()) == expected, evaluation
     assert all(math.isfinite(v) for v in summary["value"])
     assert summary.filter(pl.col("n") <= 0).is_empty()
+
+
+def test_every_arm_is_tested_against_base_on_each_main_metric(summary):
+    main = summary.filter(pl.col("p_value").is_not_null())
+    assert set(main.get_column("arm")) == {"it", "cpt", "cpt-it", "rot", "cpt-slerp"}
+    assert (main.get_column("reference_arm") == "base").all()
+    assert main.filter(pl.col("evaluation") == "generate").height == 5 * 6 * 15
+    assert summary.filter((pl.col("arm") == "base") & pl.col("p_value").is_not_null()).is_empty()
 
 
 def test_rerun_has_nothing_to_do(demo_run):

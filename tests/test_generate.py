@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.evaluate.backends import Completion, Decoding, TransformersBackend, sampling_params
 from pipeline.evaluate.cache import CompletionCache, model_fingerprint
-from pipeline.evaluate.generate import generate_cells, parse_cell, select_test_examples
+from pipeline.evaluate.generate import Request, generate_cells, parse_cell, select_test_examples
 from pipeline.examples import Example
 from pipeline.io import write_jsonl
 
@@ -41,13 +41,17 @@ def setup(tmp_path, tiny_model_factory):
     return model, tasks, tmp_path
 
 
+def requests(examples, style="json"):
+    return [Request(cell, ex, style) for cell, exs in examples.items() for ex in exs]
+
+
 def run(model, tasks, tmp_path, backend, settings=None):
     cells = [("demo-ner", "en", "disease")]
     examples = select_test_examples([tasks], cells, None)
     cache = CompletionCache(tmp_path / "cache.sqlite")
     try:
         return generate_cells(
-            model, examples, settings or {"model": "m", "arm": "a"}, cache, lambda _: backend
+            model, requests(examples), settings or {"model": "m", "arm": "a"}, cache, lambda _: backend
         )
     finally:
         cache.close()
@@ -56,7 +60,7 @@ def run(model, tasks, tmp_path, backend, settings=None):
 def test_records_carry_completion_gold_and_decoding(setup):
     model, tasks, tmp = setup
     predictions, throughput = run(model, tasks, tmp, CountingBackend())
-    records = predictions[("demo-ner", "en", "disease")]
+    records = predictions[("json", ("demo-ner", "en", "disease"))]
     assert len(records) == 4 and throughput["generated"] == 4
     first = records[0]
     assert first["completion"] == '{"entities": ["fever"]}'
@@ -105,12 +109,12 @@ def test_per_task_adapters_answer_their_task(setup, tmp_path):
 
     examples = select_test_examples([tasks], [("demo-ner", "en", "disease")], None)
     cache = CompletionCache(tmp_path / "cache.sqlite")
-    generate_cells(per_task, examples, {}, cache, factory)
+    generate_cells(per_task, requests(examples), {}, cache, factory)
     cache.close()
     assert asked == [per_task / "adapters" / "ner"]
     (per_task / "adapters.json").write_text(json.dumps({"qa": "adapters/qa"}))
     with pytest.raises(ValueError, match="no adapter for task 'ner'"):
-        generate_cells(per_task, examples, {}, CompletionCache(tmp_path / "c2.sqlite"), factory)
+        generate_cells(per_task, requests(examples), {}, CompletionCache(tmp_path / "c2.sqlite"), factory)
 
 
 def test_fingerprint_changes_with_weights(tmp_path, tiny_model_factory):

@@ -16,13 +16,22 @@ def demo_config():
     return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 
 
+def study_config(name: str) -> dict:
+    return yaml.safe_load((REPO / "config" / "studies" / f"{name}.yaml").read_text())
+
+
 def test_lineage_and_methods(demo_config):
     grid = load_grid(demo_config, REPO)
     assert grid.lineage("cpt-it") == ["base", "cpt", "cpt-it"]
     assert grid.lineage("cpt-slerp") == ["base", "cpt", "cpt-slerp"]
     assert set(grid.arms_with("sft")) == {"it", "cpt-it", "rot"}
     assert grid.arms["rot"].eval_style == "reasoning" and grid.arms["it"].eval_style == "json"
-    assert grid.lineage("cpt@step-20") == ["base", "cpt", "cpt@step-20"]
+    partages = load_grid(study_config("partages-demo"), REPO)
+    assert partages.lineage("pdapt@step-20") == ["base", "pdapt", "pdapt@step-20"]
+    assert partages.cells() == [] and len(partages.loglik_cells()) == 4
+    preferred = load_grid(study_config("preferred-medllm-demo"), REPO)
+    assert set(preferred.arms_with("rpo")) == {"rpo-only", "cpt-dpo", "cpt-rpo"}
+    assert preferred.settings("cpt-dpo")["loss"] == "dpo" and preferred.stability_arms == list(preferred.arms)
 
 
 def test_arm_settings_override_method_defaults(demo_config):
@@ -35,12 +44,27 @@ def test_arm_settings_override_method_defaults(demo_config):
     assert grid.settings("cpt-it")["lr"] == demo_config["training"]["sft"]["lr"]
 
 
-def test_cells_cover_every_registry_subtask(demo_config):
+def test_size_class_settings_sit_between_method_defaults_and_the_arm(demo_config):
+    """`training.<method>.sizes.<size>` (e.g. QLoRA for large models) applies to that size class only."""
+    config = copy.deepcopy(demo_config)
+    config["models"]["qwen3-base"]["size"] = "large"
+    config["training"]["sft"]["sizes"] = {"large": {"quantization": "nf4", "lr": 1e-4}}
+    config["arms"]["it"]["settings"] = {"lr": 2e-4}
+    grid = load_grid(config, REPO)
+    assert grid.settings("it", "qwen3-base")["quantization"] == "nf4"
+    assert grid.settings("it", "qwen3-base")["lr"] == 2e-4  # the arm wins
+    assert grid.settings("cpt-it", "qwen3-base")["lr"] == 1e-4  # the size class beats the default
+    assert "quantization" not in grid.settings("it", "llama-base") and "sizes" not in grid.settings("it")
+
+
+def test_cells_cover_every_evaluated_subtask(demo_config):
     grid = load_grid(demo_config, REPO)
     cells = grid.cells()
     assert len(cells) == len(set(cells)) == 15
-    assert ("demo-ner", "it", "drug") in cells
-    assert grid.loglik_cells() == [("demo-mcq", lang, "mcq") for lang in ("en", "it", "es")]
+    assert ("demo-ner", "it", "drug") in cells and not any(c[0] == "demo-general" for c in cells)
+    assert grid.loglik_cells() == [
+        (d, lang, "mcq") for d in ("demo-mcq", "demo-general") for lang in ("en", "it", "es")
+    ]
 
 
 def test_thesis_grid_is_twelve_models_over_table_one():
@@ -60,15 +84,27 @@ def test_thesis_grid_is_twelve_models_over_table_one():
         (lambda c: c["arms"].update(other={"method": "none"}), "reserved for the arm named 'base'"),
         (lambda c: c["loglik"].update(datasets=["demo-ner"]), "not qa"),
         (lambda c: c.update(registry="config/datasets/missing.yaml"), "no dataset registry"),
-        (lambda c: c["arms"]["cpt@step-20"].update(step=7), "is not among the steps arm 'cpt' keeps"),
-        (lambda c: c["arms"]["cpt@step-20"].update(parent="it"), "parent must be a cpt arm"),
+        (
+            lambda c: c["arms"].update(x={"method": "checkpoint", "parent": "cpt", "step": 7}),
+            "is not among the steps",
+        ),
+        (
+            lambda c: c["arms"].update(x={"method": "checkpoint", "parent": "it", "step": 10}),
+            "parent must be a cpt arm",
+        ),
+        (lambda c: c.update(stability={"datasets": ["demo-ner"]}), "stability.datasets: 'demo-ner' is a ner"),
+        (
+            lambda c: c.update(stability={"datasets": ["demo-mcq"], "arms": ["nope"]}),
+            "stability.arms: unknown",
+        ),
     ],
 )
 def test_bad_grids_name_the_key(demo_config, edit, message):
     config = copy.deepcopy(demo_config)
     edit(config)
     with pytest.raises(ValueError, match=message.replace(".", r"\.").replace("(", r"\(")):
-        load_grid(config, REPO).loglik_cells()
+        grid = load_grid(config, REPO)
+        grid.loglik_cells(), grid.stability_cells()
 
 
 def test_deep_merge_does_not_mutate():

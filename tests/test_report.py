@@ -73,6 +73,8 @@ QUALITY |= {"it-it": 0.5, "it-n100": 0.4, "cpt-25pct": 0.25, "cpt-slerp": 0.35, 
 QUALITY |= {"cpt@step-20": 0.27}
 TASK_BONUS = {("rot", "qa"): 0.35, ("cpt", "re"): 0.55}
 ITEMS = 24
+LOGLIK_QUALITY = {"base": 0.3, "cpt": 0.95, "cpt@step-10": 0.3, "cpt-slerp": 0.05}  # medical items
+STABILITY_SHIFT = {"cpt-it": 0.0, "cpt": -0.3}  # explain minus answer-only quality, k-shot stability cells
 
 
 def _item_stats(task: str, quality: float, rng: np.random.Generator) -> tuple[list[str], np.ndarray]:
@@ -85,11 +87,11 @@ def _item_stats(task: str, quality: float, rng: np.random.Generator) -> tuple[li
 
 
 def _score_rows(
-    model: str, arm: str, cell: tuple[str, ...], rng: np.random.Generator
+    model: str, arm: str, cell: tuple[str, ...], rng: np.random.Generator, shift: float = 0.0
 ) -> list[dict[str, Any]]:
     dataset, language, task, subtask = cell
     size_bonus = 0.1 if MODELS[model]["size"] == "large" else 0.0
-    quality = min(0.95, QUALITY[arm] + size_bonus + TASK_BONUS.get((arm, task), 0.0))
+    quality = min(0.95, QUALITY[arm] + size_bonus + TASK_BONUS.get((arm, task), 0.0) + shift)
     fields, stats = _item_stats(task, quality, rng)
     ids = [f"{dataset}/{language}/{subtask}/{i:03d}" for i in range(ITEMS)]
     metrics = [MAIN_METRIC[task]] + (["f1_lenient"] if task == "ner" else [])
@@ -155,8 +157,61 @@ def _build(root: Path, models: dict, arms: list[str], side_files: bool) -> dict[
                 path = root / "scores" / model / arm / cell[0] / cell[1] / f"{cell[3]}.json"
                 write_json(path, _score_rows(model, arm, cell, rng))
                 score_files.append(path)
-    write_summary(summary_rows(score_files, models), root / "summary.parquet")
-    args = {"summary": root / "summary.parquet", "scores_dir": root / "scores"}
+    stability_files = []
+    for model in models:
+        for arm in set(arms) & set(STABILITY_SHIFT):
+            for cell in (c for c in CELLS if c[2] == "qa"):
+                for style, shift in zip(
+                    ("qa_answer_only", "qa_explain"), (0.0, STABILITY_SHIFT[arm]), strict=True
+                ):
+                    path = root / "stability" / model / arm / style / cell[0] / cell[1] / f"{cell[3]}.json"
+                    write_json(
+                        path, [{**r, "style": style} for r in _score_rows(model, arm, cell, rng, shift)]
+                    )
+                    stability_files.append(path)
+    loglik_files = []
+    for model in models:
+        for arm in set(arms) & set(LOGLIK_QUALITY):
+            for dataset, language in (
+                ("med-mcq", "en"),
+                ("med-mcq", "fr"),
+                ("gen-mcq", "en"),
+                ("gen-mcq", "fr"),
+            ):
+                quality = LOGLIK_QUALITY[arm] if dataset == "med-mcq" else 0.5
+                correct = (rng.random(ITEMS) < quality).astype(float)
+                rows = []
+                for metric in ("loglik_acc", "loglik_acc_norm"):
+                    est = estimate("accuracy", correct[:, None])
+                    rows.append(
+                        {
+                            "model": model,
+                            "arm": arm,
+                            "dataset": dataset,
+                            "language": language,
+                            "task": "qa",
+                            "subtask": "mcq",
+                            "metric": metric,
+                            "value": est.value,
+                            "n": est.n,
+                            "stderr": est.stderr,
+                            "ci_low": est.ci_low,
+                            "ci_high": est.ci_high,
+                            "parse_failure_rate": 0.0,
+                            "item_fields": ["correct"],
+                            "items": [[f"q{i:03d}", c] for i, c in enumerate(correct.tolist())],
+                        }
+                    )
+                path = root / "loglik_scores" / model / arm / dataset / language / "mcq.json"
+                write_json(path, rows)
+                loglik_files.append(path)
+    scores = {"generate": score_files, "stability": stability_files, "loglik": loglik_files}
+    write_summary(summary_rows(scores, models, {"bootstrap_samples": SAMPLES}), root / "summary.parquet")
+    args = {
+        "summary": root / "summary.parquet",
+        "scores_dir": root / "scores",
+        "stability_dir": root / "stability",
+    }
     if not side_files:
         return args
     for name, (langs, per_task) in {
@@ -267,7 +322,12 @@ def _cli(args: dict[str, Any], grid: dict[str, Any], settings: dict[str, Any], o
     report_main(argv)
 
 
-SETTINGS = {"bootstrap_samples": SAMPLES, "seed": 3, "config_hash": "abc123"}
+SETTINGS = {
+    "bootstrap_samples": SAMPLES,
+    "seed": 3,
+    "config_hash": "abc123",
+    "loglik_groups": {"medical": ["anatomy", "med_mcq"], "general": None},
+}
 
 
 @pytest.fixture(scope="module")
@@ -292,6 +352,7 @@ def _api(
         summary=i.load_summary(args["summary"]),
         grid=parse_grid(json.dumps(grid)),
         scores_dir=args["scores_dir"],
+        stability_dir=args.get("stability_dir"),
         mix_stats=i.load_mix_stats(args.get("mix_stats", [])),
         block_stats=i.load_block_stats(args.get("block_stats", [])),
         train_logs=i.load_train_logs(args.get("train_logs", [])),
@@ -308,7 +369,8 @@ def _table(section: Section, name: str):
 
 
 def _main(summary: pl.DataFrame) -> pl.DataFrame:
-    return summary.filter(pl.col("metric") == pl.col("task").replace_strict(MAIN_METRIC))
+    generated = summary.filter(pl.col("evaluation") == "generate")
+    return generated.filter(pl.col("metric") == pl.col("task").replace_strict(MAIN_METRIC))
 
 
 def _model_overall(summary: pl.DataFrame) -> pl.DataFrame:
@@ -331,6 +393,7 @@ def test_every_section_is_populated_and_written(full: dict[str, Any]) -> None:
         "rq5",
         "cost",
         "progression",
+        "knowledge",
         "ranks",
         "tradeoff",
         "stability",
@@ -480,11 +543,20 @@ def test_progression_ranks_tradeoff_and_stability(full: dict[str, Any]) -> None:
     base = next(r for r in trade.rows if r[:2] == ["qwen-1b", "base"])
     assert cpt[4] == pytest.approx(cpt[2] - base[2])
     stab = _table(s["stability"], "stability")
-    row = next(r for r in stab.rows if r[0] == "llama-8b")
+    row = next(r for r in stab.rows if r[0] == "llama-8b" and r[10] == "arms' eval styles")
     qa = _main(full["summary"]).filter((pl.col("task") == "qa") & (pl.col("model") == "llama-8b"))
     acc = {a: qa.filter(pl.col("arm") == a)["value"].mean() for a in ("rot-answer", "rot")}
     assert row[1:3] == ["rot-answer", "rot"] and row[6] == pytest.approx(acc["rot-answer"] - acc["rot"])
-    assert row[8] is not None
+    assert row[8] is not None and row[10] == "arms' eval styles"
+    summary = full["summary"]
+    stab_rows = summary.filter((pl.col("evaluation") == "stability") & (pl.col("model") == "llama-8b"))
+    for arm in STABILITY_SHIFT:
+        row = next(r for r in stab.rows if r[0] == "llama-8b" and r[1] == f"{arm}/qa_answer_only")
+        mine = stab_rows.filter((pl.col("arm") == arm) & (pl.col("metric") == "accuracy"))
+        acc = {s: mine.filter(pl.col("style") == s)["value"].mean() for s in ("qa_answer_only", "qa_explain")}
+        assert row[2] == f"{arm}/qa_explain" and row[10] == "k-shot prompts"
+        assert row[6] == pytest.approx(acc["qa_answer_only"] - acc["qa_explain"])
+        assert row[9] is (arm == "cpt")  # a 0.3 drop on 72 items is significant, none is not
 
 
 def test_missing_arms_and_inputs_are_said(tmp_path: Path) -> None:
@@ -494,7 +566,16 @@ def test_missing_arms_and_inputs_are_said(tmp_path: Path) -> None:
     _cli(args, grid, {"bootstrap_samples": SAMPLES}, tmp_path / "report")
     sections = {s.key: s for s in _api(args, grid, {"bootstrap_samples": SAMPLES})[0]}
     missing = {k for k, s in sections.items() if s.missing}
-    assert missing == {"rq2", "rq3", "rq4", "rq5", "cost", "progression", "tradeoff", "stability"}
+    assert missing == {
+        "rq2",
+        "rq3",
+        "rq4",
+        "rq5",
+        "cost",
+        "progression",
+        "tradeoff",
+        "stability",
+    }
     assert sections["rq1"].populated and sections["averages"].populated and sections["ranks"].populated
     index = (tmp_path / "report" / "index.md").read_text()
     for key in missing:
@@ -522,3 +603,32 @@ def test_bad_input_raises_naming_the_problem(tmp_path: Path) -> None:
     (tmp_path / "m").mkdir()
     with pytest.raises(ValueError, match="neither"):
         model_parameters(tmp_path / "m")
+
+
+def test_knowledge_tables_follow_the_partages_layout(full: dict[str, Any]) -> None:
+    """One table per group × language; cells are the summary's values with its significance marks."""
+    section = full["sections"]["knowledge"]
+    names = [a.name for a in section.artefacts]
+    assert names == [
+        "knowledge_medical_en",
+        "knowledge_medical_fr",
+        "knowledge_general_en",
+        "knowledge_general_fr",
+    ]
+    table = _table(section, "knowledge_medical_fr")
+    assert table.columns == ["model", "arm", "med-mcq", "average"]
+    llama = {r[1]: r for r in table.rows if r[0] == "llama-1b"}
+    assert list(llama) == ["base", "cpt@step-10", "cpt", "cpt-slerp"]  # base, checkpoints by step, the rest
+    summary = full["summary"].filter(
+        (pl.col("evaluation") == "loglik")
+        & (pl.col("metric") == "loglik_acc")
+        & (pl.col("model") == "llama-1b")
+        & (pl.col("language") == "fr")
+        & (pl.col("dataset") == "med-mcq")
+    )
+    for arm, row in llama.items():
+        want = summary.filter(pl.col("arm") == arm).row(0, named=True)
+        assert row[2].value == pytest.approx(want["value"]) and row[3] == pytest.approx(want["value"])
+    assert (
+        llama["base"][2].marks == "" and llama["cpt"][2].marks == "▲" and llama["cpt-slerp"][2].marks == "▼"
+    )

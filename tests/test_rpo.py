@@ -46,6 +46,22 @@ def test_settings_are_validated():
         rpo.resolve_settings({"beta": 0})
 
 
+def test_qlora_needs_lora_and_a_gpu(tmp_path, monkeypatch):
+    """RPO on NF4 (QLoRA for large models) is refused where it cannot run, before reading anything."""
+    with pytest.raises(ValueError, match="QLoRA trains a LoRA adapter"):
+        rpo.resolve_settings({"quantization": "nf4", "lora": None})
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(RuntimeError, match="needs a CUDA GPU"):
+        rpo.train(
+            "unused",
+            tmp_path / "missing.jsonl",
+            tmp_path / "out",
+            tmp_path / "l.parquet",
+            {"quantization": "nf4"},
+        )
+    assert not (tmp_path / "out").exists()
+
+
 def test_read_pairs_names_file_and_line(tmp_path):
     path = tmp_path / "pairs.jsonl"
     path.write_text(json.dumps(PAIRS[0]) + "\n" + json.dumps({**PAIRS[1], "rejected": ""}) + "\n")

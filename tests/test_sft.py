@@ -101,6 +101,29 @@ def test_collated_labels_mask_what_the_loss_setting_says(tiny_model_factory, tmp
     assert trainer.args.assistant_only_loss is False and trainer.args.packing is False
 
 
+@pytest.mark.parametrize("loss", ["full", "completion_only"])
+def test_plain_loss_equals_trls_fused_lm_head_loss(tiny_model_factory, tmp_path, loss):
+    """The CPU trainer's loss (model forward on the collator's labels) is TRL's chunked-head loss."""
+    model_dir = tiny_model_factory("qwen3", "instruct")
+    records = [record(0), {**record(1), "prompt": "Short text: fever"}, record(2)]
+    losses = {}
+    for fused in (True, False):
+        settings = sft.resolve_settings({**FAST, "loss": loss, "fused_lm_head": fused})
+        trainer = sft.build_trainer(model_dir, records, settings, str(tmp_path / str(fused)))
+        assert (type(trainer).__name__ == "SFTTrainer") is fused
+        batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(records))])
+        n_items = (batch["labels"][:, 1:] != -100).sum()
+        trainer.model.train()
+        value = trainer.compute_loss(trainer.model, batch, num_items_in_batch=n_items)
+        value.backward()
+        grads = [p.grad.clone() for p in trainer.model.parameters() if p.requires_grad]
+        losses[fused] = (value.item(), grads)
+    assert losses[True][0] == pytest.approx(losses[False][0], rel=1e-5)
+    for fused_grad, plain_grad in zip(losses[True][1], losses[False][1], strict=True):
+        torch.testing.assert_close(fused_grad, plain_grad, rtol=1e-4, atol=1e-6)
+    assert not sft.use_fused_lm_head(None)  # no CUDA here: the plain loss
+
+
 def test_nf4_config_and_cpu_refusal(tmp_path, monkeypatch):
     config = qlora.bnb_config("nf4")
     assert config.load_in_4bit and config.bnb_4bit_quant_type == "nf4"

@@ -1,25 +1,31 @@
-"""The summary table: one row per score, model metadata joined, bad scores refused."""
+"""The summary table: one row per score, model metadata joined, significance marked, bad scores refused."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 
-from pipeline.summary import main
+from pipeline.evaluate.stats import cell_seed, estimate, paired_test_rows
+from pipeline.summary import COLUMNS, main
 
 MODELS = {"m": {"family": "llama", "variant": "base", "size": "tiny", "source": "tiny"}}
+SETTINGS = {"bootstrap_samples": 300, "seed": 7, "confidence": 0.95, "reference_arm": "base"}
 
 
-def row(metric: str, value: float | None) -> dict:
+def row(metric: str, value: float | None, arm: str = "it", items: list | None = None, **extra: Any) -> dict:
     return {
         "model": "m",
-        "arm": "it",
+        "arm": arm,
         "dataset": "d",
         "language": "en",
         "task": "ner",
         "subtask": "s",
+        "style": "json",
         "metric": metric,
         "value": value,
         "n": 4,
@@ -28,27 +34,148 @@ def row(metric: str, value: float | None) -> dict:
         "ci_high": 0.9,
         "parse_failure_rate": 0.25,
         "decoding": {"max_new_tokens": 8},
-        "items": [["a", 1, 1, 1]],
+        "item_fields": ["tp", "n_pred", "n_gold"],
+        "items": items if items is not None else [["a", 1, 1, 1]],
+        **extra,
     }
 
 
-def test_rows_and_schema(tmp_path):
-    score = tmp_path / "s.json"
-    score.write_text(json.dumps([row("f1_strict", 0.5), row("f1_lenient", 0.75)]))
+def qa_row(arm: str, correct: list[int], metric: str = "accuracy", style: str | None = "json") -> dict:
+    stats = np.asarray(correct, dtype=float)[:, None]
+    est = estimate("accuracy", stats)
+    items = [[f"q{i:02d}", c] for i, c in enumerate(correct)]
+    return row(
+        metric, est.value, arm, items, task="qa", subtask="mcq", item_fields=["correct"], style=style, n=est.n
+    )
+
+
+def write(path: Path, rows: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(rows))
+    return path
+
+
+def run(tmp_path: Path, *args: str, settings: dict | None = None) -> pl.DataFrame:
     out = tmp_path / "summary.parquet"
-    main(["--scores", str(score), "--models", json.dumps(MODELS), "--output", str(out)])
-    frame = pl.read_parquet(out)
+    main(
+        [
+            *args,
+            "--models",
+            json.dumps(MODELS),
+            "--settings",
+            json.dumps(settings or SETTINGS),
+            "--output",
+            str(out),
+        ]
+    )
+    return pl.read_parquet(out)
+
+
+def test_rows_and_schema(tmp_path):
+    score = write(tmp_path / "s.json", [row("f1_strict", 0.5), row("f1_lenient", 0.75)])
+    frame = run(tmp_path, "--scores", str(score))
+    assert frame.columns == list(COLUMNS)
     assert frame.height == 2 and frame["family"].to_list() == ["llama", "llama"]
     assert frame.filter(pl.col("metric") == "f1_lenient")["value"].item() == 0.75
     assert json.loads(frame["decoding"][0]) == {"max_new_tokens": 8}
-    assert "items" not in frame.columns
+    assert frame["evaluation"].to_list() == ["generate", "generate"] and frame["style"][0] == "json"
+    assert frame["p_value"].null_count() == 2  # no reference arm among the scores
 
 
-def test_non_finite_score_names_the_file(tmp_path):
-    score = tmp_path / "bad.json"
-    score.write_text(json.dumps([row("f1_strict", None)]))
-    with pytest.raises(ValueError, match=r"bad\.json: metric 'f1_strict'"):
-        main(
-            ["--scores", str(score), "--models", json.dumps(MODELS), "--output", str(tmp_path / "o.parquet")]
+def test_significance_against_the_reference_arm(tmp_path):
+    """delta/p_value equal a paired bootstrap with the cell's seed; only the main metric is tested."""
+    rng = np.random.default_rng(0)
+    base_correct = (rng.random(40) < 0.3).astype(int).tolist()
+    good_correct = [1] * 36 + [0] * 4
+    same_correct = list(base_correct)
+    base = qa_row("base", base_correct)
+    good, same = qa_row("good", good_correct), qa_row("same", same_correct)
+    extra = {**qa_row("good", good_correct), "metric": "parse_ok"}
+    files = [
+        write(tmp_path / f"{name}.json", rows)
+        for name, rows in (("base", [base]), ("good", [good, extra]), ("same", [same]))
+    ]
+    frame = run(tmp_path, "--scores", *map(str, files))
+    by_arm = {r["arm"]: r for r in frame.filter(pl.col("metric") == "accuracy").iter_rows(named=True)}
+    assert by_arm["base"]["reference_arm"] is None and by_arm["base"]["p_value"] is None
+    seed = cell_seed(SETTINGS["seed"], ("d", "en", "qa", "mcq"))
+    want = paired_test_rows(good, base, SETTINGS["bootstrap_samples"], seed, SETTINGS["confidence"])
+    got = by_arm["good"]
+    assert got["reference_arm"] == "base" and got["delta"] == pytest.approx(want.delta)
+    assert got["p_value"] == pytest.approx(want.p_value) and got["significant"] is True
+    assert (
+        by_arm["same"]["delta"] == 0
+        and by_arm["same"]["p_value"] == 1
+        and by_arm["same"]["significant"] is False
+    )
+    assert frame.filter(pl.col("metric") == "parse_ok")["p_value"].item() is None
+
+
+def test_evaluations_are_compared_within_themselves(tmp_path):
+    """Log-likelihood rows meet the reference's log-likelihood rows; stability rows meet the same style."""
+    ones, zeros = [1] * 30, [0] * 30
+    gen = [write(tmp_path / "g" / f"{a}.json", [qa_row(a, c)]) for a, c in (("base", zeros), ("cpt", ones))]
+    loglik = [
+        write(
+            tmp_path / "l" / f"{a}.json",
+            [qa_row(a, c, "loglik_acc", None), qa_row(a, c, "loglik_acc_norm", None)],
         )
-    assert not (tmp_path / "o.parquet").exists()
+        for a, c in (("base", ones), ("cpt", ones))
+    ]
+    stability = [
+        write(tmp_path / "s" / f"{a}-{s}.json", [qa_row(a, c, style=s)])
+        for a, s, c in (
+            ("base", "qa_answer_only", zeros),
+            ("base", "qa_explain", ones),
+            ("cpt", "qa_answer_only", zeros),
+            ("cpt", "qa_explain", ones),
+        )
+    ]
+    frame = run(
+        tmp_path,
+        "--scores",
+        *map(str, gen),
+        "--loglik-scores",
+        *map(str, loglik),
+        "--stability-scores",
+        *map(str, stability),
+    )
+    cpt = frame.filter(pl.col("arm") == "cpt")
+    delta = {(r["evaluation"], r["style"], r["metric"]): r["delta"] for r in cpt.iter_rows(named=True)}
+    assert delta == {
+        ("generate", "json", "accuracy"): 1.0,
+        ("loglik", None, "loglik_acc"): 0.0,
+        ("loglik", None, "loglik_acc_norm"): 0.0,
+        ("stability", "qa_answer_only", "accuracy"): 0.0,
+        ("stability", "qa_explain", "accuracy"): 0.0,
+    }
+
+
+def test_reference_arm_is_a_setting(tmp_path):
+    files = [write(tmp_path / f"{a}.json", [qa_row(a, c)]) for a, c in (("base", [0] * 9), ("cpt", [1] * 9))]
+    frame = run(tmp_path, "--scores", *map(str, files), settings={**SETTINGS, "reference_arm": "cpt"})
+    assert frame.filter(pl.col("arm") == "base")["delta"].item() == -1.0
+
+
+def test_paired_rows_must_cover_the_same_items(tmp_path):
+    base = write(tmp_path / "base.json", [qa_row("base", [0, 1, 1])])
+    it = write(tmp_path / "it.json", [qa_row("it", [0, 1])])
+    with pytest.raises(ValueError, match=r"it\.json and .*base\.json cover different items"):
+        run(tmp_path, "--scores", str(base), str(it))
+    assert not (tmp_path / "summary.parquet").exists()
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([row("f1_strict", None)], r"bad\.json: metric 'f1_strict' has no finite value"),
+        ([row("f1_strict", 0.5, items=[])], r"bad\.json: metric 'f1_strict' has no per-item statistics"),
+        ([{"metric": "f1_strict"}], r"bad\.json: a metric row lacks \['model'"),
+        ({"metric": "x"}, r"bad\.json: expected a JSON list"),
+    ],
+)
+def test_bad_score_files_name_the_file(tmp_path, rows, message):
+    score = write(tmp_path / "bad.json", rows)
+    with pytest.raises(ValueError, match=message):
+        run(tmp_path, "--scores", str(score))
+    assert not (tmp_path / "summary.parquet").exists()

@@ -62,7 +62,8 @@ def test_demo_dag_builds_every_stage(tmp_path):
     assert counts["score"] == n_models * n_arms
     for rule in ("demo_data", "extract_tasks", "clean_source", "build_corpus", "corpus_blocks", "cpt", "sft"):
         assert counts.get(rule, 0) >= 1, rule
-    assert counts["merge"] == n_models and counts["rpo"] == n_models and counts["summary"] == 1
+    assert counts["merge"] == n_models and counts["summary"] == 1
+    assert counts["loglik"] == n_models * len(config["loglik"]["arms"])
 
 
 def test_unknown_config_key_stops_before_any_job(tmp_path):
@@ -119,6 +120,58 @@ def test_thesis_grid_dry_runs_with_the_slurm_profile(tmp_path):
     assert "nodes=2" in large_cpt and "mpi=srun" in large_cpt and "--gpus-per-node=4" in large_cpt
     assert "--nodes 2 --procs-per-node 4 --cluster slurm" in large_cpt
     assert "gpu=1" in generate
+
+
+def test_a_configfile_replaces_the_demo_config():
+    """Run from the checkout, `--configfile` is the whole config: no demo model joins the thesis grid."""
+    out = snakemake("-n", "--configfile", str(REPO / "config/thesis.yaml"), "results/summary.parquet").stdout
+    assert job_counts(out)["base_model"] == 12 and "llama-base" not in out
+
+
+@pytest.mark.parametrize(
+    ("study", "expected"),
+    [
+        ("preferred-medllm", {"cpt": 2, "preferences": 6, "rpo": 6, "stability": 10, "score_stability": 10}),
+        ("partages", {"cpt": 4, "checkpoint_model": 8, "merge": 4, "loglik": 20}),
+    ],
+)
+def test_study_presets_dry_run_with_the_slurm_profile(tmp_path, study, expected):
+    """Each full study preset builds its DAG under the SLURM profile with GPU requests where they belong."""
+    out = snakemake(
+        "-n",
+        "-p",
+        "--profile",
+        str(REPO / "slurm"),
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(REPO / f"config/studies/{study}.yaml"),
+    ).stdout
+    counts = job_counts(out)
+    assert {rule: counts.get(rule, 0) for rule in expected} == expected
+    assert "generate" not in counts and "sft" not in counts
+    jobs = out.split("\n\n")
+    large_cpt = next(j for j in jobs if "rule cpt:" in j and "model=qwen3-8b," in j)
+    assert "gpu=4" in large_cpt and "nodes=2" in large_cpt and "mpi=srun" in large_cpt
+    if study == "preferred-medllm":
+        rpo = {
+            m: next(j for j in jobs if "rule rpo:" in j and f"model={m}, arm=cpt-rpo" in j)
+            for m in ("qwen3-8b", "qwen3-1.7b")
+        }
+        assert '"quantization":"nf4"' in rpo["qwen3-8b"] and "quantization" not in rpo["qwen3-1.7b"]
+        assert "gpu=1" in rpo["qwen3-8b"] and "gpu=1" in next(j for j in jobs if "rule stability:" in j)
+    else:
+        merge = next(j for j in jobs if "rule merge:" in j and "model=qwen3-4b," in j)
+        assert "results/models/qwen3-4b/pdapt@step-1440" in merge
+        assert "gpu=1" in next(j for j in jobs if "rule loglik:" in j)
+
+
+@pytest.mark.parametrize("study", ["preferred-medllm-demo", "partages-demo"])
+def test_study_demo_twins_dry_run(tmp_path, study):
+    out = snakemake(
+        "-n", "--directory", str(tmp_path), "--configfile", str(REPO / f"config/studies/{study}.yaml")
+    ).stdout
+    assert job_counts(out)["summary"] == 1 and "generate" not in job_counts(out)
 
 
 def test_python_is_ruff_clean():

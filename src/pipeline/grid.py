@@ -68,12 +68,13 @@ class Grid:
                 self._check_checkpoint(arm)
             if arm.method == "cpt" and arm.spec.get("corpus") not in self.config["corpus"]["corpora"]:
                 raise ValueError(f"arms.{arm.name}.corpus: unknown corpus {arm.spec.get('corpus')!r}")
-        for name in self.loglik_datasets:
-            if name not in self.registry:
-                raise ValueError(f"loglik.datasets: unknown dataset {name!r}")
-        for name in self.loglik_arms:
-            if name not in self.arms:
-                raise ValueError(f"loglik.arms: unknown arm {name!r}")
+        for section in ("loglik", "stability"):
+            for name in self._qa_section(section).get("datasets") or []:
+                if name not in self.registry:
+                    raise ValueError(f"{section}.datasets: unknown dataset {name!r}")
+            for name in self._qa_section(section).get("arms") or []:
+                if name not in self.arms:
+                    raise ValueError(f"{section}.arms: unknown arm {name!r}")
 
     def _check_checkpoint(self, arm: Arm) -> None:
         """A checkpoint arm names a step its CPT parent keeps."""
@@ -116,30 +117,57 @@ class Grid:
 
         return [c for name in self.eval_datasets for c in cells(self.registry[name])]
 
+    def _qa_section(self, section: str) -> dict[str, Any]:
+        return self.config.get(section) or {}
+
     @property
     def loglik_datasets(self) -> list[str]:
         """Datasets scored by log-likelihood (knowledge and forgetting checks)."""
-        return list((self.config.get("loglik") or {}).get("datasets") or [])
+        return list(self._qa_section("loglik").get("datasets") or [])
 
     @property
     def loglik_arms(self) -> list[str]:
-        chosen = (self.config.get("loglik") or {}).get("arms")
-        return list(self.arms) if chosen is None else list(chosen)
+        return self._section_arms("loglik")
 
     def loglik_cells(self) -> list[tuple[str, str, str]]:
+        return self._qa_cells("loglik")
+
+    @property
+    def stability_datasets(self) -> list[str]:
+        """Multiple-choice datasets asked answer-only and explain-then-answer (explanation stability)."""
+        return list(self._qa_section("stability").get("datasets") or [])
+
+    @property
+    def stability_arms(self) -> list[str]:
+        return self._section_arms("stability") if self.stability_datasets else []
+
+    def stability_cells(self) -> list[tuple[str, str, str]]:
+        return self._qa_cells("stability")
+
+    def _section_arms(self, section: str) -> list[str]:
+        chosen = self._qa_section(section).get("arms")
+        return list(self.arms) if chosen is None else list(chosen)
+
+    def _qa_cells(self, section: str) -> list[tuple[str, str, str]]:
         from pipeline.tasks.registry import cells
 
-        for name in self.loglik_datasets:
+        names = list(self._qa_section(section).get("datasets") or [])
+        for name in names:
             if self.registry[name].task != "qa":
-                raise ValueError(f"loglik.datasets: {name!r} is a {self.registry[name].task} dataset, not qa")
-        return [c for name in self.loglik_datasets for c in cells(self.registry[name])]
+                raise ValueError(
+                    f"{section}.datasets: {name!r} is a {self.registry[name].task} dataset, not qa"
+                )
+        return [c for name in names for c in cells(self.registry[name])]
 
     # -- settings --------------------------------------------------------------------------
-    def settings(self, arm: str) -> dict[str, Any]:
-        """The effective settings of an arm's training stage: method defaults + arm overrides."""
+    def settings(self, arm: str, model: str | None = None) -> dict[str, Any]:
+        """The effective settings of an arm's training stage for `model`: method defaults, then the
+        method's `sizes` entry for the model's size class (e.g. QLoRA for large models), then the arm's."""
         spec = self.arms[arm]
-        defaults = self.config.get("training", {}).get(spec.method, {})
-        return deep_merge(defaults, spec.spec.get("settings", {}))
+        defaults = dict(self.config.get("training", {}).get(spec.method, {}))
+        by_size = defaults.pop("sizes", None) or {}
+        size = self.config["models"][model].get("size") if model is not None else None
+        return deep_merge(deep_merge(defaults, by_size.get(size, {})), spec.spec.get("settings", {}))
 
 
 def load_grid(config: dict[str, Any], base_dir: str | Path = ".") -> Grid:

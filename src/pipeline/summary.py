@@ -1,8 +1,10 @@
 """`results/summary.parquet`: every score of the grid in one long table.
 
-One row per (model, arm, dataset, language, task, subtask, metric), with the value,
-its uncertainty, the number of examples, the parse-failure rate, the decoding
-settings, and the model's family, variant and size class.
+One row per (model, arm, evaluation, style, dataset, language, task, subtask, metric), with
+the value, its uncertainty, the number of examples, the parse-failure rate, the decoding
+settings, the model's family, variant and size class, and a paired bootstrap test against the
+reference arm (the untouched `base` model by default) on the same items: `delta`, `p_value`
+and `significant` are filled on each cell's main metric (and the log-likelihood accuracies).
 """
 
 from __future__ import annotations
@@ -10,10 +12,24 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from pipeline.evaluate.metrics import MAIN_METRIC
+from pipeline.evaluate.stats import bootstrap, cell_seed, replicate_test
 from pipeline.io import atomic_path
+
+EVALUATIONS = ("generate", "loglik", "stability")
+LOGLIK_METRICS = ("loglik_acc", "loglik_acc_norm")
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "reference_arm": "base",
+    "bootstrap_samples": 1000,
+    "seed": 0,
+    "confidence": 0.95,
+}
 
 COLUMNS = {
     "model": str,
@@ -21,6 +37,8 @@ COLUMNS = {
     "variant": str,
     "size": str,
     "arm": str,
+    "evaluation": str,
+    "style": str,
     "dataset": str,
     "language": str,
     "task": str,
@@ -33,38 +51,137 @@ COLUMNS = {
     "n": int,
     "parse_failure_rate": float,
     "decoding": str,
+    "reference_arm": str,
+    "delta": float,
+    "p_value": float,
+    "significant": bool,
 }
+CELL = ("dataset", "language", "task", "subtask")
 
 
-def summary_rows(score_files: list[Path], models: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """Flatten score files into rows; a missing or non-finite value is an error naming the file."""
-    rows = []
-    for path in score_files:
-        for metric in json.loads(path.read_text(encoding="utf-8")):
-            value = metric.get("value")
-            if value is None or not math.isfinite(value):
-                raise ValueError(f"{path}: metric {metric.get('metric')!r} has no finite value ({value!r})")
-            model = models[metric["model"]]
-            row = {
-                **{k: metric.get(k) for k in COLUMNS},
-                "family": model["family"],
-                "variant": model["variant"],
-                "size": str(model.get("size", "")),
-                "decoding": json.dumps(metric.get("decoding", {}), sort_keys=True),
-            }
-            rows.append(row)
-    return rows
+@dataclass(frozen=True)
+class ItemScores:
+    """The per-item statistics of one tested score row, items sorted by id."""
+
+    path: Path
+    ids: tuple[str, ...]
+    stats: np.ndarray
+
+
+def tested(row: dict[str, Any]) -> bool:
+    """Rows that get a significance test: each cell's main metric and the log-likelihood accuracies."""
+    return row["metric"] == MAIN_METRIC.get(row["task"]) or row["metric"] in LOGLIK_METRICS
+
+
+def _item_scores(path: Path, row: dict[str, Any]) -> ItemScores:
+    items = row.get("items")
+    if not isinstance(items, list) or not items or not isinstance(row.get("item_fields"), list):
+        raise ValueError(f"{path}: metric {row['metric']!r} has no per-item statistics ('items')")
+    ordered = sorted(items, key=lambda item: str(item[0]))
+    ids = tuple(str(item[0]) for item in ordered)
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"{path}: metric {row['metric']!r} has duplicate item ids")
+    stats = np.asarray([item[1:] for item in ordered], dtype=float).reshape(len(ids), -1)
+    return ItemScores(path, ids, stats)
+
+
+def read_score_file(path: Path, evaluation: str) -> list[tuple[dict[str, Any], ItemScores | None]]:
+    """The metric rows of one score file, each with its items when it is tested."""
+    try:
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: invalid JSON ({err.msg}, line {err.lineno})") from err
+    if not isinstance(metrics, list):
+        raise ValueError(f"{path}: expected a JSON list of metric rows")
+    out = []
+    for metric in metrics:
+        missing = [k for k in ("model", "arm", *CELL, "metric") if k not in metric]
+        if missing:
+            raise ValueError(f"{path}: a metric row lacks {missing}")
+        value = metric.get("value")
+        if value is None or not math.isfinite(value):
+            raise ValueError(f"{path}: metric {metric['metric']!r} has no finite value ({value!r})")
+        row = {**{k: metric.get(k) for k in COLUMNS}, "evaluation": evaluation}
+        row["style"] = metric.get("style")
+        row["decoding"] = json.dumps(metric.get("decoding") or {}, sort_keys=True)
+        out.append((row, _item_scores(path, metric) if tested(row) else None))
+    return out
+
+
+def _test_key(row: dict[str, Any], arm: str) -> tuple[Any, ...]:
+    style = row["style"] if row["evaluation"] == "stability" else None
+    return (row["evaluation"], style, row["model"], arm, *(row[k] for k in CELL), row["metric"])
+
+
+def mark_significance(rows: list[tuple[dict[str, Any], ItemScores | None]], settings: dict[str, Any]) -> None:
+    """Fill `reference_arm`, `delta`, `p_value`, `significant` of every tested row in place.
+
+    A row is compared with the reference arm's row of the same model, evaluation (and style, for
+    stability), cell and metric; rows without one (the reference itself) stay empty. Replicates
+    use the cell's seed (`cell_seed`), so these p-values equal the report's single-cell tests.
+    """
+    reference = settings["reference_arm"]
+    by_key = {_test_key(row, row["arm"]): (row, items) for row, items in rows if items is not None}
+    replicates: dict[tuple[Any, ...], np.ndarray] = {}
+
+    def reps(row: dict[str, Any], items: ItemScores) -> np.ndarray:
+        key = _test_key(row, row["arm"])
+        if key not in replicates:
+            seed = cell_seed(settings["seed"], tuple(row[k] for k in CELL))
+            replicates[key] = bootstrap(row["metric"], items.stats, settings["bootstrap_samples"], seed)
+        return replicates[key]
+
+    for row, items in rows:
+        found = by_key.get(_test_key(row, reference))
+        if items is None or row["arm"] == reference or found is None:
+            continue
+        ref_row, ref_items = found
+        if ref_items.ids != items.ids:
+            raise ValueError(f"{items.path} and {ref_items.path} cover different items")
+        diffs = reps(row, items) - reps(ref_row, ref_items)
+        test = replicate_test(row["value"] - ref_row["value"], diffs, len(items.ids), settings["confidence"])
+        row.update(
+            reference_arm=reference,
+            delta=test.delta,
+            p_value=test.p_value,
+            significant=test.significant(1 - settings["confidence"]),
+        )
+
+
+def summary_rows(
+    scores: dict[str, list[Path]], models: dict[str, dict[str, Any]], settings: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Flatten score files (per evaluation) into rows with their significance marks."""
+    unknown = sorted(set(scores) - set(EVALUATIONS))
+    if unknown:
+        raise ValueError(f"unknown evaluation(s) {unknown}; known: {list(EVALUATIONS)}")
+    if not any(scores.values()):
+        raise ValueError("no score files: the grid evaluates nothing (evaluate_datasets, loglik, stability)")
+    settings = {**DEFAULT_SETTINGS, **settings}
+    rows = [
+        pair
+        for evaluation, paths in scores.items()
+        for path in paths
+        for pair in read_score_file(path, evaluation)
+    ]
+    mark_significance(rows, settings)
+    out = []
+    for row, _ in rows:
+        model = models.get(row["model"])
+        if model is None:
+            raise ValueError(f"score rows name model {row['model']!r}, which the config's models lack")
+        row.update(family=model["family"], variant=model["variant"], size=str(model.get("size", "")))
+        out.append(row)
+    return out
 
 
 def write_summary(rows: list[dict[str, Any]], output: Path) -> None:
     import polars as pl
 
-    schema = {
-        name: pl.Utf8 if kind is str else pl.Int64 if kind is int else pl.Float64
-        for name, kind in COLUMNS.items()
-    }
+    kinds = {str: pl.Utf8, int: pl.Int64, float: pl.Float64, bool: pl.Boolean}
+    schema = {name: kinds[kind] for name, kind in COLUMNS.items()}
     frame = pl.DataFrame(rows, schema=schema).sort(
-        ["model", "arm", "dataset", "language", "subtask", "metric"]
+        ["model", "arm", "evaluation", "style", "dataset", "language", "subtask", "metric"], nulls_last=True
     )
     with atomic_path(output) as tmp:
         frame.write_parquet(tmp)
@@ -72,11 +189,18 @@ def write_summary(rows: list[dict[str, Any]], output: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--scores", type=Path, nargs="+", required=True)
+    parser.add_argument("--scores", type=Path, nargs="*", default=[], help="generation score files")
+    parser.add_argument("--loglik-scores", type=Path, nargs="*", default=[])
+    parser.add_argument("--stability-scores", type=Path, nargs="*", default=[])
     parser.add_argument("--models", required=True, help="JSON: the config's models section")
+    parser.add_argument(
+        "--settings", default="{}", help="JSON: reference_arm, bootstrap_samples, seed, confidence"
+    )
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(argv)
-    write_summary(summary_rows(args.scores, json.loads(args.models)), args.output)
+    scores = {"generate": args.scores, "loglik": args.loglik_scores, "stability": args.stability_scores}
+    rows = summary_rows(scores, json.loads(args.models), json.loads(args.settings))
+    write_summary(rows, args.output)
 
 
 if __name__ == "__main__":

@@ -60,7 +60,9 @@ def arm_regex(method):
 
 
 def task_files(datasets=None):
-    return [f"results/tasks/{d}.jsonl" for d in (datasets or GRID.registry)]
+    """Example files of `datasets` (default: every dataset of the registry)."""
+    names = GRID.registry if datasets is None else datasets
+    return [f"results/tasks/{d}.jsonl" for d in names]
 
 
 def shape(rule, wildcards):
@@ -118,20 +120,63 @@ def generation_settings(wildcards):
     )
 
 
+STABILITY_CELLS = ["/".join(cell) for cell in GRID.stability_cells()]
+
+
+STABILITY_STYLES = ["qa_answer_only", "qa_explain"]
+
+
+PREFERENCES = config.get("training", {}).get("preferences") or {}
+
+
+SCORE_SETTINGS_DICT = {
+    key: config["scoring"][key]
+    for key in ("bootstrap_samples", "confidence")
+    if key in config["scoring"]
+}
+
+
+SCORE_SETTINGS = canonical_json({"seed": config["seed"], **SCORE_SETTINGS_DICT})
+
+
+def stability_settings(wildcards):
+    """Generation settings with the stability section's decoding overrides and k-shot settings."""
+    section = config.get("stability") or {}
+    generation = config["generation"]
+    return canonical_json(
+        {
+            **generation,
+            "decoding": {**generation["decoding"], **section.get("decoding", {})},
+            **section.get("settings", {}),
+            "model": wildcards.model,
+            "arm": wildcards.arm,
+        }
+    )
+
+
 def summary_scores(wildcards):
-    scores = expand(
-        "results/scores/{model}/{arm}/{cell}.json",
-        model=GRID.models,
-        arm=GRID.arms,
-        cell=CELLS,
-    )
-    scores += expand(
-        "results/loglik/{model}/{arm}/{cell}.json",
-        model=GRID.models,
-        arm=GRID.loglik_arms,
-        cell=LOGLIK_CELLS,
-    )
-    return scores
+    """The score files of every evaluation, by evaluation."""
+    return {
+        "scores": expand(
+            "results/scores/{model}/{arm}/{cell}.json",
+            model=GRID.models,
+            arm=GRID.arms,
+            cell=CELLS,
+        ),
+        "loglik_scores": expand(
+            "results/loglik/{model}/{arm}/{cell}.json",
+            model=GRID.models,
+            arm=GRID.loglik_arms,
+            cell=LOGLIK_CELLS,
+        ),
+        "stability_scores": expand(
+            "results/stability/{model}/{arm}/{style}/{cell}.json",
+            model=GRID.models,
+            arm=GRID.stability_arms,
+            style=STABILITY_STYLES,
+            cell=STABILITY_CELLS,
+        ),
+    }
 
 
 def base_source(wildcards):
@@ -146,6 +191,7 @@ def report_inputs(wildcards):
     """Everything the report reads besides the summary: stats, logs, throughput, benchmarks."""
     cpt_corpora = {GRID.arms[a].spec["corpus"] for a in GRID.arms_with("cpt")}
     return {
+        **summary_scores(wildcards),
         "mix_stats": [f"results/mixes/{m}.stats.json" for m in config.get("mixes", {})],
         "block_stats": expand(
             "results/corpus/blocks/{model}/{corpus}.stats.json",
@@ -160,12 +206,12 @@ def report_inputs(wildcards):
         "throughput": expand(
             "results/predictions/{model}/{arm}/throughput.json",
             model=GRID.models,
-            arm=GRID.arms,
+            arm=GRID.arms if CELLS else [],
         ),
         "benchmarks": expand(
             "results/benchmarks/generate/{model}/{arm}.tsv",
             model=GRID.models,
-            arm=GRID.arms,
+            arm=GRID.arms if CELLS else [],
         ),
         "loglik": expand(
             "results/loglik/{model}/{arm}/{cell}.jsonl",
@@ -190,7 +236,9 @@ REPORT_FILES = (
 def launcher(wildcards):
     """One training process per GPU of the job (CPU: `cpu_processes` of the arm's settings)."""
     job = shape("cpt", wildcards)
-    procs = job.gpus_per_node or GRID.settings(wildcards.arm).get("cpu_processes", 1)
+    procs = job.gpus_per_node or GRID.settings(wildcards.arm, wildcards.model).get(
+        "cpu_processes", 1
+    )
     cluster = "slurm" if job.nodes > 1 else "local"
     gpus = f" --gpus-per-node {job.gpus_per_node}" if job.gpus_per_node else ""
     return f"--nodes {job.nodes} --procs-per-node {procs} --cluster {cluster}{gpus}"
@@ -198,6 +246,6 @@ def launcher(wildcards):
 
 def arm_settings(wildcards):
     """The arm's effective stage settings (the process layout travels through the launcher)."""
-    settings = GRID.settings(wildcards.arm)
+    settings = GRID.settings(wildcards.arm, wildcards.model)
     settings.pop("cpu_processes", None)
     return canonical_json(settings)

@@ -58,7 +58,83 @@ rule score:
     resources:
         **job_resources("score"),
     params:
-        settings=canonical_json({"seed": config["seed"], **config["scoring"]}),
+        settings=SCORE_SETTINGS,
+    shell:
+        "python -m pipeline.evaluate.score --predictions {input.predictions} --outputs {output}"
+        " --settings {params.settings:q} > {log} 2>&1"
+
+
+rule stability:
+    """The same k-shot multiple-choice questions asked answer-only and explain-then-answer."""
+    input:
+        code=code(
+            "evaluate/stability.py",
+            "evaluate/generate.py",
+            "evaluate/backends.py",
+            "evaluate/cache.py",
+            "evaluate/loglik_cells.py",
+            "tasks/prompts.py",
+            "tasks/templates.py",
+            "tasks/answers.py",
+            "train/chat.py",
+        ),
+        model="results/models/{model}/{arm}",
+        tasks=task_files(GRID.stability_datasets),
+    output:
+        predictions=expand(
+            "results/stability/{{model}}/{{arm}}/{style}/{cell}.jsonl",
+            style=STABILITY_STYLES,
+            cell=STABILITY_CELLS,
+        ),
+        throughput="results/stability/{model}/{arm}/throughput.json",
+    log:
+        "results/logs/stability/{model}/{arm}.log",
+    benchmark:
+        "results/benchmarks/stability/{model}/{arm}.tsv"
+    conda:
+        GENERATION_ENV
+    threads: job_threads("generate")
+    resources:
+        **job_resources("generate"),
+    params:
+        settings=stability_settings,
+        cells=STABILITY_CELLS,
+        out_dir="results/stability/{model}/{arm}",
+    shell:
+        "python -m pipeline.evaluate.stability --model {input.model} --tasks {input.tasks} --cells {params.cells}"
+        " --output-dir {params.out_dir} --throughput {output.throughput}"
+        " --cache results/cache/completions.sqlite --settings {params.settings:q} > {log} 2>&1"
+
+
+rule score_stability:
+    """Score both styles of every stability cell of one model × arm."""
+    input:
+        code=code(
+            "evaluate/parse.py",
+            "evaluate/metrics.py",
+            "evaluate/stats.py",
+            "evaluate/score.py",
+        ),
+        predictions=expand(
+            "results/stability/{{model}}/{{arm}}/{style}/{cell}.jsonl",
+            style=STABILITY_STYLES,
+            cell=STABILITY_CELLS,
+        ),
+    output:
+        expand(
+            "results/stability/{{model}}/{{arm}}/{style}/{cell}.json",
+            style=STABILITY_STYLES,
+            cell=STABILITY_CELLS,
+        ),
+    log:
+        "results/logs/score_stability/{model}/{arm}.log",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: job_threads("score")
+    resources:
+        **job_resources("score"),
+    params:
+        settings=SCORE_SETTINGS,
     shell:
         "python -m pipeline.evaluate.score --predictions {input.predictions} --outputs {output}"
         " --settings {params.settings:q} > {log} 2>&1"
@@ -103,8 +179,8 @@ rule loglik:
 rule summary:
     """One table of every score: model × arm × dataset × language × task × sub-task × metric."""
     input:
-        code=code("summary.py"),
-        scores=summary_scores,
+        unpack(summary_scores),
+        code=code("summary.py", "evaluate/stats.py", "evaluate/metrics.py"),
     output:
         "results/summary.parquet",
     log:
@@ -116,5 +192,23 @@ rule summary:
         **job_resources("summary"),
     params:
         models=canonical_json(config["models"]),
+        settings=canonical_json(
+            {
+                "seed": config["seed"],
+                "reference_arm": config["scoring"].get("reference_arm", "base"),
+                **SCORE_SETTINGS_DICT,
+            }
+        ),
+        loglik=lambda wc, input: (
+            f"--loglik-scores {' '.join(input.loglik_scores)}"
+            if input.loglik_scores
+            else ""
+        ),
+        stability=lambda wc, input: (
+            f"--stability-scores {' '.join(input.stability_scores)}"
+            if input.stability_scores
+            else ""
+        ),
     shell:
-        "python -m pipeline.summary --scores {input.scores} --models {params.models:q} --output {output} > {log} 2>&1"
+        "python -m pipeline.summary --scores {input.scores} {params.loglik} {params.stability}"
+        " --models {params.models:q} --settings {params.settings:q} --output {output} > {log} 2>&1"

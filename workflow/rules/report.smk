@@ -4,7 +4,6 @@ rule report:
         unpack(report_inputs),
         code=code("report", "evaluate/stats.py"),
         summary="results/summary.parquet",
-        scores=summary_scores,
     output:
         report(
             directory("results/report"),
@@ -40,6 +39,7 @@ rule report:
             if input[name]
         ),
     shell:
-        "python -m pipeline.report --summary {input.summary} --scores-dir results/scores --grid {params.grid:q}"
+        "python -m pipeline.report --summary {input.summary} --scores-dir results/scores"
+        " --stability-dir results/stability --grid {params.grid:q}"
         " {params.files} --model-dirs {input.base_models}"
         " --settings {params.settings:q} --output {output} > {log} 2>&1"

@@ -56,7 +56,7 @@ rule build_mix:
             "tasks/templates.py",
             "tasks/answers.py",
         ),
-        tasks=task_files(),
+        tasks=task_files(GRID.eval_datasets),
         traces=lambda wc: [
             f"results/traces/{t}.jsonl"
             for t in config["mixes"][wc.mix].get("traces", [])

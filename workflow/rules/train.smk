@@ -76,7 +76,7 @@ rule preferences:
     input:
         code=code("train/preferences.py", "examples.py", "tasks/answers.py"),
         model=parent_dir,
-        tasks=task_files(),
+        tasks=task_files(PREFERENCES.get("datasets")),
     output:
         "results/preferences/{model}/{arm}.jsonl",
     log:
@@ -91,8 +91,11 @@ rule preferences:
     resources:
         **job_resources("preferences"),
     params:
-        settings=lambda wc: canonical_json(
-            {"seed": config["seed"], **config["training"].get("preferences", {})}
+        settings=canonical_json(
+            {
+                "seed": config["seed"],
+                **{k: v for k, v in PREFERENCES.items() if k != "datasets"},
+            }
         ),
     shell:
         "python -m pipeline.train.preferences --model {input.model} --examples {input.tasks}"

@@ -2,10 +2,11 @@
 
     python -m pipeline.demo.data --settings JSON --output results/demo
 
-Settings: `{"seed": int, "documents_per_language": int, "questions_per_language": int}`.
-Writes (atomically) a folder with a raw corpus in the E3C layer-3 JSON layout, NER and RE sets
-in BRAT standoff, an MCQ set in MedQA JSONL, an argument-mining set in CasiMedicos-Arg IOB2
-TSV, and reasoning traces in the HuatuoGPT CSV layout (see config/datasets/demo.yaml).
+Settings: `{"seed": int, "documents_per_language": int, "questions_per_language": int,
+"languages": [en, it, es, fr]}`. Writes (atomically) a folder with a raw corpus in the E3C layer-3
+JSON layout, NER and RE sets in BRAT standoff, a medical and a general-domain (arithmetic) MCQ set
+in MedQA JSONL, an argument-mining set in CasiMedicos-Arg IOB2 TSV, and reasoning traces in the
+HuatuoGPT CSV layout (see config/datasets/demo.yaml).
 Sentences are templated from fixed, index-aligned word lists so a tiny model can learn them.
 """
 
@@ -22,13 +23,19 @@ from typing import Any
 
 from pipeline.io import atomic_dir
 
-SETTINGS = {"seed": 0, "documents_per_language": 40, "questions_per_language": 40}
-LANGUAGES = ("en", "it", "es")
+SETTINGS = {
+    "seed": 0,
+    "documents_per_language": 40,
+    "questions_per_language": 40,
+    "languages": ["en", "it", "es"],
+}
+LANGUAGES = ("en", "it", "es", "fr")  # the languages the word lists cover
 
 DISEASES = {
     "en": ["pneumonia", "hypertension", "diabetes", "asthma", "migraine", "gastritis", "anaemia", "gout"],
     "it": ["polmonite", "ipertensione", "diabete", "asma", "emicrania", "gastrite", "anemia", "gotta"],
     "es": ["neumonía", "hipertensión", "diabetes", "asma", "migraña", "gastritis", "anemia", "gota"],
+    "fr": ["pneumonie", "hypertension", "diabète", "asthme", "migraine", "gastrite", "anémie", "goutte"],
 }
 DRUGS = {
     "en": ["amoxicillin", "ramipril", "metformin", "salbutamol", "sumatriptan", "omeprazole",
@@ -37,6 +44,8 @@ DRUGS = {
            "solfato ferroso", "allopurinolo"],
     "es": ["amoxicilina", "ramipril", "metformina", "salbutamol", "sumatriptán", "omeprazol",
            "sulfato ferroso", "alopurinol"],
+    "fr": ["amoxicilline", "ramipril", "metformine", "salbutamol", "sumatriptan", "oméprazole",
+           "sulfate ferreux", "allopurinol"],
 }  # fmt: skip
 DOSES = ["5 mg", "10 mg", "20 mg", "40 mg", "100 mg", "250 mg", "500 mg", "1 g"]
 SYMPTOMS = {
@@ -52,11 +61,14 @@ SYMPTOMS = {
         "dolore addominale",
     ],
     "es": ["fiebre", "tos", "cefalea", "náuseas", "astenia", "dolor torácico", "mareo", "dolor abdominal"],
-}
+    "fr": ["fièvre", "toux", "céphalée", "nausées", "asthénie", "douleur thoracique", "vertiges",
+           "douleur abdominale"],
+}  # fmt: skip
 BODY_PARTS = {
     "en": ["chest", "abdomen", "left knee", "right arm", "neck", "lower back"],
     "it": ["torace", "addome", "ginocchio sinistro", "braccio destro", "collo", "zona lombare"],
     "es": ["tórax", "abdomen", "rodilla izquierda", "brazo derecho", "cuello", "zona lumbar"],
+    "fr": ["thorax", "abdomen", "genou gauche", "bras droit", "cou", "région lombaire"],
 }
 EXAMS = {
     "en": ["haemoglobin", "blood glucose", "creatinine", "heart rate", "body temperature", "blood pressure"],
@@ -64,6 +76,8 @@ EXAMS = {
            "pressione arteriosa"],
     "es": ["hemoglobina", "glucemia", "creatinina", "frecuencia cardiaca", "temperatura corporal",
            "presión arterial"],
+    "fr": ["hémoglobine", "glycémie", "créatinine", "fréquence cardiaque", "température corporelle",
+           "pression artérielle"],
 }  # fmt: skip
 RESULTS = [  # one list of plausible results per exam, shared by all languages
     ["9 g/dL", "11 g/dL", "13 g/dL", "15 g/dL"],
@@ -74,7 +88,7 @@ RESULTS = [  # one list of plausible results per exam, shared by all languages
     ["120/80 mmHg", "150/95 mmHg", "170/100 mmHg"],
 ]
 AGES = [23, 31, 45, 52, 67, 74, 81]
-SEX = {"en": ["man", "woman"], "it": ["uomo", "donna"], "es": ["hombre", "mujer"]}
+SEX = {"en": ["man", "woman"], "it": ["uomo", "donna"], "es": ["hombre", "mujer"], "fr": ["homme", "femme"]}
 
 NER_TEMPLATES = {
     "en": ["The patient was diagnosed with {disease} and started {drug} {dose} daily.",
@@ -92,6 +106,11 @@ NER_TEMPLATES = {
            "Antecedentes de {disease}; actualmente en tratamiento con {drug}.",
            "Un {sex} de {age} años refirió {symptom}.",
            "No se encontraron signos de {disease} al ingreso."],
+    "fr": ["Le patient a reçu un diagnostic de {disease} et a commencé {drug} {dose} par jour.",
+           "{Drug} a été prescrit pour {disease}.",
+           "Antécédents de {disease} ; actuellement sous {drug}.",
+           "Un {sex} de {age} ans a rapporté {symptom}.",
+           "Aucun signe de {disease} n'a été trouvé à l'admission."],
 }  # fmt: skip
 RE_TEMPLATES = {
     "en": ["The {exam} was {result}.", "{Exam}: {result}.", "On admission, {exam} measured {result}.",
@@ -100,6 +119,8 @@ RE_TEMPLATES = {
            "L'esame del {body_part} era nella norma."],
     "es": ["El valor de {exam} fue {result}.", "{Exam}: {result}.", "Al ingreso, {exam} de {result}.",
            "La exploración del {body_part} fue normal."],
+    "fr": ["La valeur de {exam} était de {result}.", "{Exam} : {result}.",
+           "À l'admission, {exam} à {result}.", "L'examen du {body_part} était normal."],
 }  # fmt: skip
 MCQ_TEMPLATES = {
     "en": ["Which drug is the first-line treatment for {disease}?",
@@ -108,11 +129,15 @@ MCQ_TEMPLATES = {
            "Un {sex} di {age} anni riceve una diagnosi di {disease}. Quale farmaco va iniziato?"],
     "es": ["¿Qué fármaco es el tratamiento de primera línea para {disease}?",
            "Un {sex} de {age} años es diagnosticado de {disease}. ¿Qué fármaco se debe iniciar?"],
+    "fr": ["Quel médicament est le traitement de première intention de {disease} ?",
+           "Un {sex} de {age} ans reçoit un diagnostic de {disease}. Quel médicament faut-il débuter ?"],
 }  # fmt: skip
 EXPLANATIONS = {
     "en": "{Drug} is the treatment of choice for {disease}; the other drugs treat different conditions.",
     "it": "{Drug} è il trattamento di scelta per {disease}; gli altri farmaci trattano altre condizioni.",
     "es": "{Drug} es el tratamiento de elección para {disease}; los demás fármacos tratan otras afecciones.",
+    "fr": "{Drug} est le traitement de choix de {disease} ; "
+    "les autres médicaments traitent d'autres affections.",
 }
 REASONING = {
     "en": "The question asks for the treatment of {disease}. {Drug} is the first-line drug for {disease}, "
@@ -121,6 +146,8 @@ REASONING = {
     "quindi tra le opzioni la risposta è {drug}.",
     "es": "La pregunta pide el tratamiento de {disease}. {Drug} es el fármaco de primera línea para "
     "{disease}, así que entre las opciones la respuesta es {drug}.",
+    "fr": "La question porte sur le traitement de {disease}. {Drug} est le médicament de première intention "
+    "de {disease}, donc parmi les options la réponse est {drug}.",
 }
 ARG_CASE = {  # premises (case facts) and the claim (the diagnosis/treatment) of an argumentation case
     "en": {"premise": "A {age}-year-old {sex} presents with {symptom} and a history of {disease}.",
@@ -135,6 +162,10 @@ ARG_CASE = {  # premises (case facts) and the claim (the diagnosis/treatment) of
            "claim": "El tratamiento más adecuado es {drug}.",
            "question": "¿Cuál es el tratamiento más adecuado?", "answer": "CORRECT ANSWER: {n}",
            "type": "QUESTION TYPE: {kind}", "case": "CLINICAL CASE:", "kind": "FARMACOLOGÍA"},
+    "fr": {"premise": "Un {sex} de {age} ans se présente avec {symptom} et des antécédents de {disease}.",
+           "claim": "Le traitement le plus approprié est {drug}.",
+           "question": "Quel traitement est le plus approprié ?", "answer": "CORRECT ANSWER: {n}",
+           "type": "QUESTION TYPE: {kind}", "case": "CLINICAL CASE:", "kind": "PHARMACOLOGIE"},
 }  # fmt: skip
 CORPUS_EXTRA = {
     "en": ["The patient was followed up in the outpatient clinic.", "Informed consent was obtained.",
@@ -146,8 +177,22 @@ CORPUS_EXTRA = {
     "es": ["El paciente fue seguido en consultas externas.", "Se obtuvo el consentimiento informado.",
            "Más información disponible en {url} para los clínicos.",
            "Los síntomas mejoraron en {days} días."],
+    "fr": ["Le patient a été suivi en consultation externe.", "Le consentement éclairé a été obtenu.",
+           "Plus d'informations sont disponibles sur {url} pour les cliniciens.",
+           "Les symptômes se sont améliorés en {days} jours."],
 }  # fmt: skip
-SOURCES = {"en": "Demo Medical Journal", "it": "Rivista Medica Demo", "es": "Revista Médica Demo"}
+SOURCES = {
+    "en": "Demo Medical Journal",
+    "it": "Rivista Medica Demo",
+    "es": "Revista Médica Demo",
+    "fr": "Revue Médicale Démo",
+}
+GENERAL_QUESTIONS = {  # general-domain items (arithmetic), for the forgetting checks
+    "en": "What is {a} plus {b}?",
+    "it": "Quanto fa {a} più {b}?",
+    "es": "¿Cuánto es {a} más {b}?",
+    "fr": "Combien font {a} plus {b} ?",
+}
 LICENCES = ["CC BY 4.0", "CC-BY-NC"]
 URLS = ["https://example.org/guidelines", "http://www.example.com/case?id=42", "www.example.net/notes"]
 
@@ -219,9 +264,9 @@ def brat_doc(
     return text.rstrip() + "\n", "\n".join(ann) + ("\n" if ann else "")
 
 
-def write_brat(root: Path, kind: str, rng: random.Random, n: int) -> None:
+def write_brat(root: Path, kind: str, rng: random.Random, n: int, languages: list[str]) -> None:
     """NER (DISEASE, DRUG) or RE (EXAM -HAS_RESULT-> RESULT) documents of 2–3 sentences."""
-    for lang in LANGUAGES:
+    for lang in languages:
         filler = Filler(rng, lang)
         for i in range(n):
             sentences = []
@@ -252,9 +297,9 @@ def corpus_text(rng: random.Random, lang: str) -> str:
     return rng.choice(["  ", " ", " ", "\n", " \t "]).join(parts)
 
 
-def write_corpus(root: Path, rng: random.Random, n: int) -> None:
+def write_corpus(root: Path, rng: random.Random, n: int, languages: list[str]) -> None:
     """E3C layer-3 JSON documents; the last one or two of each language duplicate earlier ones."""
-    for lang in LANGUAGES:
+    for lang in languages:
         texts = [corpus_text(rng, lang) for _ in range(n)]
         for k in range(1, min(2, n - 1) + 1):
             texts[-k] = texts[k - 1]
@@ -299,13 +344,31 @@ def mcq_item(rng: random.Random, lang: str) -> dict[str, Any]:
     }
 
 
-def write_mcq(root: Path, rng: random.Random, n: int) -> list[tuple[str, dict[str, Any]]]:
+def general_item(rng: random.Random, lang: str) -> dict[str, Any]:
+    """A 4-option general-domain (arithmetic) question, for the forgetting checks."""
+    a, b = rng.randint(2, 49), rng.randint(2, 49)
+    wrong = rng.sample([d for d in range(-9, 10) if d != 0], 3)
+    order = [a + b, *(a + b + d for d in wrong)]
+    rng.shuffle(order)
+    letters = "ABCD"
+    return {
+        "question": GENERAL_QUESTIONS[lang].format(a=a, b=b),
+        "answer": str(a + b),
+        "options": {letters[k]: str(v) for k, v in enumerate(order)},
+        "meta_info": "general",
+        "answer_idx": letters[order.index(a + b)],
+    }
+
+
+def write_mcq(
+    root: Path, rng: random.Random, n: int, languages: list[str], general: bool = False
+) -> list[tuple[str, dict[str, Any]]]:
     """MedQA-layout JSONL per language and split; returns the items for the reasoning traces."""
     items = []
-    for lang in LANGUAGES:
+    for lang in languages:
         by_split: dict[str, list[str]] = {"train": [], "test": []}
         for i in range(n):
-            item = mcq_item(rng, lang)
+            item = general_item(rng, lang) if general else mcq_item(rng, lang)
             items.append((lang, item))
             record = {k: v for k, v in item.items() if k != "reasoning"}
             by_split[_split_of(i, n)].append(json.dumps(record, ensure_ascii=False))
@@ -345,9 +408,9 @@ def arg_case(rng: random.Random, lang: str) -> list[list[tuple[str, str]]]:
     ]
 
 
-def write_argmining(root: Path, rng: random.Random, n: int) -> None:
+def write_argmining(root: Path, rng: random.Random, n: int, languages: list[str]) -> None:
     """IOB2 TSV per language and split, with the real quirks: IT is tab-separated, ES has a quality column."""
-    for lang in LANGUAGES:
+    for lang in languages:
         sep, quality = ("\t", True) if lang == "it" else (" ", lang == "es")
         by_split: dict[str, list[str]] = {"train": [], "test": []}
         for i in range(n):
@@ -364,12 +427,14 @@ def write_argmining(root: Path, rng: random.Random, n: int) -> None:
             path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def write_reasoning(path: Path, items: list[tuple[str, dict[str, Any]]], per_language: int) -> None:
+def write_reasoning(
+    path: Path, items: list[tuple[str, dict[str, Any]]], per_language: int, languages: list[str]
+) -> None:
     """HuatuoGPT-layout CSV (UTF-8 BOM, multi-line fields) plus an optional `language` column."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["original_question_en", "translated_question_th", "complex_cot", "response", "language"])
-    for lang in LANGUAGES:
+    for lang in languages:
         for _, item in [x for x in items if x[0] == lang][:per_language]:
             question = item["question"] + "\n" + "\n".join(f"{k}. {v}" for k, v in item["options"].items())
             response = f"{item['explanation']}\n{item['answer_idx']}. {item['answer']}"
@@ -386,19 +451,31 @@ def generate(output: Path, settings: dict[str, Any]) -> None:
     docs, questions = s["documents_per_language"], s["questions_per_language"]
     if docs < 2 or questions < 2:
         raise ValueError("demo settings: documents_per_language and questions_per_language must be >= 2")
+    languages = s["languages"]
+    unsupported = (
+        [lang for lang in languages if lang not in LANGUAGES] if isinstance(languages, list) else None
+    )
+    if not languages or unsupported is None or unsupported:
+        raise ValueError(
+            f"demo settings: languages must be a non-empty list from {list(LANGUAGES)}, got {languages!r}"
+        )
+    seed = s["seed"]
     with atomic_dir(output) as tmp:
-        write_corpus(tmp / "corpus", random.Random(f"{s['seed']}:corpus"), docs)
-        write_brat(tmp / "ner_brat", "ner", random.Random(f"{s['seed']}:ner"), docs)
-        write_brat(tmp / "re_brat", "re", random.Random(f"{s['seed']}:re"), docs)
-        items = write_mcq(tmp / "mcq", random.Random(f"{s['seed']}:mcq"), questions)
-        write_argmining(tmp / "argmining", random.Random(f"{s['seed']}:arg"), questions)
-        write_reasoning(tmp / "reasoning.csv", items, max(2, questions // 4))
+        write_corpus(tmp / "corpus", random.Random(f"{seed}:corpus"), docs, languages)
+        write_brat(tmp / "ner_brat", "ner", random.Random(f"{seed}:ner"), docs, languages)
+        write_brat(tmp / "re_brat", "re", random.Random(f"{seed}:re"), docs, languages)
+        items = write_mcq(tmp / "mcq", random.Random(f"{seed}:mcq"), questions, languages)
+        write_mcq(tmp / "general_mcq", random.Random(f"{seed}:general"), questions, languages, general=True)
+        write_argmining(tmp / "argmining", random.Random(f"{seed}:arg"), questions, languages)
+        write_reasoning(tmp / "reasoning.csv", items, max(2, questions // 4), languages)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--settings", default="{}", help="JSON: seed, documents_per_language, questions_per_language"
+        "--settings",
+        default="{}",
+        help="JSON: seed, documents_per_language, questions_per_language, languages",
     )
     parser.add_argument("--output", required=True, type=Path)
     args = parser.parse_args(argv)

@@ -14,6 +14,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,14 +64,24 @@ def model_for_task(model_dir: Path, task: str) -> Path:
     return model_dir / adapters[task]
 
 
+@dataclass(frozen=True)
+class Request:
+    """One prompt to answer: a test example of a cell, in a prompt style, with its k shots."""
+
+    cell: Cell
+    example: Example
+    style: str
+    shots: tuple[Example, ...] = ()
+
+
 def generate_cells(
     model_dir: Path,
-    examples: dict[Cell, list[Example]],
+    requests: list[Request],
     settings: dict[str, Any],
     cache: CompletionCache,
     backend_factory: Callable[[Path], GenerationBackend],
-) -> tuple[dict[Cell, list[dict[str, Any]]], dict[str, Any]]:
-    """Predictions per cell, and the job's throughput record."""
+) -> tuple[dict[tuple[str, Cell], list[dict[str, Any]]], dict[str, Any]]:
+    """Predictions per (style, cell), and the job's throughput record."""
     from transformers import AutoTokenizer
 
     from pipeline.tasks.prompts import render
@@ -78,13 +89,14 @@ def generate_cells(
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     decoding = Decoding.from_settings(settings.get("decoding", {}))
-    style = settings.get("style", "json")
     language = settings.get("prompt_language", "en")
 
-    flat = [(cell, ex) for cell, exs in examples.items() for ex in exs]
-    texts = [format_prompt(tokenizer, render(ex, style, prompt_language=language)) for _, ex in flat]
+    texts = [
+        format_prompt(tokenizer, render(r.example, r.style, prompt_language=language, shots=r.shots))
+        for r in requests
+    ]
     ids = [encode(tokenizer, t) for t in texts]
-    models = [model_for_task(model_dir, ex.task) for _, ex in flat]
+    models = [model_for_task(model_dir, r.example.task) for r in requests]
     fingerprints = {m: model_fingerprint(m) for m in set(models)}
     keys = [cache.key(fingerprints[m], p, decoding) for m, p in zip(models, ids, strict=True)]
     cached = cache.get_many(keys)
@@ -102,17 +114,18 @@ def generate_cells(
     elapsed = time.perf_counter() - started
     completions = {**cached, **fresh}
 
-    predictions: dict[Cell, list[dict[str, Any]]] = defaultdict(list)
-    for (cell, ex), text, key in zip(flat, texts, keys, strict=True):
-        c = completions[key]
-        predictions[cell].append(
+    predictions: dict[tuple[str, Cell], list[dict[str, Any]]] = defaultdict(list)
+    for request, text, key in zip(requests, texts, keys, strict=True):
+        c, ex = completions[key], request.example
+        predictions[(request.style, request.cell)].append(
             {
                 "id": ex.id,
                 "dataset": ex.dataset,
                 "task": ex.task,
                 "language": ex.language,
                 "subtask": ex.subtask,
-                "style": style,
+                "style": request.style,
+                "shots": [shot.id for shot in request.shots],
                 "prompt": text,
                 "completion": c.text,
                 "finish_reason": c.finish_reason,
@@ -130,9 +143,9 @@ def generate_cells(
         "model": settings.get("model"),
         "arm": settings.get("arm"),
         "backend": settings.get("backend", "transformers"),
-        "prompts": len(flat),
+        "prompts": len(requests),
         "generated": len(fresh),
-        "cached": len(flat) - len(fresh),
+        "cached": len(requests) - len(fresh),
         "seconds": elapsed,
         "prompts_per_second": len(fresh) / elapsed if fresh and elapsed > 0 else None,
         "tokens_per_second": new_tokens / elapsed if fresh and elapsed > 0 else None,
@@ -141,6 +154,28 @@ def generate_cells(
     }
     log.info("generation %s/%s: %s", settings.get("model"), settings.get("arm"), throughput)
     return predictions, throughput
+
+
+def run_job(
+    model_dir: Path,
+    requests: list[Request],
+    settings: dict[str, Any],
+    cache_path: Path,
+) -> tuple[dict[tuple[str, Cell], list[dict[str, Any]]], dict[str, Any]]:
+    """`generate_cells` with the configured backend and the completion cache at `cache_path`."""
+    cache = CompletionCache(cache_path)
+    try:
+        return generate_cells(
+            model_dir,
+            requests,
+            settings,
+            cache,
+            lambda model: make_backend(
+                settings.get("backend", "transformers"), model, settings.get("batch_size", 16)
+            ),
+        )
+    finally:
+        cache.close()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -158,20 +193,10 @@ def main(argv: list[str] | None = None) -> None:
     settings = json.loads(args.settings)
     cells = [parse_cell(c) for c in args.cells]
     examples = select_test_examples(args.tasks, cells, settings.get("max_test_per_cell"))
-    cache = CompletionCache(args.cache)
-    try:
-        predictions, throughput = generate_cells(
-            args.model,
-            examples,
-            settings,
-            cache,
-            lambda model: make_backend(
-                settings.get("backend", "transformers"), model, settings.get("batch_size", 16)
-            ),
-        )
-    finally:
-        cache.close()
-    for (dataset, language, subtask), records in predictions.items():
+    style = settings.get("style", "json")
+    requests = [Request(cell, ex, style) for cell, exs in examples.items() for ex in exs]
+    predictions, throughput = run_job(args.model, requests, settings, args.cache)
+    for (_, (dataset, language, subtask)), records in predictions.items():
         write_jsonl(args.output_dir / dataset / language / f"{subtask}.jsonl", records)
     write_json(args.throughput, throughput)
 

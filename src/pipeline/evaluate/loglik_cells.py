@@ -38,7 +38,8 @@ def cell_items(task_files: list[Path], cells: list[Cell], fewshot_split: str, ma
     for cell, examples in found.items():
         tests = sorted((e for e in examples if e.split == "test"), key=lambda e: e.id)[:max_items]
         if not tests:
-            raise ValueError(f"loglik: no test items for cell {'/'.join(cell)}")
+            files = ", ".join(map(str, task_files))
+            raise ValueError(f"no test items for cell {'/'.join(cell)} in {files}")
         result[cell] = [e for e in examples if e.split == fewshot_split] + tests
     return result
 

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 PRF_FIELDS = ("tp", "n_pred", "n_gold")
+ACCURACY = frozenset({"accuracy", "loglik_acc", "loglik_acc_norm"})  # means of one 0/1 item score
 MAIN_METRIC = {"ner": "f1_strict", "re": "f1", "qa": "accuracy", "crf": "macro_f1", "argmining": "f1"}
 
 Answer = dict[str, Any]
@@ -171,7 +172,7 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 def metric_value(name: str, sums: np.ndarray, n_items: int) -> np.ndarray:
     """A metric's value from column sums of its item statistics; `sums` is (..., n_fields)."""
     sums = np.asarray(sums, dtype=float)
-    if name == "accuracy":
+    if name in ACCURACY:
         return sums[..., 0] / n_items
     if name == "macro_f1":
         tp, fp, fn = sums[..., 0::3], sums[..., 1::3], sums[..., 2::3]

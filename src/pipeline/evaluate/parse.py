@@ -8,6 +8,8 @@ Parsers never raise: a completion that cannot be read gives the task's empty ans
   commas, unquoted words); it must then fit the task's layout, with unambiguous type coercion.
 - Multiple choice: ``Answer: X`` / ``Conclusion: X`` / ``{"answer": "X"}`` / a lone letter or
   1-based number / the exact text of one option.
+- The k-shot QA styles (``qa_answer_only``, ``qa_explain``) are read like ``json``: for an
+  explanation, the last ``Answer:`` marker wins.
 - ``style="reasoning"`` (RoT): the text after the last ``Conclusion:``; for NER, a comma- or
   semicolon-separated list there is accepted too. Without the marker the whole completion is read.
 """
@@ -31,6 +33,7 @@ MAX_REPAIR_CHARS = 20_000  # json-repair is only run on blocks up to this size
 MAX_MARKERS = 16  # last "Answer:"-like markers tried per completion
 MAX_LINE_CHARS = 2_000  # text read after a marker
 MAX_DEPTH = 16  # deeper blocks are not answers (the layouts nest at most 3 levels)
+PLAIN_STYLES = ("json", "qa_answer_only", "qa_explain")  # answers read without a Conclusion marker
 NONE_WORDS = frozenset({"none", "null", "n/a", "-", "[]", "nessuno", "nessuna", "ninguno", "ninguna"})
 
 _CONCLUSION = re.compile(r"conclusion\s*:", re.IGNORECASE)
@@ -79,7 +82,7 @@ def parse_completion(
         conclusion = _after_last_conclusion(text)
         if conclusion is not None:
             return _parse_conclusion(task, conclusion, choices or [])
-    elif style != "json":
+    elif style not in PLAIN_STYLES:
         return Parsed(empty, False, f"unknown style {style!r}")
     if task == "qa":
         return _choice_result(parse_choice(text, choices or []))

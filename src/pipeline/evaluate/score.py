@@ -62,6 +62,8 @@ def _check_records(records: list[dict[str, Any]], source: str) -> None:
         if not isinstance(gold, dict) or any(k not in gold for k in _GOLD_KEYS[record["task"]]):
             raise ValueError(f"{where}: gold is not a {record['task']} answer ({_GOLD_KEYS[record['task']]})")
         other = [k for k in CELL_KEYS if record[k] != first[k]]
+        if record.get("style", "json") != first.get("style", "json"):
+            other.append("style")
         if other:
             raise ValueError(f"{where}: {other} differ from record 1 (one file must hold one cell)")
         if str(record["id"]) in seen:
@@ -90,6 +92,7 @@ def score_records(
         rows.append(
             {
                 **cell,
+                "style": records[0].get("style", "json"),
                 "metric": metric.name,
                 "value": est.value,
                 "n": est.n,

@@ -9,6 +9,7 @@ their percentiles. Inputs are per-item statistics from `pipeline.evaluate.metric
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
@@ -16,9 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.evaluate.metrics import metric_value
+from pipeline.evaluate.metrics import ACCURACY, metric_value
 
-ANALYTIC = frozenset({"accuracy"})
 _CHUNK = 200  # bootstrap replicates drawn at once (bounds memory to _CHUNK x n_items)
 
 
@@ -86,7 +86,7 @@ def estimate(
     if n == 0:
         raise ValueError(f"{metric}: no items to estimate from")
     value = float(metric_value(metric, stats.sum(axis=0), n))
-    if metric in ANALYTIC:
+    if metric in ACCURACY:
         column = stats[:, 0]
         stderr = float(column.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0
         if np.isin(column, (0.0, 1.0)).all():
@@ -109,10 +109,7 @@ def paired_bootstrap(
     seed: int = 0,
     confidence: float = 0.95,
 ) -> PairedTest:
-    """Paired bootstrap of metric(A) - metric(B); row i of both arrays is the same item.
-
-    The p-value is two-sided: twice the smaller share of replicates on either side of zero.
-    """
+    """Paired bootstrap of metric(A) - metric(B); row i of both arrays is the same item."""
     a, b = np.asarray(stats_a, dtype=float), np.asarray(stats_b, dtype=float)
     if a.shape != b.shape or len(a) == 0:
         raise ValueError(f"{metric}: paired statistics differ in shape or are empty: {a.shape} vs {b.shape}")
@@ -121,10 +118,25 @@ def paired_bootstrap(
     diffs = np.concatenate(
         [metric_value(metric, w @ a, n) - metric_value(metric, w @ b, n) for w in _weights(n, samples, seed)]
     )
+    return replicate_test(delta, diffs, n, confidence)
+
+
+def replicate_test(delta: float, diffs: np.ndarray, n: int, confidence: float) -> PairedTest:
+    """The test of an observed difference `delta` from its paired bootstrap replicates `diffs`.
+
+    The p-value is two-sided: twice the smaller share of replicates on either side of zero.
+    """
     tail = (1 - confidence) / 2
     low, high = np.quantile(diffs, [tail, 1 - tail])
     p = min(1.0, 2 * min(float(np.mean(diffs <= 0)), float(np.mean(diffs >= 0))))
     return PairedTest(delta, float(low), float(high), p, n)
+
+
+def cell_seed(seed: int, cell: Sequence[str]) -> int:
+    """The bootstrap seed of an evaluation cell: the same for every model and arm, so that two
+    systems' replicates of the cell use the same resamples (`bootstrap` weights depend only on
+    the item count, the number of samples and the seed) and pair up."""
+    return (seed + zlib.crc32("/".join(cell).encode("utf-8"))) % 2**32
 
 
 def paired_test_rows(

@@ -1,7 +1,8 @@
 """Stage: the report folder from the summary and the grid's side files.
 
     python -m pipeline.report --summary results/summary.parquet --grid JSON --output results/report \
-        [--scores-dir results/scores] [--mix-stats M.stats.json ...] [--block-stats B.stats.json ...] \
+        [--scores-dir results/scores] [--stability-dir results/stability] \
+        [--mix-stats M.stats.json ...] [--block-stats B.stats.json ...] \
         [--train-logs L.parquet ...] [--throughput T.json ...] [--benchmarks B.tsv ...] \
         [--loglik R.jsonl ...] [--model-dirs DIR ...] [--settings JSON]
 """
@@ -42,6 +43,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--scores-dir", type=Path, help="results/scores (per-item stats for the paired tests)"
     )
+    parser.add_argument(
+        "--stability-dir",
+        type=Path,
+        help="results/stability (per-item stats of the explanation-stability cells)",
+    )
     parser.add_argument("--mix-stats", **files, help="results/mixes/{mix}.stats.json")
     parser.add_argument("--block-stats", **files, help="results/corpus/blocks/{model}/{corpus}.stats.json")
     parser.add_argument("--train-logs", **files, help="results/train_logs/{model}/{arm}.parquet")
@@ -64,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         summary=load_summary(args.summary),
         grid=grid,
         scores_dir=args.scores_dir,
+        stability_dir=args.stability_dir,
         mix_stats=load_mix_stats(args.mix_stats),
         block_stats=load_block_stats(args.block_stats),
         train_logs=load_train_logs(args.train_logs),

@@ -10,6 +10,7 @@ from pipeline.report.inputs import Inputs
 from pipeline.report.sections.cost import cost_sections
 from pipeline.report.sections.datadiff import datadiff_sections
 from pipeline.report.sections.datasize import datasize_sections
+from pipeline.report.sections.knowledge import knowledge_sections
 from pipeline.report.sections.language import language_sections
 from pipeline.report.sections.modelsize import modelsize_sections
 from pipeline.report.sections.progression import progression_sections
@@ -26,6 +27,7 @@ BUILDERS = (
     language_sections,
     cost_sections,
     progression_sections,
+    knowledge_sections,
     rank_sections,
     stability_sections,
 )

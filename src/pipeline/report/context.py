@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -21,19 +22,25 @@ class Context:
     profiles: dict[str, Profile] = field(init=False)
     all_styles: pl.DataFrame = field(init=False)  # main-metric rows under every style in the summary
     main: pl.DataFrame = field(init=False)  # main-metric rows under each arm's own style
+    stability: pl.DataFrame = field(init=False)  # main-metric rows of the explanation-stability cells
     store: ItemStore | None = field(init=False)
+    stability_store: ItemStore | None = field(init=False)  # arms named "{arm}/{style}"
 
     def __post_init__(self) -> None:
         self.profiles = profiles(self.inputs.grid, self.settings["styles"])
         own = {arm: p.style for arm, p in self.profiles.items()}
-        self.all_styles = main_scores(self.inputs.summary, own)
+        summary = self.inputs.summary
+        evaluation = pl.col("evaluation") if "evaluation" in summary.columns else pl.lit("generate")
+        self.all_styles = main_scores(summary.filter(evaluation == "generate"), own)
+        self.stability = main_scores(summary.filter(evaluation == "stability"), own)
         styles_per_arm = pl.col("style").n_unique().over(["model", "arm"])
         own_style = pl.col("arm").replace_strict(own, default="json")
         self.main = self.all_styles.filter((styles_per_arm == 1) | (pl.col("style") == own_style))
-        root = self.inputs.scores_dir
-        self.store = (
-            ItemStore(root, self.settings["bootstrap_samples"], self.settings["seed"]) if root else None
-        )
+        self.store = self._store(self.inputs.scores_dir)
+        self.stability_store = self._store(self.inputs.stability_dir)
+
+    def _store(self, root: Path | None) -> ItemStore | None:
+        return ItemStore(root, self.settings["bootstrap_samples"], self.settings["seed"]) if root else None
 
     @property
     def z(self) -> float:
@@ -44,6 +51,20 @@ class Context:
         """Models of the summary, in the grid's order."""
         present = set(self.main.get_column("model").unique())
         order = [m for m in self.inputs.grid["models"] if m in present]
+        return order + sorted(present - set(order))
+
+    @cached_property
+    def all_models(self) -> list[str]:
+        """Models of every summary row (generation, log-likelihood, stability), in the grid's order."""
+        present = set(self.inputs.summary.get_column("model").unique())
+        order = [m for m in self.inputs.grid["models"] if m in present]
+        return order + sorted(present - set(order))
+
+    @cached_property
+    def all_arms(self) -> list[str]:
+        """Arms of every summary row, in the grid's order."""
+        present = set(self.inputs.summary.get_column("arm").unique())
+        order = [a for a in self.inputs.grid["arms"] if a in present]
         return order + sorted(present - set(order))
 
     @cached_property

@@ -48,6 +48,7 @@ class Inputs:
     summary: pl.DataFrame
     grid: dict[str, Any]
     scores_dir: Path | None = None
+    stability_dir: Path | None = None
     mix_stats: dict[str, dict[str, Any]] = field(default_factory=dict)
     block_stats: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     train_logs: dict[tuple[str, str], TrainLog] = field(default_factory=dict)

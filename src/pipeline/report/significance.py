@@ -11,14 +11,13 @@ item count, the number of samples and the seed, which makes two arms' replicates
 from __future__ import annotations
 
 import json
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.evaluate.metrics import MAIN_METRIC, metric_value
-from pipeline.evaluate.stats import PairedTest, bootstrap
+from pipeline.evaluate.stats import PairedTest, bootstrap, cell_seed, replicate_test
 
 Cell = tuple[str, str, str, str]  # dataset, language, task, subtask
 
@@ -32,11 +31,6 @@ class Items:
     fields: tuple[str, ...]
     ids: tuple[str, ...]
     stats: np.ndarray
-
-
-def cell_seed(seed: int, cell: Cell) -> int:
-    """The bootstrap seed of a cell: the same for every model and arm, so that resamples pair up."""
-    return (seed + zlib.crc32("/".join(cell).encode("utf-8"))) % 2**32
 
 
 class ItemStore:
@@ -111,8 +105,4 @@ class ItemStore:
             deltas.append(values[0] - values[1])
             diffs.append(self._replicates(model, arm_a, cell, a) - self._replicates(model, arm_b, cell, b))
             n += len(a.ids)
-        mean_diffs = np.mean(diffs, axis=0)
-        tail = (1 - confidence) / 2
-        low, high = np.quantile(mean_diffs, [tail, 1 - tail])
-        p = min(1.0, 2 * min(float(np.mean(mean_diffs <= 0)), float(np.mean(mean_diffs >= 0))))
-        return PairedTest(float(np.mean(deltas)), float(low), float(high), p, n)
+        return replicate_test(float(np.mean(deltas)), np.mean(diffs, axis=0), n, confidence)

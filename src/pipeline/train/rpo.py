@@ -20,7 +20,13 @@ from typing import Any
 
 from pipeline.io import atomic_dir, iter_jsonl
 from pipeline.train.callbacks import NonFiniteGuard, ThroughputLog
-from pipeline.train.qlora import LORA_DEFAULTS, lora_config, lora_settings
+from pipeline.train.qlora import (
+    LORA_DEFAULTS,
+    bnb_config,
+    lora_config,
+    lora_settings,
+    require_quantization_support,
+)
 from pipeline.train.sft import (
     JOINT,
     check_keys,
@@ -47,6 +53,7 @@ DEFAULTS: dict[str, Any] = {
     "merge_adapter": True,
     "seed": 0,
     "gradient_checkpointing": True,
+    "quantization": None,  # "nf4": QLoRA (4-bit base, LoRA adapter; CUDA only)
 }
 LOSSES = ("rpo", "dpo")
 PAIR_KEYS = ("prompt", "chosen", "rejected")
@@ -58,6 +65,8 @@ def resolve_settings(settings: dict[str, Any]) -> dict[str, Any]:
     merged = {**DEFAULTS, **settings}
     if merged["lora"] is not None:
         merged["lora"] = lora_settings(merged["lora"], "rpo settings.lora")
+    elif merged["quantization"] is not None:
+        raise ValueError("rpo settings.quantization: QLoRA trains a LoRA adapter; set `lora` too")
     if merged["loss"] not in LOSSES:
         raise ValueError(f"rpo settings.loss: {merged['loss']!r} is not one of {list(LOSSES)}")
     if merged["alpha"] < 0 or not merged["beta"] > 0:
@@ -115,6 +124,7 @@ def build_trainer(
         train_dataset=Dataset.from_list(pairs),
         processing_class=AutoTokenizer.from_pretrained(model_path),
         peft_config=None if settings["lora"] is None else lora_config(settings["lora"]),
+        quantization_config=bnb_config(settings["quantization"]),
         callbacks=[NonFiniteGuard(), ThroughputLog()],
     )
 
@@ -128,6 +138,7 @@ def train(
 ) -> None:
     """Train on the pairs of `pairs_path`; write the model to `output` and the training log to `log`."""
     settings = resolve_settings(settings)
+    require_quantization_support(settings["quantization"])
     pairs = read_pairs(pairs_path)
     with atomic_dir(output) as tmp, tempfile.TemporaryDirectory(prefix="rpo-") as work_dir:
         trainer = build_trainer(model_dir, pairs, settings, work_dir)

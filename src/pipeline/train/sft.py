@@ -51,6 +51,7 @@ DEFAULTS: dict[str, Any] = {
     "per_task_adapters": False,
     "quantization": None,
     "gradient_checkpointing": True,
+    "fused_lm_head": None,  # TRL's chunked LM-head loss; None: on CUDA only (its CPU fallback is ~3x slower)
 }
 LOSSES = ("full", "completion_only")
 MIX_KEYS = ("id", "prompt", "completion", "dataset", "task", "language", "kind")
@@ -192,16 +193,51 @@ def sft_config(settings: dict[str, Any], work_dir: str) -> Any:
     )
 
 
+def use_fused_lm_head(setting: bool | None) -> bool:
+    """Whether the loss goes through TRL's chunked LM head (`setting`; None: when CUDA is available)."""
+    if setting is not None:
+        return bool(setting)
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def trainer_class(fused_lm_head: bool) -> type:
+    """TRL's `SFTTrainer`, or a subclass whose loss comes from the model's own forward.
+
+    TRL computes the loss through a chunked LM head that never materialises the full logits: a
+    memory saving on GPU (Triton), but its torch fallback is ~3x slower than the plain forward on
+    CPU. The subclass returns the model's causal-LM loss on the same labels (the collator's `-100`
+    mask) with the same `num_items_in_batch` normalisation, so the loss values are identical.
+    """
+    from trl import SFTTrainer
+
+    if fused_lm_head:
+        return SFTTrainer
+
+    class PlainLossSFTTrainer(SFTTrainer):
+        def compute_loss(
+            self,
+            model: Any,
+            inputs: dict[str, Any],
+            return_outputs: bool = False,
+            num_items_in_batch: Any = None,
+        ) -> Any:
+            outputs = model(**inputs, num_items_in_batch=num_items_in_batch)
+            return (outputs.loss, outputs) if return_outputs else outputs.loss
+
+    return PlainLossSFTTrainer
+
+
 def build_trainer(
     model_dir: str | Path, records: list[dict[str, Any]], settings: dict[str, Any], work_dir: str
 ) -> Any:
     """An `SFTTrainer` for `records` on the model in `model_dir` (a LoRA adapter, over NF4 when asked)."""
     from transformers import AutoTokenizer
-    from trl import SFTTrainer
 
     model_path = str(Path(model_dir).resolve())
     tokenizer = AutoTokenizer.from_pretrained(model_path)
-    return SFTTrainer(
+    return trainer_class(use_fused_lm_head(settings["fused_lm_head"]))(
         model=model_path,
         args=sft_config(settings, work_dir),
         train_dataset=tokenize_records(tokenizer, records),

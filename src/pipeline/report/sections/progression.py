@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import polars as pl
+
 from pipeline.report.aggregate import weighted_means
 from pipeline.report.arms import STEP_NAME, checkpoint_steps
 from pipeline.report.context import Context
 from pipeline.report.document import Artefact, Section
 from pipeline.report.figures import panels
+from pipeline.report.sections.ranks import loglik_scores
 from pipeline.report.tables import Table
 
 TITLE = "CPT checkpoint progression"
@@ -21,17 +24,17 @@ def _points(ctx: Context, model: str, steps: dict[str, int]) -> list[tuple[str, 
     finals = sorted({m["parent"] for a in steps if (m := STEP_NAME.match(a))} - set(steps))
     for arm in finals:
         log = ctx.inputs.train_logs.get((model, arm))
-        if arm in ctx.arms and log is not None and log.steps is not None:
+        if arm in ctx.all_arms and log is not None and log.steps is not None:
             points.append((arm, "final", log.steps))
     at = {arm: step for arm, _, step in points}
     for arm, spec in ctx.inputs.grid["arms"].items():
-        if spec["method"] == "merge" and spec.get("parent") in at and arm in ctx.arms:
+        if spec["method"] == "merge" and spec.get("parent") in at and arm in ctx.all_arms:
             points.append((arm, "merge", at[spec["parent"]]))
     return sorted(points, key=lambda p: (p[2], p[1] == "merge", p[0]))
 
 
 def progression_sections(ctx: Context) -> list[Section]:
-    steps = checkpoint_steps(ctx.arms, ctx.settings["progression"])
+    steps = checkpoint_steps(ctx.all_arms, ctx.settings["progression"])
     if not set(steps) - {"base"}:
         return [
             Section(
@@ -42,11 +45,15 @@ def progression_sections(ctx: Context) -> list[Section]:
                 "named like `cpt@step-720`, or mapped to a step by the `progression` setting).",
             )
         ]
-    groups = ctx.settings["task_groups"] or {t: [t] for t in ctx.tasks}
-    scores = weighted_means(ctx.main, ["model", "arm"], groups)
+    task_groups = ctx.settings["task_groups"] or {t: [t] for t in ctx.tasks}
+    knowledge = loglik_scores(ctx).select(
+        "model", "arm", (pl.col("task") + " (loglik)").alias("group"), "value"
+    )
+    scores = pl.concat([weighted_means(ctx.main, ["model", "arm"], task_groups), knowledge])
+    groups = [*task_groups, *sorted(set(knowledge.get_column("group")))]
     rows: list[list[Any]] = []
     series: dict[str, list[tuple[str, str, int, list[float | None]]]] = {}
-    for model in ctx.models:
+    for model in ctx.all_models:
         for arm, kind, step in _points(ctx, model, steps):
             values = [ctx.score(scores, model=model, arm=arm, group=g) for g in groups]
             if all(v is None for v in values):
@@ -68,11 +75,12 @@ def progression_sections(ctx: Context) -> list[Section]:
         ax.set_ylabel("weighted score")
         ax.set_title(model)
         ax.legend(fontsize=6)
-    described = ", ".join(f"{g} = {'+'.join(t)}" for g, t in groups.items())
+    described = ", ".join(f"{g} = {'+'.join(t)}" for g, t in task_groups.items()) or "none"
     text = [
-        f"Task groups: {described}; a group's score is "
-        "the mean of its cells weighted by their test items. Step 0 is base; a final CPT arm sits at its "
-        "log's last step; merges (crosses) sit at their parent's step."
+        f"Task groups: {described}; a group's score is the mean of its cells weighted by their test items. "
+        "`(loglik)` groups: log-likelihood accuracy over the medical or general-domain benchmark items. "
+        "Step 0 is base; a final CPT arm sits at its log's last step; merges (crosses) sit at their "
+        "parent's step."
     ]
     return [
         Section(

@@ -1,0 +1,81 @@
+"""Explanation stability (Preferred-MedLLM): the same k-shot multiple-choice questions asked twice.
+
+Once answer-only (``qa_answer_only``: the prompt ends in ``Answer:``) and once "explain, then
+answer" (``qa_explain``: it ends in ``Explanation:``), with the same shots — the first `k_shot`
+items of the cell's `fewshot_split` with the item's subject, as in the log-likelihood scoring.
+One job per model × arm loads the model once and writes one prediction file per style and cell,
+`<output-dir>/<style>/<dataset>/<language>/<subtask>.jsonl`, scored like any other prediction.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from pipeline.evaluate.generate import Request, parse_cell, run_job
+from pipeline.evaluate.loglik_cells import cell_items
+from pipeline.examples import Example
+from pipeline.io import write_json, write_jsonl
+
+STYLES = ("qa_answer_only", "qa_explain")
+DEFAULTS: dict[str, Any] = {"k_shot": 0, "fewshot_split": "dev", "max_items_per_cell": None}
+
+Cell = tuple[str, str, str]
+
+
+def stability_requests(items: dict[Cell, list[Example]], k_shot: int, fewshot_split: str) -> list[Request]:
+    """Both styles of every test item, each with the same first `k_shot` shots of its subject."""
+    requests = []
+    for cell, examples in items.items():
+        if any(e.task != "qa" for e in examples):
+            raise ValueError(f"stability: cell {'/'.join(cell)} is not a multiple-choice (qa) cell")
+        pool: dict[str, list[Example]] = {}
+        for example in examples:
+            if example.split == fewshot_split:
+                pool.setdefault(example.metadata["subject"], []).append(example)
+        for example in (e for e in examples if e.split != fewshot_split):
+            shots = tuple(pool.get(example.metadata["subject"], [])[:k_shot])
+            if len(shots) < k_shot:
+                raise ValueError(
+                    f"stability: item {example.id} of {'/'.join(cell)} needs {k_shot} shots, "
+                    f"split {fewshot_split!r} has {len(shots)}"
+                )
+            requests += [Request(cell, example, style, shots) for style in STYLES]
+    return requests
+
+
+def resolve_settings(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(stability settings, generation settings) from the job's settings JSON."""
+    own = {k: raw[k] for k in DEFAULTS if k in raw}
+    generation = {k: v for k, v in raw.items() if k not in DEFAULTS}
+    return {**DEFAULTS, **own}, generation
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--tasks", type=Path, nargs="+", required=True)
+    parser.add_argument("--cells", nargs="+", required=True, help="dataset/language/subtask (qa cells)")
+    parser.add_argument(
+        "--output-dir", type=Path, required=True, help="writes <style>/<dataset>/<lang>/<sub>.jsonl"
+    )
+    parser.add_argument("--throughput", type=Path, required=True)
+    parser.add_argument("--cache", type=Path, required=True)
+    parser.add_argument(
+        "--settings", required=True, help=f"JSON: generation settings + {json.dumps(DEFAULTS)}"
+    )
+    args = parser.parse_args(argv)
+    settings, generation = resolve_settings(json.loads(args.settings))
+    cells = [parse_cell(c) for c in args.cells]
+    items = cell_items(args.tasks, cells, settings["fewshot_split"], settings["max_items_per_cell"])
+    requests = stability_requests(items, settings["k_shot"], settings["fewshot_split"])
+    predictions, throughput = run_job(args.model, requests, generation, args.cache)
+    for (style, (dataset, language, subtask)), records in predictions.items():
+        write_jsonl(args.output_dir / style / dataset / language / f"{subtask}.jsonl", records)
+    write_json(args.throughput, throughput)
+
+
+if __name__ == "__main__":
+    main()
