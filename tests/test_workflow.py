@@ -124,7 +124,7 @@ def test_thesis_grid_dry_runs_with_the_slurm_profile(tmp_path):
 
 def test_a_configfile_replaces_the_demo_config():
     """Run from the checkout, `--configfile` is the whole config: no demo model joins the thesis grid."""
-    out = snakemake("-n", "--configfile", str(REPO / "config/thesis.yaml"), "results/summary.parquet").stdout
+    out = snakemake("-n", "results/summary.parquet", "--configfile", str(REPO / "config/thesis.yaml")).stdout
     assert job_counts(out)["base_model"] == 12 and "llama-base" not in out
 
 
@@ -152,7 +152,7 @@ def test_study_presets_dry_run_with_the_slurm_profile(tmp_path, study, expected)
     assert "generate" not in counts and "sft" not in counts
     jobs = out.split("\n\n")
     large_cpt = next(j for j in jobs if "rule cpt:" in j and "model=qwen3-8b," in j)
-    assert "gpu=4" in large_cpt and "nodes=2" in large_cpt and "mpi=srun" in large_cpt
+    assert "nodes=2" in large_cpt and "mpi=srun" in large_cpt and "--gpus-per-node=4" in large_cpt
     if study == "preferred-medllm":
         rpo = {
             m: next(j for j in jobs if "rule rpo:" in j and f"model={m}, arm=cpt-rpo" in j)

@@ -126,6 +126,13 @@ STABILITY_CELLS = ["/".join(cell) for cell in GRID.stability_cells()]
 STABILITY_STYLES = ["qa_answer_only", "qa_explain"]
 
 
+LOGLIK_GROUPS = (
+    {"loglik_groups": config["loglik"]["groups"]}
+    if (config.get("loglik") or {}).get("groups")
+    else {}
+)
+
+
 PREFERENCES = config.get("training", {}).get("preferences") or {}
 
 

@@ -30,7 +30,7 @@ rule report:
                 "seed": config["seed"],
                 "bootstrap_samples": config["scoring"]["bootstrap_samples"],
                 "confidence": config["scoring"]["confidence"],
-                "loglik_groups": (config.get("loglik") or {}).get("groups"),
+                **LOGLIK_GROUPS,
             }
         ),
         files=lambda wc, input: " ".join(

@@ -98,7 +98,14 @@ class _Scope:
         return out
 
 
+RQ1 = ("rq1", "Sub-RQ1: arms per task", "How do IT, CPT and RoT address each medical NLP task?")
+AVERAGES = ("averages", "Averages per task, language and arm", "How does each arm score on average?")
+
+
 def task_sections(ctx: Context) -> list[Section]:
+    if ctx.main.is_empty():
+        missing = "The summary has no generated task cells (`evaluate_datasets` is empty)."
+        return [Section(*RQ1, missing=missing), Section(*AVERAGES, missing=missing)]
     return [_rq1(ctx), _averages(ctx)]
 
 
@@ -172,13 +179,7 @@ def _rq1(ctx: Context) -> Section:
                 Table(["scope", "task", "arm", *test_columns], [r for s in scopes for r in s.vs_base]),
             )
         )
-    return Section(
-        "rq1",
-        "Sub-RQ1: arms per task",
-        "How do IT, CPT and RoT address each medical NLP task?",
-        text,
-        artefacts,
-    )
+    return Section(*RQ1, text, artefacts)
 
 
 def _averages(ctx: Context) -> Section:
@@ -214,9 +215,7 @@ def _averages(ctx: Context) -> Section:
         "the task's cells in that language. Per arm: the mean over models."
     ]
     return Section(
-        "averages",
-        "Averages per task, language and arm",
-        "How does each arm score on average?",
+        *AVERAGES,
         text,
         [
             Artefact(
