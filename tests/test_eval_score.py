@@ -15,7 +15,7 @@ from pipeline.io import write_jsonl
 from pipeline.tasks.answers import gold_answer
 
 ROW_KEYS = {
-    "model", "arm", "dataset", "language", "task", "subtask", "metric", "value", "n", "stderr",
+    "model", "arm", "dataset", "language", "task", "subtask", "style", "metric", "value", "n", "stderr",
     "ci_low", "ci_high", "parse_failure_rate", "decoding", "item_fields", "items",
 }  # fmt: skip
 
