@@ -152,3 +152,20 @@ def test_readers_outside_the_registry(shared_data):
     assert Counter(d.split for d in fr) == {"train": 381, "dev": 55, "test": 115}
     traces = read_traces(shared_data / "reasoning" / "translated_medical_o1_input_en_to_th.csv")
     assert len(traces) == 10 and all(t["reasoning"] and t["answer"] for t in traces)
+
+
+def test_partages_registry_reads_the_english_benchmarks(shared_data):
+    """The PARTAGES study's EN benchmarks load from shared/data; medical and general MMLU split by subject."""
+    if shared_data.resolve() != (REPO.parent / "shared" / "data").resolve():
+        pytest.skip("partages.yaml paths point at ../shared/data beside the repository")
+    registry = load_registry(REPO / "config" / "datasets" / "partages.yaml")
+    subjects = {}
+    for name in ("mmlu-medical", "mmlu-general"):
+        spec = dataclasses.replace(registry[name], languages=("en",))
+        examples = load_examples(name, spec, REPO)
+        assert {e.split for e in examples} == {"train", "dev", "test"}
+        subjects[name] = {e.metadata["subject"] for e in examples}
+    assert len(subjects["mmlu-medical"]) == len(subjects["mmlu-general"]) == 6
+    assert "anatomy" in subjects["mmlu-medical"] and "philosophy" in subjects["mmlu-general"]
+    medqa = load_examples("medqa", dataclasses.replace(registry["medqa"], languages=("en",)), REPO)
+    assert Counter(e.split for e in medqa) == {"test": 1253}

@@ -162,7 +162,7 @@ def read_mmlu(root: Path, language: str, options: dict[str, Any]) -> list[Docume
                     if len(row) != 6:
                         raise ValueError(f"{at}: expected 6 columns (question, A-D, answer), got {len(row)}")
                     choices, answer = lettered(dict(zip("ABCD", row[1:5], strict=True)), row[5].strip(), at)
-                    doc_id = f"{subject}-{i:04d}"
+                    doc_id = f"{subject}-{folder.name}-{i:04d}"  # rows restart at 0 in each split folder
                     docs.append(
                         question(
                             doc_id, language, split, row[0], choices, answer, at, None, {"subject": subject}
