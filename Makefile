@@ -17,8 +17,8 @@ $(VENV)/.installed: pyproject.toml
 demo: setup  ## build and run the embedded demo → results/summary.parquet
 	$(BIN)/snakemake --cores $(CORES) results/summary.parquet
 
-test: setup  ## unit tests, end-to-end runs, lint and DAG checks (two workers, one test file each)
-	$(BIN)/pytest -n $(CORES) --dist loadfile
+test: setup  ## unit tests, end-to-end runs, lint and DAG checks
+	$(BIN)/pytest
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

@@ -73,7 +73,7 @@ QUALITY |= {"it-it": 0.5, "it-n100": 0.4, "cpt-25pct": 0.25, "cpt-slerp": 0.35, 
 QUALITY |= {"cpt@step-20": 0.27}
 TASK_BONUS = {("rot", "qa"): 0.35, ("cpt", "re"): 0.55}
 ITEMS = 24
-LOGLIK_QUALITY = {"base": 0.3, "cpt": 0.95, "cpt@step-10": 0.3, "cpt-slerp": 0.05}  # medical items
+LOGLIK_QUALITY = {"base": 0.5, "cpt": 1.0, "cpt@step-10": 0.5, "cpt-slerp": 0.0}  # medical items
 STABILITY_SHIFT = {"cpt-it": 0.0, "cpt": -0.3}  # explain minus answer-only quality, k-shot stability cells
 
 
@@ -159,7 +159,7 @@ def _build(root: Path, models: dict, arms: list[str], side_files: bool) -> dict[
                 score_files.append(path)
     stability_files = []
     for model in models:
-        for arm in set(arms) & set(STABILITY_SHIFT):
+        for arm in [a for a in STABILITY_SHIFT if a in arms]:
             for cell in (c for c in CELLS if c[2] == "qa"):
                 for style, shift in zip(
                     ("qa_answer_only", "qa_explain"), (0.0, STABILITY_SHIFT[arm]), strict=True
@@ -171,7 +171,7 @@ def _build(root: Path, models: dict, arms: list[str], side_files: bool) -> dict[
                     stability_files.append(path)
     loglik_files = []
     for model in models:
-        for arm in set(arms) & set(LOGLIK_QUALITY):
+        for arm in [a for a in LOGLIK_QUALITY if a in arms]:
             for dataset, language in (
                 ("med-mcq", "en"),
                 ("med-mcq", "fr"),
