@@ -11,15 +11,16 @@ import numpy as np
 import polars as pl
 import pytest
 
+from pipeline.evaluate.loglik_cells import score_rows as loglik_score_rows
 from pipeline.evaluate.metrics import MAIN_METRIC
-from pipeline.evaluate.stats import estimate, paired_test_rows
+from pipeline.evaluate.stats import cell_seed, estimate, paired_test_rows
 from pipeline.io import write_json, write_jsonl
 from pipeline.report.__main__ import main as report_main
 from pipeline.report.build import build_report
 from pipeline.report.document import Section, write_report
 from pipeline.report.inputs import Inputs, load_summary, model_parameters, parse_grid
 from pipeline.report.settings import resolve_settings
-from pipeline.report.significance import ItemStore, cell_seed
+from pipeline.report.significance import ItemStore
 from pipeline.report.tables import Score
 from pipeline.summary import summary_rows, write_summary
 from pipeline.tasks.mix import mix_stats
@@ -179,29 +180,9 @@ def _build(root: Path, models: dict, arms: list[str], side_files: bool) -> dict[
                 ("gen-mcq", "fr"),
             ):
                 quality = LOGLIK_QUALITY[arm] if dataset == "med-mcq" else 0.5
-                correct = (rng.random(ITEMS) < quality).astype(float)
-                rows = []
-                for metric in ("loglik_acc", "loglik_acc_norm"):
-                    est = estimate("accuracy", correct[:, None])
-                    rows.append(
-                        {
-                            "model": model,
-                            "arm": arm,
-                            "dataset": dataset,
-                            "language": language,
-                            "task": "qa",
-                            "subtask": "mcq",
-                            "metric": metric,
-                            "value": est.value,
-                            "n": est.n,
-                            "stderr": est.stderr,
-                            "ci_low": est.ci_low,
-                            "ci_high": est.ci_high,
-                            "parse_failure_rate": 0.0,
-                            "item_fields": ["correct"],
-                            "items": [[f"q{i:03d}", c] for i, c in enumerate(correct.tolist())],
-                        }
-                    )
+                correct = (rng.random(ITEMS) < quality).astype(float).tolist()
+                results = [{"id": f"q{i:03d}", "acc": c, "acc_norm": c} for i, c in enumerate(correct)]
+                rows = loglik_score_rows(results, (dataset, language, "mcq"), {"model": model, "arm": arm}, 0)
                 path = root / "loglik_scores" / model / arm / dataset / language / "mcq.json"
                 write_json(path, rows)
                 loglik_files.append(path)

@@ -179,3 +179,9 @@ def test_bad_score_files_name_the_file(tmp_path, rows, message):
     with pytest.raises(ValueError, match=message):
         run(tmp_path, "--scores", str(score))
     assert not (tmp_path / "summary.parquet").exists()
+
+
+def test_a_grid_that_scores_nothing_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="no score files"):
+        run(tmp_path)
+    assert not (tmp_path / "summary.parquet").exists()

@@ -169,9 +169,17 @@ def test_study_presets_dry_run_with_the_slurm_profile(tmp_path, study, expected)
 @pytest.mark.parametrize("study", ["preferred-medllm-demo", "partages-demo"])
 def test_study_demo_twins_dry_run(tmp_path, study):
     out = snakemake(
-        "-n", "--directory", str(tmp_path), "--configfile", str(REPO / f"config/studies/{study}.yaml")
+        "-n", "-p", "--directory", str(tmp_path), "--configfile", str(REPO / f"config/studies/{study}.yaml")
     ).stdout
     assert job_counts(out)["summary"] == 1 and "generate" not in job_counts(out)
+    if study == "preferred-medllm-demo":
+        preferences = next(line for line in out.splitlines() if "pipeline.train.preferences" in line)
+        assert (
+            "--examples results/tasks/demo-mcq.jsonl --output" in preferences
+        )  # training.preferences.datasets
+        assert '"datasets"' not in preferences
+        stability = next(line for line in out.splitlines() if "pipeline.evaluate.stability" in line)
+        assert '"max_new_tokens":64' in stability and '"k_shot":1' in stability  # stability overrides
 
 
 def test_python_is_ruff_clean():

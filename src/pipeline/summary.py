@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.evaluate.metrics import MAIN_METRIC
-from pipeline.evaluate.stats import bootstrap, cell_seed, replicate_test
+from pipeline.evaluate.stats import bootstrap, cell_seed, item_table, replicate_test
 from pipeline.io import atomic_path
 
 EVALUATIONS = ("generate", "loglik", "stability")
@@ -74,15 +74,7 @@ def tested(row: dict[str, Any]) -> bool:
 
 
 def _item_scores(path: Path, row: dict[str, Any]) -> ItemScores:
-    items = row.get("items")
-    if not isinstance(items, list) or not items or not isinstance(row.get("item_fields"), list):
-        raise ValueError(f"{path}: metric {row['metric']!r} has no per-item statistics ('items')")
-    ordered = sorted(items, key=lambda item: str(item[0]))
-    ids = tuple(str(item[0]) for item in ordered)
-    if len(set(ids)) != len(ids):
-        raise ValueError(f"{path}: metric {row['metric']!r} has duplicate item ids")
-    stats = np.asarray([item[1:] for item in ordered], dtype=float).reshape(len(ids), -1)
-    return ItemScores(path, ids, stats)
+    return ItemScores(path, *item_table(row, str(path)))
 
 
 def read_score_file(path: Path, evaluation: str) -> list[tuple[dict[str, Any], ItemScores | None]]:

@@ -139,6 +139,18 @@ def cell_seed(seed: int, cell: Sequence[str]) -> int:
     return (seed + zlib.crc32("/".join(cell).encode("utf-8"))) % 2**32
 
 
+def item_table(row: dict[str, Any], where: str = "score row") -> tuple[tuple[str, ...], np.ndarray]:
+    """(item ids, per-item statistics n x k) of a score row, sorted by id; `where` names it in errors."""
+    items, fields = row.get("items"), row.get("item_fields")
+    if not isinstance(items, list) or not items or not isinstance(fields, list):
+        raise ValueError(f"{where}: metric {row.get('metric')!r} has no per-item statistics ('items')")
+    ordered = sorted(items, key=lambda item: str(item[0]))
+    ids = tuple(str(item[0]) for item in ordered)
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"{where}: metric {row.get('metric')!r} has duplicate item ids")
+    return ids, np.asarray([item[1:] for item in ordered], dtype=float).reshape(len(ids), len(fields))
+
+
 def paired_test_rows(
     row_a: dict[str, Any], row_b: dict[str, Any], samples: int = 1000, seed: int = 0, confidence: float = 0.95
 ) -> PairedTest:
@@ -148,18 +160,8 @@ def paired_test_rows(
     """
     if row_a["metric"] != row_b["metric"] or row_a["item_fields"] != row_b["item_fields"]:
         raise ValueError(f"cannot pair metric {row_a['metric']!r} with {row_b['metric']!r}")
-    a, b = _items_by_id(row_a), _items_by_id(row_b)
-    if a.keys() != b.keys():
-        missing = sorted(a.keys() ^ b.keys())[:5]
+    (ids_a, a), (ids_b, b) = item_table(row_a), item_table(row_b)
+    if ids_a != ids_b:
+        missing = sorted(set(ids_a) ^ set(ids_b))[:5]
         raise ValueError(f"{row_a['metric']}: rows cover different items (e.g. {missing})")
-    ids = sorted(a)
-    return paired_bootstrap(
-        row_a["metric"], [a[i] for i in ids], [b[i] for i in ids], samples, seed, confidence
-    )
-
-
-def _items_by_id(row: dict[str, Any]) -> dict[str, Sequence[float]]:
-    items = {str(item[0]): item[1:] for item in row["items"]}
-    if len(items) != len(row["items"]):
-        raise ValueError(f"{row['metric']}: duplicate item ids in a score row")
-    return items
+    return paired_bootstrap(row_a["metric"], a, b, samples, seed, confidence)

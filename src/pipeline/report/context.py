@@ -46,33 +46,31 @@ class Context:
     def z(self) -> float:
         return z_value(self.settings["confidence"])
 
+    def _in_grid_order(self, frame: pl.DataFrame, key: str) -> list[str]:
+        """The `key` values (models or arms) of `frame` in the grid's order, others last, sorted."""
+        present = set(frame.get_column(key).unique())
+        order = [name for name in self.inputs.grid[f"{key}s"] if name in present]
+        return order + sorted(present - set(order))
+
     @cached_property
     def models(self) -> list[str]:
-        """Models of the summary, in the grid's order."""
-        present = set(self.main.get_column("model").unique())
-        order = [m for m in self.inputs.grid["models"] if m in present]
-        return order + sorted(present - set(order))
+        """Models of the main-metric rows, in the grid's order."""
+        return self._in_grid_order(self.main, "model")
+
+    @cached_property
+    def arms(self) -> list[str]:
+        """Arms of the main-metric rows, in the grid's order (arms the grid does not name last, sorted)."""
+        return self._in_grid_order(self.main, "arm")
 
     @cached_property
     def all_models(self) -> list[str]:
         """Models of every summary row (generation, log-likelihood, stability), in the grid's order."""
-        present = set(self.inputs.summary.get_column("model").unique())
-        order = [m for m in self.inputs.grid["models"] if m in present]
-        return order + sorted(present - set(order))
+        return self._in_grid_order(self.inputs.summary, "model")
 
     @cached_property
     def all_arms(self) -> list[str]:
         """Arms of every summary row, in the grid's order."""
-        present = set(self.inputs.summary.get_column("arm").unique())
-        order = [a for a in self.inputs.grid["arms"] if a in present]
-        return order + sorted(present - set(order))
-
-    @cached_property
-    def arms(self) -> list[str]:
-        """Arms of the summary, in the grid's order (arms the grid does not name last, sorted)."""
-        present = set(self.main.get_column("arm").unique())
-        order = [a for a in self.inputs.grid["arms"] if a in present]
-        return order + sorted(present - set(order))
+        return self._in_grid_order(self.inputs.summary, "arm")
 
     @cached_property
     def compared_arms(self) -> list[str]:

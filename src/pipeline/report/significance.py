@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.evaluate.metrics import MAIN_METRIC, metric_value
-from pipeline.evaluate.stats import PairedTest, bootstrap, cell_seed, replicate_test
+from pipeline.evaluate.stats import PairedTest, bootstrap, cell_seed, item_table, replicate_test
 
 Cell = tuple[str, str, str, str]  # dataset, language, task, subtask
 
@@ -60,15 +60,9 @@ class ItemStore:
             raise ValueError(f"{path}: invalid JSON ({err.msg})") from err
         metric = MAIN_METRIC[task]
         row = next((r for r in rows if isinstance(r, dict) and r.get("metric") == metric), None)
-        if row is None or "items" not in row or "item_fields" not in row:
-            raise ValueError(f"{path}: no {metric!r} row with 'items' and 'item_fields'")
-        ordered = sorted(row["items"], key=lambda item: str(item[0]))
-        ids = tuple(str(item[0]) for item in ordered)
-        if len(set(ids)) != len(ids):
-            raise ValueError(f"{path}: duplicate item ids in the {metric!r} row")
-        stats = np.asarray([item[1:] for item in ordered], dtype=float).reshape(
-            len(ids), len(row["item_fields"])
-        )
+        if row is None:
+            raise ValueError(f"{path}: no {metric!r} row")
+        ids, stats = item_table(row, str(path))
         return Items(path, metric, tuple(row["item_fields"]), ids, stats)
 
     def _replicates(self, model: str, arm: str, cell: Cell, items: Items) -> np.ndarray:
