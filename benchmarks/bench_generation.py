@@ -27,7 +27,7 @@ def prompt_ids(model: str, n: int) -> list[list[int]]:
     """Chat-formatted extraction prompts of varied length, tokenised as the generate stage does."""
     from transformers import AutoTokenizer
 
-    from pipeline.train import chat
+    from pipeline.models import chat
 
     tokenizer = AutoTokenizer.from_pretrained(model)
     texts = sentences(n, seed=11, min_words=5, max_words=60)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from transformers import AutoTokenizer
 
+from pipeline.models.chat import ANSWER_HEADER, encode, format_example, format_prompt, is_chat
 from pipeline.models.families import get_family
-from pipeline.train.chat import ANSWER_HEADER, encode, format_example, format_prompt, is_chat
 
 PROMPT = "Extract the diseases. Text: fever and cough"
 ANSWER = '{"entities": ["fever", "cough"]}'

@@ -48,13 +48,10 @@ def requests(examples, style="json"):
 def run(model, tasks, tmp_path, backend, settings=None):
     cells = [("demo-ner", "en", "disease")]
     examples = select_test_examples([tasks], cells, None)
-    cache = CompletionCache(tmp_path / "cache.sqlite")
-    try:
-        return generate_cells(
-            model, requests(examples), settings or {"model": "m", "arm": "a"}, cache, lambda _: backend
-        )
-    finally:
-        cache.close()
+    cache = CompletionCache(tmp_path / "cache")
+    return generate_cells(
+        model, requests(examples), settings or {"model": "m", "arm": "a"}, cache, lambda _: backend
+    )
 
 
 def test_records_carry_completion_gold_and_decoding(setup):
@@ -84,12 +81,108 @@ def test_cache_generates_only_changed_prompts(setup):
     assert len(changed.prompts) == 1
 
 
-def test_cache_key_depends_on_decoding(setup):
+def test_cache_key_depends_on_decoding_and_backend(setup):
     model, tasks, tmp = setup
     run(model, tasks, tmp, CountingBackend())
     backend = CountingBackend()
     run(model, tasks, tmp, backend, {"decoding": {"max_new_tokens": 7}})
     assert len(backend.prompts) == 4
+    other = CountingBackend()
+    run(model, tasks, tmp, other, {"backend": "vllm"})
+    assert len(other.prompts) == 4
+
+
+class DyingBackend(CountingBackend):
+    """Answers its first call, then dies like a killed job."""
+
+    def generate(self, prompts, decoding):
+        if self.prompts:
+            raise KeyboardInterrupt("killed")
+        return super().generate(prompts, decoding)
+
+
+def test_a_killed_job_resumes_where_it_stopped(setup):
+    model, tasks, tmp = setup
+    with pytest.raises(KeyboardInterrupt):
+        run(model, tasks, tmp, DyingBackend(), {"chunk_size": 3})
+    resumed = CountingBackend()
+    _, throughput = run(model, tasks, tmp, resumed, {"chunk_size": 3})
+    assert len(resumed.prompts) == 1 and throughput["cached"] == 3
+
+
+def test_prompts_go_longest_first_in_chunks(setup):
+    model, tasks, tmp = setup
+    backend = CountingBackend()
+    run(model, tasks, tmp, backend, {"chunk_size": 2})
+    lengths = [len(p) for p in backend.prompts]
+    assert lengths == sorted(lengths, reverse=True)
+
+
+def _write_entries(root, fingerprint, start):
+    cache = CompletionCache(root)
+    for i in range(start, start + 200, 10):
+        cache.put(fingerprint, {f"k{j}": Completion(f"text {j}", 1, 1, "stop") for j in range(i, i + 10)})
+
+
+def test_concurrent_writers_lose_nothing(tmp_path):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_write_entries, args=(tmp_path, "f" * 64, 1000 * w)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    assert all(p.exitcode == 0 for p in procs)
+    found = CompletionCache(tmp_path).load("f" * 64)
+    assert len(found) == 800 and found["k3005"].text == "text 3005"
+    assert len(list(tmp_path.rglob("*.jsonl"))) == 4  # one shard per writer, never a shared file
+
+
+def test_unfinished_and_corrupt_shards(tmp_path, caplog):
+    cache = CompletionCache(tmp_path)
+    cache.put("a" * 64, {"k1": Completion("one", 1, 1, "stop")})
+    shard = next(tmp_path.rglob("*.jsonl"))
+    with shard.open("a") as f:
+        f.write('{"key": "k2", "completion": {"te')  # a write under way (or killed) is not an entry
+    assert set(CompletionCache(tmp_path).load("a" * 64)) == {"k1"}
+
+    garbage = shard.parent / "other.jsonl"
+    garbage.write_bytes(b"\x00\xffSQLite format 3\n")
+    with caplog.at_level("WARNING"):
+        found = CompletionCache(tmp_path).load("a" * 64)
+    assert set(found) == {"k1"}
+    assert str(garbage) in caplog.text and not garbage.exists()
+    assert garbage.with_suffix(".corrupt").exists()
+
+
+def test_base_variant_is_prompted_plainly_despite_a_chat_template(setup, tmp_path):
+    import shutil
+
+    model, tasks, _ = setup
+    base = tmp_path / "as-base"
+    shutil.copytree(model, base)
+    record = json.loads((base / "medadapt_model.json").read_text())
+    (base / "medadapt_model.json").write_text(json.dumps({**record, "variant": "base"}))
+    predictions, _ = run(base, tasks, tmp_path, CountingBackend())
+    prompt = predictions[("json", ("demo-ner", "en", "disease"))][0]["prompt"]
+    assert "<|start_header_id|>" not in prompt and prompt.startswith("<|begin_of_text|>")
+
+
+class ThinkingBackend(CountingBackend):
+    def generate(self, prompts, decoding):
+        self.prompts.extend(prompts)
+        return [Completion('<think>fever is a symptom</think>\n{"entities": ["fever"]}', 1, 9, "stop")] * len(
+            prompts
+        )
+
+
+def test_a_thinking_block_is_removed_before_parsing(setup):
+    model, tasks, tmp = setup
+    predictions, _ = run(model, tasks, tmp, ThinkingBackend())
+    first = predictions[("json", ("demo-ner", "en", "disease"))][0]
+    assert first["completion"] == '{"entities": ["fever"]}'
+    assert first["thinking"] == "fever is a symptom"
 
 
 def test_per_task_adapters_answer_their_task(setup, tmp_path):
@@ -108,13 +201,11 @@ def test_per_task_adapters_answer_their_task(setup, tmp_path):
         return CountingBackend()
 
     examples = select_test_examples([tasks], [("demo-ner", "en", "disease")], None)
-    cache = CompletionCache(tmp_path / "cache.sqlite")
-    generate_cells(per_task, requests(examples), {}, cache, factory)
-    cache.close()
+    generate_cells(per_task, requests(examples), {}, CompletionCache(tmp_path / "cache"), factory)
     assert asked == [per_task / "adapters" / "ner"]
     (per_task / "adapters.json").write_text(json.dumps({"qa": "adapters/qa"}))
     with pytest.raises(ValueError, match="no adapter for task 'ner'"):
-        generate_cells(per_task, requests(examples), {}, CompletionCache(tmp_path / "c2.sqlite"), factory)
+        generate_cells(per_task, requests(examples), {}, CompletionCache(tmp_path / "c2"), factory)
 
 
 def test_fingerprint_changes_with_weights(tmp_path, tiny_model_factory):
@@ -146,7 +237,7 @@ def test_cli_writes_one_file_per_cell_and_throughput(setup):
             "--throughput",
             str(tmp / "tp.json"),
             "--cache",
-            str(tmp / "cli-cache.sqlite"),
+            str(tmp / "cli-cache"),
             "--settings",
             json.dumps(settings),
         ]

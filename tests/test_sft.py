@@ -9,7 +9,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from pipeline.train import chat, qlora, sft
+from pipeline.models import chat, qlora, sft
 
 FAST = {"max_steps": 2, "per_device_batch_size": 2, "max_length": 128, "gradient_checkpointing": False}
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from pipeline.train import chat, sft
+from pipeline.models import chat, sft
 
 # Words the tiny tokenizer knows (conftest.TINY_TEXTS), so that prompts stay short.
 DISEASES = ["fever", "chest pain", "cefalea", "febbre", "dolore", "aspirin"]

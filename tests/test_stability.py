@@ -73,7 +73,7 @@ def test_cli_writes_both_styles_which_score_like_any_prediction(tmp_path: Path, 
             "--throughput",
             str(tmp_path / "tp.json"),
             "--cache",
-            str(tmp_path / "cache.sqlite"),
+            str(tmp_path / "cache"),
             "--settings",
             json.dumps(settings),
         ]

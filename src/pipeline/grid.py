@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.models.families import FAMILIES
+from pipeline.models.sources import parse_source
+
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """`override` on top of `base`, recursing into nested mappings."""
@@ -47,7 +50,20 @@ class Grid:
         self.arms = {
             name: Arm(name, spec["method"], spec.get("parent"), spec) for name, spec in config["arms"].items()
         }
+        self.model_sources = {
+            name: parse_source(model["source"], f"models.{name}.source")
+            for name, model in config["models"].items()
+        }
+        self._check_models()
         self._check_arms()
+
+    def _check_models(self) -> None:
+        for name, source in self.model_sources.items():
+            family = self.config["models"][name]["family"]
+            if source.kind == "tiny" and family not in FAMILIES:
+                raise ValueError(
+                    f"models.{name}.family: source 'tiny' builds {sorted(FAMILIES)}, not {family!r}"
+                )
 
     def _check_arms(self) -> None:
         if "base" in self.arms and self.arms["base"].method != "none":
@@ -170,11 +186,13 @@ class Grid:
         return deep_merge(deep_merge(defaults, by_size.get(size, {})), spec.spec.get("settings", {}))
 
 
-def load_grid(config: dict[str, Any], base_dir: str | Path = ".") -> Grid:
-    """The grid of a config whose registry path is relative to `base_dir`."""
+def load_grid(config: dict[str, Any], base_dir: str | Path | None = None) -> Grid:
+    """The grid of a config whose relative registry path is resolved by `pipeline.paths.resolve`."""
     import yaml
 
-    path = Path(base_dir) / config["registry"]
+    from pipeline.paths import resolve
+
+    path = resolve(config["registry"], base_dir)
     if not path.exists():
         raise ValueError(f"config key 'registry': no dataset registry at {path}")
     registry = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

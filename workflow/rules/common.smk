@@ -1,9 +1,11 @@
+import os
 import re
 
 from snakemake.settings.types import DeploymentMethod
 
 from pipeline.grid import load_grid
 from pipeline.io import canonical_json
+from pipeline.paths import resolve
 from pipeline.resources import RESOURCE_KEYS, job_shape, slurm_resources
 from pipeline.workflow import prepare_job_environment
 
@@ -37,13 +39,19 @@ def code(*modules):
     return paths
 
 
-def produced(path):
-    """The demo folder when `path` (or any per-language path) lies in it, for use as an input."""
+def data_inputs(path):
+    """A config or registry data path as job inputs: the demo folder for demo data, else the path
+    itself as `pipeline.paths` resolves it for the jobs, so a missing path stops the dry run."""
     paths = path.values() if isinstance(path, dict) else [path]
-    return (
-        ["results/demo"]
-        if any(str(p).startswith("results/demo") for p in paths)
-        else []
+    return sorted(
+        {
+            (
+                "results/demo"
+                if str(p).startswith("results/demo")
+                else os.path.relpath(resolve(p, workflow.basedir))
+            )
+            for p in paths
+        }
     )
 
 
@@ -186,8 +194,21 @@ def summary_scores(wildcards):
     }
 
 
+MODEL_SOURCES = GRID.model_sources
+
+
 def base_source(wildcards):
-    return config["models"][wildcards.model]["source"]
+    """A model's `source` as one shell word (a mapping as JSON)."""
+    raw = config["models"][wildcards.model]["source"]
+    return raw if isinstance(raw, str) else canonical_json(raw)
+
+
+def base_inputs(wildcards):
+    """The demo text a tiny model's tokenizer learns, or a local source's files."""
+    source = MODEL_SOURCES[wildcards.model]
+    if source.kind == "tiny":
+        return ["results/demo"]
+    return [os.path.relpath(source.local_path)] if source.local_path else []
 
 
 def trained_arms():

@@ -2,7 +2,7 @@ rule clean_source:
     """Clean one raw corpus source: Unicode, alphabet, URLs, whitespace, short docs (counted)."""
     input:
         code=code("corpus/clean.py"),
-        data=lambda wc: produced(config["corpus"]["sources"][wc.source]["path"]),
+        data=lambda wc: data_inputs(config["corpus"]["sources"][wc.source]["path"]),
     output:
         clean="results/corpus/clean/{source}.parquet",
         stats="results/corpus/clean/{source}.stats.json",

@@ -8,7 +8,8 @@ rule generate:
             "tasks/prompts.py",
             "tasks/templates.py",
             "tasks/answers.py",
-            "train/chat.py",
+            "models/chat.py",
+            "models/record.py",
         ),
         model="results/models/{model}/{arm}",
         tasks=task_files(GRID.eval_datasets),
@@ -33,7 +34,7 @@ rule generate:
     shell:
         "python -m pipeline.evaluate.generate --model {input.model} --tasks {input.tasks} --cells {params.cells}"
         " --output-dir {params.out_dir} --throughput {output.throughput}"
-        " --cache results/cache/completions.sqlite --settings {params.settings:q} > {log} 2>&1"
+        " --cache results/cache/completions --settings {params.settings:q} > {log} 2>&1"
 
 
 rule score:
@@ -76,7 +77,8 @@ rule stability:
             "tasks/prompts.py",
             "tasks/templates.py",
             "tasks/answers.py",
-            "train/chat.py",
+            "models/chat.py",
+            "models/record.py",
         ),
         model="results/models/{model}/{arm}",
         tasks=task_files(GRID.stability_datasets),
@@ -103,7 +105,7 @@ rule stability:
     shell:
         "python -m pipeline.evaluate.stability --model {input.model} --tasks {input.tasks} --cells {params.cells}"
         " --output-dir {params.out_dir} --throughput {output.throughput}"
-        " --cache results/cache/completions.sqlite --settings {params.settings:q} > {log} 2>&1"
+        " --cache results/cache/completions --settings {params.settings:q} > {log} 2>&1"
 
 
 rule score_stability:

@@ -5,9 +5,11 @@ rule base_model:
             "models/tiny.py",
             "models/families.py",
             "models/fetch.py",
+            "models/sources.py",
+            "paths.py",
             "tasks/templates.py",
         ),
-        text=lambda wc: ["results/demo"] if base_source(wc) == "tiny" else [],
+        source=base_inputs,
     output:
         directory("results/models/{model}/base"),
     log:
@@ -21,20 +23,24 @@ rule base_model:
         family=lambda wc: config["models"][wc.model]["family"],
         variant=lambda wc: config["models"][wc.model]["variant"],
         source=base_source,
-        text_dir=lambda wc: "results/demo" if base_source(wc) == "tiny" else "",
+        text_dir=lambda wc: (
+            "--text-dir results/demo" if MODEL_SOURCES[wc.model].kind == "tiny" else ""
+        ),
         settings=lambda wc: canonical_json(
             {"architecture": config.get("tiny_architecture"), "seed": config["seed"]}
+            if MODEL_SOURCES[wc.model].kind == "tiny"
+            else {}
         ),
     shell:
-        "python -m pipeline.models.fetch --source {params.source:q} --family {params.family}"
-        " --variant {params.variant} --text-dir {params.text_dir:q} --settings {params.settings:q}"
-        " --output {output} > {log} 2>&1"
+        "python -m pipeline.models.fetch --source {params.source:q} --family {params.family:q}"
+        " --variant {params.variant:q} {params.text_dir} --settings {params.settings:q}"
+        " --output {output:q} > {log:q} 2>&1"
 
 
 rule checkpoint_model:
     """A kept CPT checkpoint as a model of its own (evaluated and merged like any arm)."""
     input:
-        code=code("models/fetch.py"),
+        code=code("models/fetch.py", "models/sources.py", "paths.py"),
         model=parent_dir,
     output:
         directory("results/models/{model}/{arm}"),
@@ -52,5 +58,5 @@ rule checkpoint_model:
         family=lambda wc: config["models"][wc.model]["family"],
         variant=lambda wc: config["models"][wc.model]["variant"],
     shell:
-        "python -m pipeline.models.fetch --source {params.source} --family {params.family}"
-        " --variant {params.variant} --settings '{{}}' --output {output} > {log} 2>&1"
+        "python -m pipeline.models.fetch --source {params.source:q} --family {params.family:q}"
+        " --variant {params.variant:q} --output {output:q} > {log:q} 2>&1"

@@ -8,7 +8,7 @@ rule extract_tasks:
             "tasks/extract.py",
             "tasks/readers",
         ),
-        data=lambda wc: produced(GRID.registry[wc.dataset].path),
+        data=lambda wc: data_inputs(GRID.registry[wc.dataset].path),
     output:
         "results/tasks/{dataset}.jsonl",
     log:
@@ -30,7 +30,7 @@ rule extract_traces:
     """Reasoning traces (question, reasoning, answer) from their native format."""
     input:
         code=code("tasks/traces.py", "tasks/readers"),
-        data=lambda wc: produced(config["traces"][wc.traces]["path"]),
+        data=lambda wc: data_inputs(config["traces"][wc.traces]["path"]),
     output:
         "results/traces/{traces}.jsonl",
     log:

@@ -42,7 +42,8 @@ rule sft:
     input:
         code=code(
             "train/sft.py",
-            "train/chat.py",
+            "models/chat.py",
+            "models/record.py",
             "train/qlora.py",
             "train/callbacks.py",
             "train/training_log.py",
@@ -108,7 +109,8 @@ rule rpo:
         code=code(
             "train/rpo.py",
             "train/sft.py",
-            "train/chat.py",
+            "models/chat.py",
+            "models/record.py",
             "train/qlora.py",
             "train/callbacks.py",
             "train/training_log.py",

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from pipeline.io import iter_jsonl
+from pipeline.paths import resolve
 
 FORMATS = ("e3c_json", "jsonl", "parquet", "text", "hf")
 
@@ -72,7 +73,7 @@ def iter_documents(source: Source) -> Iterator[RawDocument]:
 
 
 def _files(source: Source, suffix: str) -> list[Path]:
-    path = Path(source.path)
+    path = resolve(source.path)
     if path.is_file():
         return [path]
     if not path.is_dir():

@@ -1,13 +1,27 @@
-"""Content-addressed completion cache keyed by (model fingerprint, prompt, decoding)."""
+"""Content-addressed completion cache, safe for many jobs on a cluster's network file system.
+
+A completion is keyed by the backend, the model's content (`model_fingerprint`), the prompt's token
+ids and the decoding settings. Entries live in append-only JSONL shards, one per writing process,
+under one folder per model fingerprint: no two processes ever write the same file, so the cache needs
+no file locking (which SQLite relies on and NFS/Lustre do not provide). Every batch is flushed and
+fsynced as it is produced, so a killed job keeps what it generated; a shard's unfinished last line is
+ignored, and a shard corrupted elsewhere is named in the log and set aside (`*.corrupt`), never fatal.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
+import logging
+import os
+import socket
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from pipeline.evaluate.backends import Completion, Decoding
+
+log = logging.getLogger(__name__)
 
 MODEL_FILES = ("*.safetensors", "*.bin", "*.json", "*.model", "*.txt", "*.jinja")
 
@@ -31,36 +45,63 @@ def model_fingerprint(model_dir: str | Path) -> str:
     return h.hexdigest()
 
 
-class CompletionCache:
-    """An SQLite table of completions; safe for concurrent jobs on one file system."""
+class CorruptShard(ValueError):
+    pass
 
-    def __init__(self, path: str | Path) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(path), timeout=120)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("CREATE TABLE IF NOT EXISTS completions (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+def read_shard(path: Path) -> Iterator[tuple[str, Completion]]:
+    """The entries of one shard; a last line without its newline is a write still under way."""
+    data = path.read_bytes()
+    complete = data[: data.rfind(b"\n") + 1]
+    for lineno, line in enumerate(complete.splitlines(), 1):
+        try:
+            entry = json.loads(line)
+            yield entry["key"], Completion(**entry["completion"])
+        except (ValueError, KeyError, TypeError) as err:
+            raise CorruptShard(f"{path}:{lineno}: not a cache entry ({err})") from None
+
+
+class CompletionCache:
+    """Completions under `root`, read from every shard, written to this process's own shard."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.shard_name = f"{socket.gethostname()}-{os.getpid()}-{time.time_ns()}.jsonl"
 
     @staticmethod
-    def key(fingerprint: str, prompt_ids: list[int], decoding: Decoding) -> str:
-        payload = json.dumps([fingerprint, prompt_ids, decoding.to_dict()], sort_keys=True)
+    def key(backend: str, fingerprint: str, prompt_ids: list[int], decoding: Decoding) -> str:
+        payload = json.dumps([backend, fingerprint, prompt_ids, decoding.to_dict()], sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()
 
-    def get_many(self, keys: list[str]) -> dict[str, Completion]:
+    def _folder(self, fingerprint: str) -> Path:
+        return self.root / fingerprint[:32]
+
+    def load(self, fingerprint: str) -> dict[str, Completion]:
+        """Every cached completion of one model."""
         found: dict[str, Completion] = {}
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self.db.execute(f"SELECT key, value FROM completions WHERE key IN ({marks})", chunk)
-            for key, value in rows:
-                found[key] = Completion(**json.loads(value))
+        folder = self._folder(fingerprint)
+        for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
+            try:
+                found.update(read_shard(path))
+            except CorruptShard as err:
+                aside = path.with_suffix(".corrupt")
+                log.warning(
+                    "completion cache: %s; set aside as %s, its entries will be regenerated", err, aside
+                )
+                os.replace(path, aside)
         return found
 
-    def put_many(self, items: dict[str, Completion]) -> None:
-        with self.db:
-            self.db.executemany(
-                "INSERT OR REPLACE INTO completions VALUES (?, ?)",
-                [(k, json.dumps(c.__dict__)) for k, c in items.items()],
-            )
-
-    def close(self) -> None:
-        self.db.close()
+    def put(self, fingerprint: str, items: dict[str, Completion]) -> None:
+        """Append `items` to this process's shard, durably."""
+        if not items:
+            return
+        folder = self._folder(fingerprint)
+        folder.mkdir(parents=True, exist_ok=True)
+        lines = "".join(
+            json.dumps({"key": k, "completion": c.__dict__}, ensure_ascii=False) + "\n"
+            for k, c in items.items()
+        )
+        with (folder / self.shard_name).open("a", encoding="utf-8") as f:
+            f.write(lines)
+            f.flush()
+            os.fsync(f.fileno())

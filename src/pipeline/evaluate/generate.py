@@ -2,8 +2,8 @@
 
 Writes one prediction file per evaluation cell (dataset/language/sub-task) and a
 throughput record. Completions are looked up in a content-addressed cache first, so
-only new or changed prompts reach the backend (and a fully cached job never loads
-the model).
+only new or changed prompts reach the backend (a fully cached job never loads the
+model), and every generated chunk is cached at once (a killed job resumes there).
 """
 
 from __future__ import annotations
@@ -22,10 +22,14 @@ from pipeline.evaluate.backends import Completion, Decoding, GenerationBackend, 
 from pipeline.evaluate.cache import CompletionCache, model_fingerprint
 from pipeline.examples import Example
 from pipeline.io import read_jsonl, write_json, write_jsonl
+from pipeline.progress import Progress
 from pipeline.tasks.answers import gold_answer
 
 log = logging.getLogger(__name__)
 Cell = tuple[str, str, str]
+
+# Prompts per backend call; each call's completions reach the cache before the next starts.
+DEFAULT_CHUNK_SIZE = 64
 
 
 def parse_cell(text: str) -> Cell:
@@ -81,42 +85,68 @@ def generate_cells(
     cache: CompletionCache,
     backend_factory: Callable[[Path], GenerationBackend],
 ) -> tuple[dict[tuple[str, Cell], list[dict[str, Any]]], dict[str, Any]]:
-    """Predictions per (style, cell), and the job's throughput record."""
-    from transformers import AutoTokenizer
+    """Predictions per (style, cell), and the job's throughput record.
 
+    Prompts not in the cache go to the backend longest first in chunks of `chunk_size`; each chunk's
+    completions reach the cache before the next starts, so a killed job resumes where it stopped.
+    """
+    from pipeline.models.chat import encode, format_prompt, load_tokenizer, split_thinking
     from pipeline.tasks.prompts import render
-    from pipeline.train.chat import encode, format_prompt
 
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    tokenizer = load_tokenizer(model_dir)
     decoding = Decoding.from_settings(settings.get("decoding", {}))
     language = settings.get("prompt_language", "en")
+    backend_name = settings.get("backend", "transformers")
+    thinking = settings.get("thinking", False)
 
     texts = [
-        format_prompt(tokenizer, render(r.example, r.style, prompt_language=language, shots=r.shots))
+        format_prompt(
+            tokenizer, render(r.example, r.style, prompt_language=language, shots=r.shots), thinking=thinking
+        )
         for r in requests
     ]
     ids = [encode(tokenizer, t) for t in texts]
     models = [model_for_task(model_dir, r.example.task) for r in requests]
     fingerprints = {m: model_fingerprint(m) for m in set(models)}
-    keys = [cache.key(fingerprints[m], p, decoding) for m, p in zip(models, ids, strict=True)]
-    cached = cache.get_many(keys)
+    keys = [cache.key(backend_name, fingerprints[m], p, decoding) for m, p in zip(models, ids, strict=True)]
+    cached: dict[str, Completion] = {}
+    for fingerprint in set(fingerprints.values()):
+        cached.update(cache.load(fingerprint))
+    todo_by_model = {
+        model: sorted(
+            {k: i for i, k in enumerate(keys) if models[i] == model and k not in cached}.values(),
+            key=lambda i: -len(ids[i]),
+        )
+        for model in sorted(set(models))
+    }
+    total = sum(map(len, todo_by_model.values()))
+    log.info("%d prompts, %d cached, %d to generate", len(requests), len(requests) - total, total)
 
     started = time.perf_counter()
+    progress = Progress(total, "generated", log)
     fresh: dict[str, Completion] = {}
-    for model in sorted(set(models)):
-        todo = sorted({k: i for i, k in enumerate(keys) if models[i] == model and k not in cached}.values())
+    chunk_size = settings.get("chunk_size", DEFAULT_CHUNK_SIZE)
+    for model, todo in todo_by_model.items():
         if not todo:
             continue
         backend = backend_factory(model)
-        for i, completion in zip(todo, backend.generate([ids[i] for i in todo], decoding), strict=True):
-            fresh[keys[i]] = completion
-    cache.put_many(fresh)
+        for start in range(0, len(todo), chunk_size):
+            chunk = todo[start : start + chunk_size]
+            done = dict(
+                zip(
+                    [keys[i] for i in chunk], backend.generate([ids[i] for i in chunk], decoding), strict=True
+                )
+            )
+            cache.put(fingerprints[model], done)
+            fresh.update(done)
+            progress.advance(len(chunk))
     elapsed = time.perf_counter() - started
     completions = {**cached, **fresh}
 
     predictions: dict[tuple[str, Cell], list[dict[str, Any]]] = defaultdict(list)
     for request, text, key in zip(requests, texts, keys, strict=True):
         c, ex = completions[key], request.example
+        thought, answer = split_thinking(c.text)
         predictions[(request.style, request.cell)].append(
             {
                 "id": ex.id,
@@ -127,7 +157,8 @@ def generate_cells(
                 "style": request.style,
                 "shots": [shot.id for shot in request.shots],
                 "prompt": text,
-                "completion": c.text,
+                "completion": answer,
+                "thinking": thought,
                 "finish_reason": c.finish_reason,
                 "prompt_tokens": c.prompt_tokens,
                 "completion_tokens": c.completion_tokens,
@@ -142,7 +173,7 @@ def generate_cells(
     throughput = {
         "model": settings.get("model"),
         "arm": settings.get("arm"),
-        "backend": settings.get("backend", "transformers"),
+        "backend": backend_name,
         "prompts": len(requests),
         "generated": len(fresh),
         "cached": len(requests) - len(fresh),
@@ -160,22 +191,18 @@ def run_job(
     model_dir: Path,
     requests: list[Request],
     settings: dict[str, Any],
-    cache_path: Path,
+    cache_dir: Path,
 ) -> tuple[dict[tuple[str, Cell], list[dict[str, Any]]], dict[str, Any]]:
-    """`generate_cells` with the configured backend and the completion cache at `cache_path`."""
-    cache = CompletionCache(cache_path)
-    try:
-        return generate_cells(
-            model_dir,
-            requests,
-            settings,
-            cache,
-            lambda model: make_backend(
-                settings.get("backend", "transformers"), model, settings.get("batch_size", 16)
-            ),
-        )
-    finally:
-        cache.close()
+    """`generate_cells` with the configured backend and the completion cache under `cache_dir`."""
+    return generate_cells(
+        model_dir,
+        requests,
+        settings,
+        CompletionCache(cache_dir),
+        lambda model: make_backend(
+            settings.get("backend", "transformers"), model, settings.get("batch_size", 16)
+        ),
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -185,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cells", nargs="+", required=True, help="dataset/language/subtask")
     parser.add_argument("--output-dir", type=Path, required=True, help="writes <dataset>/<lang>/<sub>.jsonl")
     parser.add_argument("--throughput", type=Path, required=True)
-    parser.add_argument("--cache", type=Path, required=True)
+    parser.add_argument("--cache", type=Path, required=True, help="the completion cache's folder")
     parser.add_argument("--settings", required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")

@@ -4,7 +4,7 @@
 
 `--spec` is the dataset's registry entry as JSON; settings are
 `{"seed": int, "max_train": int | null, "max_test": int | null}` (caps per language; the
-spec's own `max_train`/`max_test` win). Relative data paths resolve against `--base-dir`.
+spec's own `max_train`/`max_test` win). Relative data paths resolve by `pipeline.paths.resolve` (or against `--base-dir`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from pipeline.tasks.registry import load_examples, load_registry
 SETTINGS = {"seed": 0, "max_train": None, "max_test": None}
 
 
-def extract(name: str, entry: dict[str, Any], settings: dict[str, Any], output: Path, base_dir: Path) -> int:
+def extract(
+    name: str, entry: dict[str, Any], settings: dict[str, Any], output: Path, base_dir: Path | None = None
+) -> int:
     """Write the dataset's examples to `output`; returns how many."""
     unknown = set(settings) - set(SETTINGS)
     if unknown:
@@ -45,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--spec", required=True, help="the dataset's registry entry, as JSON")
     parser.add_argument("--settings", default="{}", help="JSON: seed, max_train, max_test")
     parser.add_argument("--output", required=True, type=Path)
-    parser.add_argument("--base-dir", default=Path("."), type=Path, help="root for relative data paths")
+    parser.add_argument("--base-dir", type=Path, help="root for relative data paths (default: the checkout)")
     args = parser.parse_args(argv)
     n = extract(args.name, json.loads(args.spec), json.loads(args.settings), args.output, args.base_dir)
     print(f"{args.name}: {n} examples -> {args.output}")

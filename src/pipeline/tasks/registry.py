@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.examples import TASKS, Example
+from pipeline.paths import resolve
 from pipeline.tasks.readers import get_reader
 from pipeline.tasks.readers.base import SPLITS, Document
 from pipeline.tasks.splits import cap, carve
@@ -94,14 +95,14 @@ def all_cells(registry: dict[str, DatasetSpec]) -> list[tuple[str, str, str]]:
     return [cell for spec in registry.values() for cell in cells(spec)]
 
 
-def data_path(name: str, spec: DatasetSpec, language: str, base_dir: Path = Path(".")) -> Path:
-    """Where a language's data lies: `path` (or `path[language]`) against `base_dir`."""
+def data_path(name: str, spec: DatasetSpec, language: str, base_dir: Path | None = None) -> Path:
+    """Where a language's data lies: `path` (or `path[language]`), resolved by `pipeline.paths.resolve`."""
     raw = spec.path
     if isinstance(raw, dict):
         if language not in raw:
             raise ValueError(f"dataset {name!r}: no path for language {language!r} in {sorted(raw)}")
         raw = raw[language]
-    return base_dir / raw
+    return resolve(raw, base_dir)
 
 
 def reader_options(spec: DatasetSpec, language: str) -> dict[str, Any]:
@@ -156,7 +157,7 @@ def load_documents(
     name: str,
     spec: DatasetSpec,
     language: str,
-    base_dir: Path = Path("."),
+    base_dir: Path | None = None,
     *,
     seed: int = 0,
     max_train: int | None = None,
@@ -187,7 +188,7 @@ def _subtask_metadata(sub: dict[str, Any]) -> dict[str, Any]:
 def load_examples(
     name: str,
     spec: DatasetSpec,
-    base_dir: Path = Path("."),
+    base_dir: Path | None = None,
     *,
     seed: int = 0,
     max_train: int | None = None,

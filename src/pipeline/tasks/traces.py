@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.io import write_jsonl
+from pipeline.paths import resolve
 from pipeline.tasks.readers.reasoning import read_traces
 
 READERS = {"reasoning_csv", "reasoning_jsonl"}
@@ -35,7 +36,7 @@ def load_traces(spec: dict[str, Any]) -> list[dict[str, str]]:
     if spec.get("reader") not in READERS:
         raise ValueError(f"traces.reader: unknown reader {spec.get('reader')!r} (known: {sorted(READERS)})")
     traces = []
-    for path in trace_files(Path(spec["path"])):
+    for path in trace_files(resolve(spec["path"])):
         for trace in read_traces(path, language=spec.get("language", "en")):
             traces.append({**trace, "id": f"{path.stem}/{trace['id']}"})
     return traces

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import torch
 
+from pipeline.models.record import MODEL_RECORD
 from pipeline.train.blocks import collate_blocks, load_blocks, plan_blocks
 from pipeline.train.callbacks import CheckpointExport, NonFiniteGuard, ThroughputLog, fault_injection
 from pipeline.train.checkpoints import (
@@ -41,7 +42,7 @@ from pipeline.train.deepspeed import (
 from pipeline.train.training_log import write_training_log
 
 # Files of the base model directory that are not Hugging Face files but travel with the model.
-CARRIED_FILES = ("medadapt_model.json",)
+CARRIED_FILES = (MODEL_RECORD,)
 
 
 def use_bf16(precision: str) -> bool:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.io import atomic_dir, iter_jsonl
+from pipeline.models.chat import load_tokenizer
 from pipeline.train.callbacks import NonFiniteGuard, ThroughputLog
 from pipeline.train.qlora import (
     LORA_DEFAULTS,
@@ -114,7 +115,6 @@ def build_trainer(
 ) -> Any:
     """A `DPOTrainer` with the RPO (or DPO) loss on `pairs` for the model in `model_dir`."""
     from datasets import Dataset
-    from transformers import AutoTokenizer
     from trl import DPOTrainer
 
     model_path = str(Path(model_dir).resolve())
@@ -122,7 +122,7 @@ def build_trainer(
         model=model_path,
         args=dpo_config(settings, work_dir),
         train_dataset=Dataset.from_list(pairs),
-        processing_class=AutoTokenizer.from_pretrained(model_path),
+        processing_class=load_tokenizer(model_path),
         peft_config=None if settings["lora"] is None else lora_config(settings["lora"]),
         quantization_config=bnb_config(settings["quantization"]),
         callbacks=[NonFiniteGuard(), ThroughputLog()],

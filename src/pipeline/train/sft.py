@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.io import atomic_dir, atomic_path, iter_jsonl
-from pipeline.train import chat
+from pipeline.models import chat
+from pipeline.models.record import carry_model_record
 from pipeline.train.callbacks import NonFiniteGuard, ThroughputLog
 from pipeline.train.qlora import (
     LORA_DEFAULTS,
@@ -233,10 +234,8 @@ def build_trainer(
     model_dir: str | Path, records: list[dict[str, Any]], settings: dict[str, Any], work_dir: str
 ) -> Any:
     """An `SFTTrainer` for `records` on the model in `model_dir` (a LoRA adapter, over NF4 when asked)."""
-    from transformers import AutoTokenizer
-
     model_path = str(Path(model_dir).resolve())
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    tokenizer = chat.load_tokenizer(model_path)
     return trainer_class(use_fused_lm_head(settings["fused_lm_head"]))(
         model=model_path,
         args=sft_config(settings, work_dir),
@@ -275,6 +274,7 @@ def train(
             save_trained(trainer, model_dir, target, settings["merge_adapter"])
         if settings["per_task_adapters"]:
             trainer.processing_class.save_pretrained(tmp)
+            carry_model_record(model_dir, tmp)
             (tmp / "adapters.json").write_text(
                 json.dumps({task: f"adapters/{task}" for task in groups}, indent=2) + "\n", encoding="utf-8"
             )
@@ -300,6 +300,7 @@ def save_trained(trainer: Any, base_model: str | Path, target: Path, merge: bool
     else:
         model.save_pretrained(target)
     tokenizer.save_pretrained(target)
+    carry_model_record(base_model, target)
 
 
 def merge_adapter(base_model: str | Path, adapter_dir: str | Path) -> Any:

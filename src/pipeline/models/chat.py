@@ -1,7 +1,9 @@
 """The text a model sees for a prompt and the answer it is taught: one form for training and generation.
 
-Instruct models (a tokenizer with a ``chat_template``) get the prompt as a user turn and the answer as the
-assistant turn, exactly as their template renders it; base models get a plain-text form:
+The model's variant decides the form (`load_tokenizer`): instruct models get the prompt as a user turn and
+the answer as the assistant turn, exactly as their own template renders it (thinking modes such as Qwen3's
+``enable_thinking`` off unless asked); base models get a plain-text form, even when their tokenizer ships
+a chat template:
 ``{bos}{prompt}\\n\\n### Answer:\\n`` then ``{completion}{eos}``.
 
 The texts carry every special token they need (BOS included), so they are tokenized with
@@ -11,10 +13,27 @@ The texts carry every special token they need (BOS included), so they are tokeni
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from pipeline.models.record import read_model_record
+
 ANSWER_HEADER = "\n\n### Answer:\n"
+THINK_START, THINK_END = "<think>", "</think>"
 _SENTINEL = "MEDADAPTCOMPLETIONSENTINEL"
+
+
+def load_tokenizer(model_dir: str | Path) -> Any:
+    """The tokenizer of a grid model folder, with the chat template only when its variant is instruct."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    variant = read_model_record(model_dir)["variant"]
+    if variant == "base":
+        tokenizer.chat_template = None
+    elif not tokenizer.chat_template:
+        raise ValueError(f"{model_dir}: an instruct model whose tokenizer has no chat template")
+    return tokenizer
 
 
 def is_chat(tokenizer: Any) -> bool:
@@ -22,11 +41,17 @@ def is_chat(tokenizer: Any) -> bool:
     return bool(getattr(tokenizer, "chat_template", None))
 
 
-def format_prompt(tokenizer: Any, prompt: str) -> str:
-    """What the model sees before generating its answer to `prompt` (the user message content)."""
+def format_prompt(tokenizer: Any, prompt: str, thinking: bool = False) -> str:
+    """What the model sees before generating its answer to `prompt` (the user message content).
+
+    `thinking` reaches templates with a thinking switch (Qwen3's ``enable_thinking``); others ignore it.
+    """
     if is_chat(tokenizer):
         return tokenizer.apply_chat_template(
-            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+            [{"role": "user", "content": prompt}],
+            tokenize=False,
+            add_generation_prompt=True,
+            enable_thinking=thinking,
         )
     return f"{tokenizer.bos_token or ''}{prompt}{ANSWER_HEADER}"
 
@@ -57,7 +82,7 @@ def encode(tokenizer: Any, text: str) -> list[int]:
 
 def _render(tokenizer: Any, prompt: str, completion: str) -> str:
     messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": completion}]
-    return tokenizer.apply_chat_template(messages, tokenize=False)
+    return tokenizer.apply_chat_template(messages, tokenize=False, enable_thinking=False)
 
 
 def _assistant_frame(tokenizer: Any, prompt: str) -> tuple[str, str]:
@@ -67,3 +92,12 @@ def _assistant_frame(tokenizer: Any, prompt: str) -> tuple[str, str]:
         raise ValueError("the chat template does not render the assistant message content exactly once")
     head, tail = rendered.split(_SENTINEL)
     return head, tail
+
+
+def split_thinking(text: str) -> tuple[str | None, str]:
+    """(thinking, answer) of a completion: a `<think>…</think>` block (or everything before a lone
+    `</think>`, when the prompt opened the block) is removed before parsing; None when there is none."""
+    head, sep, tail = text.partition(THINK_END)
+    if not sep:
+        return None, text
+    return head.replace(THINK_START, "", 1).strip(), tail.lstrip()
