@@ -41,7 +41,8 @@ def code(*modules):
 
 def data_inputs(path):
     """A config or registry data path as job inputs: the demo folder for demo data, else the path
-    itself as `pipeline.paths` resolves it for the jobs, so a missing path stops the dry run."""
+    itself as `pipeline.paths` resolves it for the jobs, so a missing path stops the dry run.
+    """
     paths = path.values() if isinstance(path, dict) else [path]
     return sorted(
         {

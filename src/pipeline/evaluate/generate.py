@@ -194,14 +194,13 @@ def run_job(
     cache_dir: Path,
 ) -> tuple[dict[tuple[str, Cell], list[dict[str, Any]]], dict[str, Any]]:
     """`generate_cells` with the configured backend and the completion cache under `cache_dir`."""
+    backend_name = settings.get("backend", "transformers")
     return generate_cells(
         model_dir,
         requests,
         settings,
         CompletionCache(cache_dir),
-        lambda model: make_backend(
-            settings.get("backend", "transformers"), model, settings.get("batch_size", 16)
-        ),
+        lambda model: make_backend(backend_name, model, settings.get("batch_size", 16)),
     )
 
 

