@@ -22,7 +22,7 @@ from pipeline.evaluate.backends import Completion, Decoding, GenerationBackend, 
 from pipeline.evaluate.cache import CompletionCache, model_fingerprint
 from pipeline.examples import Example
 from pipeline.io import read_jsonl, write_json, write_jsonl
-from pipeline.progress import Progress
+from pipeline.progress import Progress, setup_job_logging
 from pipeline.tasks.answers import gold_answer
 
 log = logging.getLogger(__name__)
@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cache", type=Path, required=True, help="the completion cache's folder")
     parser.add_argument("--settings", required=True)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    setup_job_logging()
 
     settings = json.loads(args.settings)
     cells = [parse_cell(c) for c in args.cells]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,9 @@ from typing import Any
 from pipeline.evaluate.stats import estimate
 from pipeline.examples import Example
 from pipeline.io import read_jsonl, write_json, write_jsonl
+from pipeline.progress import Progress, setup_job_logging
+
+log = logging.getLogger(__name__)
 
 DEFAULTS: dict[str, Any] = {"k_shot": 0, "batch_size": 8, "fewshot_split": "dev", "max_items_per_cell": None}
 Cell = tuple[str, str, str]
@@ -85,6 +89,7 @@ def main(argv: list[str] | None = None) -> None:
         "--settings", required=True, help=f"JSON over {json.dumps(DEFAULTS)} + model, arm, seed"
     )
     args = parser.parse_args(argv)
+    setup_job_logging()
     raw = json.loads(args.settings)
     meta = {"model": raw.pop("model", None), "arm": raw.pop("arm", None)}
     seed = raw.pop("seed", 0)
@@ -97,6 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     cells = [parse_cell(c) for c in args.cells]
     items = cell_items(args.tasks, cells, settings["fewshot_split"], settings["max_items_per_cell"])
     scorer = LoglikelihoodScorer(args.model)
+    progress = Progress(len(items), "log-likelihood cells", log, every=0)
     for cell, examples in items.items():
         results = [
             {**asdict(r), "model": meta["model"], "arm": meta["arm"]}
@@ -112,6 +118,7 @@ def main(argv: list[str] | None = None) -> None:
         relative = Path(*cell)
         write_jsonl(args.items_dir / relative.with_suffix(".jsonl"), results)
         write_json(args.scores_dir / relative.with_suffix(".json"), score_rows(results, cell, meta, seed))
+        progress.advance(1)
 
 
 if __name__ == "__main__":

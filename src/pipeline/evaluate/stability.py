@@ -18,6 +18,7 @@ from pipeline.evaluate.generate import Request, parse_cell, run_job
 from pipeline.evaluate.loglik_cells import cell_items
 from pipeline.examples import Example
 from pipeline.io import write_json, write_jsonl
+from pipeline.progress import setup_job_logging
 
 STYLES = ("qa_answer_only", "qa_explain")
 DEFAULTS: dict[str, Any] = {"k_shot": 0, "fewshot_split": "dev", "max_items_per_cell": None}
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> None:
         "--settings", required=True, help=f"JSON: generation settings + {json.dumps(DEFAULTS)}"
     )
     args = parser.parse_args(argv)
+    setup_job_logging()
     settings, generation = resolve_settings(json.loads(args.settings))
     cells = [parse_cell(c) for c in args.cells]
     items = cell_items(args.tasks, cells, settings["fewshot_split"], settings["max_items_per_cell"])

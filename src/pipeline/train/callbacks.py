@@ -1,7 +1,8 @@
-"""Trainer callbacks: the non-finite loss guard, throughput logging, checkpoint export, fault injection."""
+"""Trainer callbacks: non-finite loss guard, throughput and progress logging, checkpoint export, faults."""
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import signal
@@ -12,7 +13,10 @@ from typing import Any, Literal
 from accelerate import PartialState
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
+from pipeline.progress import Progress
 from pipeline.train.checkpoints import export_model, mark_complete
+
+log = logging.getLogger(__name__)
 
 KILL_AT_STEP_ENV = "MEDADAPT_FAULT_KILL_AT_STEP"
 
@@ -70,6 +74,21 @@ class ThroughputLog(TrainerCallback):
             tokens = state.num_input_tokens_seen
             record["tokens_per_second"] = (tokens - self._last_tokens) / max(now - self._last_time, 1e-9)
             self._last_tokens, self._last_time = tokens, now
+
+
+class ProgressLog(TrainerCallback):
+    """Log optimizer steps done/total, their rate and the time left, on the main process."""
+
+    def on_train_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        self._progress = Progress(state.max_steps, "training steps", log, done=state.global_step)
+
+    def on_step_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        if state.is_world_process_zero:
+            self._progress.advance(1)
 
 
 class CheckpointExport(TrainerCallback):

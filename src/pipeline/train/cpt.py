@@ -23,8 +23,15 @@ from typing import Any, Literal
 import torch
 
 from pipeline.models.record import MODEL_RECORD
+from pipeline.progress import setup_job_logging
 from pipeline.train.blocks import collate_blocks, load_blocks, plan_blocks
-from pipeline.train.callbacks import CheckpointExport, NonFiniteGuard, ThroughputLog, fault_injection
+from pipeline.train.callbacks import (
+    CheckpointExport,
+    NonFiniteGuard,
+    ProgressLog,
+    ThroughputLog,
+    fault_injection,
+)
 from pipeline.train.checkpoints import (
     checkpoint_step,
     export_model,
@@ -194,6 +201,7 @@ def train(
             callbacks=[
                 NonFiniteGuard(),
                 ThroughputLog(),
+                ProgressLog(),
                 CheckpointExport(kept, state_dir / "exports", carried),
                 *fault_injection(),
             ],
@@ -245,6 +253,7 @@ def main(argv: list[str] | None = None) -> None:
         help="ZeRO config template (default config/deepspeed/zero<stage>.json)",
     )
     args = parser.parse_args(argv)
+    setup_job_logging()
     train(
         args.model,
         args.blocks,

@@ -20,7 +20,8 @@ from typing import Any
 
 from pipeline.io import atomic_dir, iter_jsonl
 from pipeline.models.chat import load_tokenizer
-from pipeline.train.callbacks import NonFiniteGuard, ThroughputLog
+from pipeline.progress import setup_job_logging
+from pipeline.train.callbacks import NonFiniteGuard, ProgressLog, ThroughputLog
 from pipeline.train.qlora import (
     LORA_DEFAULTS,
     bnb_config,
@@ -125,7 +126,7 @@ def build_trainer(
         processing_class=load_tokenizer(model_path),
         peft_config=None if settings["lora"] is None else lora_config(settings["lora"]),
         quantization_config=bnb_config(settings["quantization"]),
-        callbacks=[NonFiniteGuard(), ThroughputLog()],
+        callbacks=[NonFiniteGuard(), ThroughputLog(), ProgressLog()],
     )
 
 
@@ -157,6 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log", type=Path, required=True, help="training log (Parquet)")
     parser.add_argument("--settings", default="{}", help="JSON object; see DEFAULTS")
     args = parser.parse_args(argv)
+    setup_job_logging()
     train(args.model, args.pairs, args.output, args.log, json.loads(args.settings))
 
 

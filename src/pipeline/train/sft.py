@@ -22,7 +22,8 @@ from typing import Any
 from pipeline.io import atomic_dir, atomic_path, iter_jsonl
 from pipeline.models import chat
 from pipeline.models.record import carry_model_record
-from pipeline.train.callbacks import NonFiniteGuard, ThroughputLog
+from pipeline.progress import setup_job_logging
+from pipeline.train.callbacks import NonFiniteGuard, ProgressLog, ThroughputLog
 from pipeline.train.qlora import (
     LORA_DEFAULTS,
     bnb_config,
@@ -243,7 +244,7 @@ def build_trainer(
         processing_class=tokenizer,
         peft_config=lora_config(settings["lora"]),
         quantization_config=bnb_config(settings["quantization"]),
-        callbacks=[NonFiniteGuard(), ThroughputLog()],
+        callbacks=[NonFiniteGuard(), ThroughputLog(), ProgressLog()],
     )
 
 
@@ -351,6 +352,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log", type=Path, required=True, help="training log (Parquet)")
     parser.add_argument("--settings", default="{}", help="JSON object; see DEFAULTS")
     args = parser.parse_args(argv)
+    setup_job_logging()
     train(args.model, args.data, args.output, args.log, json.loads(args.settings))
 
 
