@@ -38,6 +38,30 @@ from pipeline.tasks.templates import (
 ANSWER_PREFIX = "Answer:"
 CONCLUSION_PREFIX = "Conclusion:"
 STYLES = ("json", "reasoning", "qa_answer_only", "qa_explain")
+CUED_STYLES = ("qa_answer_only", "qa_explain")  # prompts that end in their own cue (no answer header)
+LETTER_PLACEHOLDER = "X"  # the option letter in layout examples: no real option is suggested
+
+
+def clean_text(text: str) -> str:
+    """Document text as prompts show it: Windows and old-Mac line endings become ``\\n``."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def stop_sequences(style: str) -> tuple[str, ...]:
+    """Where a completion in `style` ends: the start of a next item a model invents after its answer.
+
+    The backends stop generating there (`pipeline.evaluate.backends`) and the parser cuts there too.
+    """
+    if style in CUED_STYLES:
+        labels = {f"\n{s.question_label}:" for s in STRINGS.values()}
+        labels |= {f"\n{s.context_label}:" for s in STRINGS.values()}
+        return tuple(sorted(labels))
+    if style == "json":
+        labels = {f"\n{s.text_label}:" for s in STRINGS.values()}
+        return ("\n###", *sorted(labels))  # "\n###": a base model's next "### Answer:" header
+    if style == "reasoning":
+        return ("<question>",)
+    raise ValueError(f"unknown prompt style {style!r} (expected one of {STYLES})")
 
 
 def resolve_language(example: Example, prompt_language: str = "en", strict: bool = False) -> str:
