@@ -9,6 +9,7 @@ import pytest
 
 from pipeline.examples import Example
 from pipeline.io import read_jsonl
+from pipeline.tasks.prompts import render
 from pipeline.train import preferences
 
 
@@ -31,16 +32,15 @@ def qa(i: int, answer: int = 1, explanation: str | None = "Fever points to infec
     )
 
 
-def test_prompt_layout():
+def test_prompt_is_the_evaluated_qa_explain_prompt():
     shot = qa(1)
     prompt = preferences.build_prompt(qa(2), [shot])
-    assert prompt == (
-        "Question: Which sign 1?\nOptions: A. pain B. fever C. cough\n"
-        "Explanation: Fever points to infection.\nAnswer: B\n\n"
-        "Question: Which sign 2?\nOptions: A. pain B. fever C. cough\nExplanation:"
-    )
+    assert prompt == render(qa(2), "qa_explain", shots=[shot])
+    assert prompt.endswith("Question: Which sign 2?\nA. pain\nB. fever\nC. cough\nExplanation:")
+    assert "Explanation: Fever points to infection.\nAnswer: B\n\n" in prompt
+    assert prompt.endswith("Explanation:") and not prompt.endswith("### Answer:\n")
     with_context = Example.from_record({**qa(3).to_record(), "gold": {**qa(3).gold, "context": "A case."}})
-    assert preferences.item_text(with_context).startswith("Context: A case.\nQuestion:")
+    assert "Context: A case.\nQuestion:" in preferences.build_prompt(with_context, [])
     assert preferences.gold_response(qa(4, explanation=None)) is None
 
 

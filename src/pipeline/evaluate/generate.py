@@ -84,32 +84,49 @@ def generate_cells(
     """Predictions per (style, cell), and the job's throughput record."""
     from transformers import AutoTokenizer
 
-    from pipeline.tasks.prompts import render
+    from pipeline.tasks.prompts import CUED_STYLES, render, stop_sequences
     from pipeline.train.chat import encode, format_prompt
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     decoding = Decoding.from_settings(settings.get("decoding", {}))
     language = settings.get("prompt_language", "en")
+    decodings = {s: decoding.with_stop(stop_sequences(s)) for s in sorted({r.style for r in requests})}
 
     texts = [
-        format_prompt(tokenizer, render(r.example, r.style, prompt_language=language, shots=r.shots))
+        format_prompt(
+            tokenizer,
+            render(r.example, r.style, prompt_language=language, shots=r.shots),
+            header=r.style not in CUED_STYLES,
+        )
         for r in requests
     ]
     ids = [encode(tokenizer, t) for t in texts]
     models = [model_for_task(model_dir, r.example.task) for r in requests]
     fingerprints = {m: model_fingerprint(m) for m in set(models)}
-    keys = [cache.key(fingerprints[m], p, decoding) for m, p in zip(models, ids, strict=True)]
+    keys = [
+        cache.key(fingerprints[m], p, decodings[r.style])
+        for m, p, r in zip(models, ids, requests, strict=True)
+    ]
     cached = cache.get_many(keys)
 
     started = time.perf_counter()
     fresh: dict[str, Completion] = {}
     for model in sorted(set(models)):
-        todo = sorted({k: i for i, k in enumerate(keys) if models[i] == model and k not in cached}.values())
-        if not todo:
-            continue
-        backend = backend_factory(model)
-        for i, completion in zip(todo, backend.generate([ids[i] for i in todo], decoding), strict=True):
-            fresh[keys[i]] = completion
+        backend = None
+        for style, style_decoding in decodings.items():
+            todo = sorted(
+                {
+                    k: i
+                    for i, k in enumerate(keys)
+                    if models[i] == model and requests[i].style == style and k not in cached
+                }.values()
+            )
+            if not todo:
+                continue
+            backend = backend or backend_factory(model)
+            outputs = backend.generate([ids[i] for i in todo], style_decoding)
+            for i, completion in zip(todo, outputs, strict=True):
+                fresh[keys[i]] = completion
     cache.put_many(fresh)
     elapsed = time.perf_counter() - started
     completions = {**cached, **fresh}
@@ -135,7 +152,7 @@ def generate_cells(
                 "example_gold": ex.gold,
                 "model": settings.get("model"),
                 "arm": settings.get("arm"),
-                "decoding": decoding.to_dict(),
+                "decoding": decodings[request.style].to_dict(),
             }
         )
     new_tokens = sum(c.completion_tokens for c in fresh.values())

@@ -2,7 +2,9 @@
 
 Instruct models (a tokenizer with a ``chat_template``) get the prompt as a user turn and the answer as the
 assistant turn, exactly as their template renders it; base models get a plain-text form:
-``{bos}{prompt}\\n\\n### Answer:\\n`` then ``{completion}{eos}``.
+``{bos}{prompt}\\n\\n### Answer:\\n`` then ``{completion}{eos}``. A prompt that already ends in its own
+answer cue (the k-shot multiple-choice styles, ending in ``Answer:`` or ``Explanation:``) gets no header
+(``header=False``): the base model continues it exactly as RPO trained it to.
 
 The texts carry every special token they need (BOS included), so they are tokenized with
 ``add_special_tokens=False`` — use `encode`, which training uses too: a model is trained on
@@ -22,13 +24,16 @@ def is_chat(tokenizer: Any) -> bool:
     return bool(getattr(tokenizer, "chat_template", None))
 
 
-def format_prompt(tokenizer: Any, prompt: str) -> str:
-    """What the model sees before generating its answer to `prompt` (the user message content)."""
+def format_prompt(tokenizer: Any, prompt: str, header: bool = True) -> str:
+    """What the model sees before generating its answer to `prompt` (the user message content).
+
+    `header=False`: a base model's prompt ends where `prompt` ends (it carries its own answer cue).
+    """
     if is_chat(tokenizer):
         return tokenizer.apply_chat_template(
             [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
         )
-    return f"{tokenizer.bos_token or ''}{prompt}{ANSWER_HEADER}"
+    return f"{tokenizer.bos_token or ''}{prompt}{ANSWER_HEADER if header else ''}"
 
 
 def format_example(tokenizer: Any, prompt: str, completion: str) -> tuple[str, str]:
