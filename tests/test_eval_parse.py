@@ -399,4 +399,4 @@ def test_balanced_blocks_skip_too_deep_and_unbalanced():
     assert parse.balanced_blocks('{"a": {"b": 1}} {x') == [(0, 15), (6, 14)]
     deep = "{" * (parse.MAX_DEPTH + 2) + "}" * (parse.MAX_DEPTH + 2)
     assert all(end - start < len(deep) for start, end in parse.balanced_blocks(deep))
-    assert parse.balanced_blocks("it's {\"a\": \"x}\"} ok") == [(5, 16)]
+    assert parse.balanced_blocks('it\'s {"a": "x}"} ok') == [(5, 16)]

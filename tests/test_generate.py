@@ -209,10 +209,14 @@ def test_unknown_decoding_key_is_named():
 def test_transformers_backend_stops_at_stop_strings(tiny_model_factory):
     """Generation ends at a stop string; the completion is the text before it, finish reason "stop"."""
     backend = TransformersBackend(tiny_model_factory("llama", "base"), batch_size=2)
-    prompts = [backend.tokenizer(t, add_special_tokens=False)["input_ids"] for t in ["fever", "dolor e tosse"]]
+    prompts = [
+        backend.tokenizer(t, add_special_tokens=False)["input_ids"] for t in ["fever", "dolor e tosse"]
+    ]
     free = backend.generate(prompts, Decoding(max_new_tokens=12))
     text = free[0].text
-    at = next(i for i in range(1, len(text) - 3) if text.find(text[i : i + 3]) == i and text[i : i + 3].strip())
+    at = next(
+        i for i in range(1, len(text) - 3) if text.find(text[i : i + 3]) == i and text[i : i + 3].strip()
+    )
     stop = text[at : at + 3]
     stopped = backend.generate(prompts, Decoding(max_new_tokens=12, stop=(stop,)))
     assert stopped[0].text == text[: text.find(stop)] and stopped[0].finish_reason == "stop"

@@ -69,9 +69,7 @@ _AFTER_OPTION_WORD = re.compile(r"\(?([A-Za-z]|\d{1,2})\)?\s*(?:[.,;:!]|$)")
 _LONE = re.compile(r"\(?([A-Za-z]|\d{1,2})[).:\]]?$")
 _LEADING = re.compile(r"\(?([A-Z]|\d{1,2})[).:\]]\s+(.*)$")
 _OPTION_LINE = re.compile(r"^\s*\(?[A-Z][).:\]]\s", re.MULTILINE)
-_JSON_ANSWER = re.compile(
-    r"""["']answer["']\s*:\s*(?:["']\s*([^"'\n]{1,200})|(\d{1,2})\b)""", re.IGNORECASE
-)
+_JSON_ANSWER = re.compile(r"""["']answer["']\s*:\s*(?:["']\s*([^"'\n]{1,200})|(\d{1,2})\b)""", re.IGNORECASE)
 _ECHO = re.compile(r"(?:example|esempio|ejemplo|e\.g\.|format|formato)\s*:?\s*$", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
 _STRUCTURE = re.compile(r"[{}\[\]\"'\\]")
