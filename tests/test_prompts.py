@@ -385,9 +385,11 @@ def test_multi_label_ner_is_answered_with_types():
     prompt = instruction_prompt(example)
     assert 'its type, one of "problem" and "treatment".' in prompt
     assert (
-        '{"entities": [{"text": "first entity", "type": "problem"}, {"text": "second entity", "type": "treatment"}]}'
-        in prompt
+        json.dumps(layout_example(example, "en"))
+        == '{"entities": [{"text": "first entity", "type": "problem"}, '
+        '{"text": "second entity", "type": "treatment"}]}'
     )
+    assert json.dumps(layout_example(example, "en")) in prompt
     assert '"type": "problem"' in reasoning_prompt(example)
     # single-label sub-tasks keep the thesis's plain list of surface forms
     assert gold_answer(make("ner")) == {"entities": ["aspirina", "ibuprofene", "aspirina"]}

@@ -169,7 +169,10 @@ def test_paired_rows_must_cover_the_same_items(tmp_path):
     ("rows", "message"),
     [
         ([row("f1_strict_typed", None)], r"bad\.json: metric 'f1_strict_typed' has no finite value"),
-        ([row("f1_strict_typed", 0.5, items=[])], r"bad\.json: metric 'f1_strict_typed' has no per-item statistics"),
+        (
+            [row("f1_strict_typed", 0.5, items=[])],
+            r"bad\.json: metric 'f1_strict_typed' has no per-item statistics",
+        ),
         ([{"metric": "f1_strict_typed"}], r"bad\.json: a metric row lacks \['model'"),
         ({"metric": "x"}, r"bad\.json: expected a JSON list"),
     ],

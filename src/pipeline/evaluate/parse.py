@@ -199,9 +199,7 @@ def balanced_blocks(text: str) -> list[tuple[int, int]]:
                 escaped_at = i + 1
             elif ch == quote:
                 quote = ""
-        elif ch == '"' and stack:
-            quote = ch
-        elif ch == "'" and stack and _previous_char(text, i) in ("{", "[", ",", ":"):
+        elif stack and (ch == '"' or (ch == "'" and _previous_char(text, i) in ("{", "[", ",", ":"))):
             quote = ch
         elif ch in "{[":
             stack.append((ch, i, 0))
