@@ -115,3 +115,19 @@ def test_cli_samples_seeded_pairs(tiny_model_factory, tmp_path):
         assert set(pair) == {"id", "prompt", "chosen", "rejected", "pair_type"}
         assert pair["prompt"].count("Question:") == 2 and pair["prompt"].endswith("Explanation:")
         assert pair["chosen"] != pair["rejected"]
+
+
+@pytest.mark.parametrize("family", ["llama", "qwen3"])
+def test_base_model_sees_the_same_tokens_in_training_and_evaluation(tiny_model_factory, family):
+    """RPO pairs are tokenized with the tokenizer's special tokens (as DPOTrainer does); the
+    explanation-stability job encodes `format_prompt(..., header=False)`: the same ids."""
+    from transformers import AutoTokenizer
+
+    from pipeline.train.chat import encode, format_prompt
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_factory(family, "base"))
+    prompt = preferences.build_prompt(qa(2), [qa(1)])
+    evaluated = encode(
+        tokenizer, format_prompt(tokenizer, render(qa(2), "qa_explain", shots=[qa(1)]), header=False)
+    )
+    assert tokenizer(prompt)["input_ids"] == evaluated
