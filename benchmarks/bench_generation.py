@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/run.py --only generation [--smoke]
 
-Same instruct model, same chat-formatted prompts (token ids from `pipeline.train.chat`), greedy,
+Same instruct model, same chat-formatted prompts (token ids from `pipeline.models.chat`), greedy,
 fixed `max_new_tokens`; model loading is outside the timer on both sides. Prompts per CPU
 second, higher is better. The vLLM backend needs a GPU and is not measured here.
 """

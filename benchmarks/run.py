@@ -25,7 +25,7 @@ from pathlib import Path
 from common import Row, machine
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("tokenisation", "merging", "training", "loglik", "generation", "dag")
+BENCHMARKS = ("tokenisation", "merging", "training", "loglik", "generation", "dag", "parsing")
 # Reports the wrapped stand-alone scripts write themselves, under WORKDIR/results (the suite writes
 # the others).
 OWN_REPORTS = {"tokenisation": "corpus", "merging": "merge"}

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import REPO
 
-BENCHMARKS = ("tokenisation", "merging", "training", "loglik", "generation", "dag")
+BENCHMARKS = ("tokenisation", "merging", "training", "loglik", "generation", "dag", "parsing")
 
 
 @pytest.mark.e2e
@@ -32,5 +32,5 @@ def test_smoke_suite_reports_a_finite_ratio_for_every_benchmark(tmp_path):
         if len(cells) == 6 and cells[0] in BENCHMARKS:
             finite[cells[0]] = finite.get(cells[0], 0) + math.isfinite(float(cells[2]))
     assert {name for name, count in finite.items() if count} == set(BENCHMARKS)
-    for name in ("corpus", "merge", "training", "loglik", "generation", "dag"):
+    for name in ("corpus", "merge", "training", "loglik", "generation", "dag", "parsing"):
         assert (tmp_path / "results" / f"{name}-smoke.md").is_file(), name

@@ -74,3 +74,13 @@ def test_template_that_repeats_the_answer_is_rejected(tiny_model_factory):
     )
     with pytest.raises(ValueError, match="exactly once"):
         format_example(tokenizer, PROMPT, ANSWER)
+
+
+@pytest.mark.parametrize("variant", ["base", "instruct"])
+def test_cued_prompt_gets_no_second_header(tiny_model_factory, variant):
+    """A k-shot prompt ending in its own cue is continued as is: no "### Answer:" after "Explanation:"."""
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_factory("llama", variant))
+    text = format_prompt(tokenizer, "Question: q\nA. x\nB. y\nExplanation:", header=False)
+    assert "### Answer:" not in text
+    if variant == "base":
+        assert text.endswith("B. y\nExplanation:")

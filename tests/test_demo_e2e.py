@@ -72,7 +72,7 @@ def test_changing_one_arm_reruns_only_that_arm(demo_run, tmp_path):
 
 
 def test_instruction_tuning_raises_valid_json_share_on_ner(summary):
-    ner = summary.filter((pl.col("task") == "ner") & (pl.col("metric") == "f1_strict"))
+    ner = summary.filter((pl.col("task") == "ner") & (pl.col("metric") == "f1_strict_typed"))
     valid = ner.group_by("arm").agg((1 - pl.col("parse_failure_rate")).mean().alias("valid_json"))
     share = dict(valid.iter_rows())
     assert share["it"] > share["base"], share

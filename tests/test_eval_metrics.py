@@ -1,7 +1,8 @@
-"""Task metrics, and agreement of the strict span F1 with seqeval and nervaluate."""
+"""Task metrics, and agreement of the score stage's NER F1 with seqeval and nervaluate."""
 
 from __future__ import annotations
 
+import json
 import random
 
 import numpy as np
@@ -11,13 +12,15 @@ from seqeval.metrics import f1_score as seqeval_f1
 from seqeval.metrics.sequence_labeling import get_entities
 
 from pipeline.evaluate.metrics import (
+    LENIENT_PARSE,
     MAIN_METRIC,
     item_matrix,
     metric_value,
     metrics_for,
-    span_counts,
-    span_f1,
+    normalize,
+    words_overlap,
 )
+from pipeline.evaluate.score import score_records
 
 
 def corpus_value(task, name, answers, golds):
@@ -38,20 +41,64 @@ def test_main_metric_comes_first():
         assert metrics_for(task, [golds[task]])[0].name == main
 
 
-def test_ner_strict_is_a_case_sensitive_multiset_match():
+def test_ner_strict_is_a_normalised_multiset_match():
     golds = [{"entities": ["chest pain", "fever", "fever"]}, {"entities": ["Hb"]}]
-    answers = [{"entities": ["chest  pain ", "fever", "Fever", "cough"]}, {"entities": []}]
-    # tp 2 ("chest pain" after whitespace normalisation, one "fever"); 4 predicted; 4 gold
-    assert corpus_value("ner", "precision_strict", answers, golds) == pytest.approx(2 / 4)
-    assert corpus_value("ner", "recall_strict", answers, golds) == pytest.approx(2 / 4)
-    assert corpus_value("ner", "f1_strict", answers, golds) == pytest.approx(0.5)
+    answers = [{"entities": ["chest  pain ", "fever", "Fever", "FEVER", "cough"]}, {"entities": []}]
+    # tp 3 ("chest pain" after whitespace normalisation, two case-folded "fever"); 5 predicted; 4 gold
+    for name in ("f1_strict_typed", "f1_strict_untyped"):
+        assert corpus_value("ner", name, answers, golds) == pytest.approx(2 * 3 / (5 + 4))
+    assert corpus_value("ner", "precision_strict_typed", answers, golds) == pytest.approx(3 / 5)
+    assert corpus_value("ner", "recall_strict_typed", answers, golds) == pytest.approx(3 / 4)
 
 
-def test_ner_lenient_matches_case_and_substrings_one_to_one():
-    golds = [{"entities": ["severe chest pain", "fever", "fever"]}]
-    answers = [{"entities": ["chest pain", "FEVER", "fever", "fever"]}]
-    # chest pain ⊂ severe chest pain; two of the three fevers pair with the two gold fevers
-    assert corpus_value("ner", "f1_lenient", answers, golds) == pytest.approx(2 * 3 / (4 + 3))
+def test_unicode_forms_are_nfc_normalised():
+    composed, decomposed = "febbre alta è", "febbre alta e\u0300"
+    assert normalize(composed) == normalize(decomposed)
+    golds = [{"entities": [composed]}]
+    assert corpus_value("ner", "f1_strict_typed", [{"entities": [decomposed]}], golds) == 1.0
+    assert corpus_value("ner", "f1_strict_untyped", [{"entities": ["É"]}], [{"entities": ["é"]}]) == 1.0
+
+
+def test_typed_and_untyped_strict_differ_on_type_confusions():
+    golds = [{"entities": [{"text": "aspirin", "type": "drug"}, {"text": "fever", "type": "problem"}]}]
+    answers = [{"entities": [{"text": "aspirin", "type": "problem"}, {"text": "Fever", "type": "PROBLEM"}]}]
+    assert corpus_value("ner", "f1_strict_typed", answers, golds) == pytest.approx(0.5)
+    assert corpus_value("ner", "f1_strict_untyped", answers, golds) == pytest.approx(1.0)
+    # an untyped prediction in a typed cell names no type: strict-typed wrong, untyped right
+    assert corpus_value("ner", "f1_strict_typed", [{"entities": ["aspirin"]}], golds) == 0.0
+    assert corpus_value("ner", "f1_strict_untyped", [{"entities": ["aspirin"]}], golds) == pytest.approx(
+        2 / 3
+    )
+    # in a single-type cell (plain-string golds) a predicted type is not compared
+    plain = [{"entities": ["aspirin"]}]
+    typed_answer = [{"entities": [{"text": "aspirin", "type": "whatever"}]}]
+    assert corpus_value("ner", "f1_strict_typed", typed_answer, plain) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "overlap"),
+    [
+        ("chest pain", "severe chest pain", True),
+        ("severe chest pain", "chest pain radiating", True),
+        ("CT", "ACTH stimulation test", False),
+        ("e", "fever", False),
+        ("chest pain", "abdominal pain", False),
+        ("pain", "abdominal pain", True),
+        ("tac", "tac", True),
+        ("++", "++", True),
+        ("++", "+", False),
+    ],
+)
+def test_lenient_overlap_is_on_word_boundaries(a, b, overlap):
+    assert words_overlap(normalize(a), normalize(b)) is overlap
+    assert words_overlap(normalize(b), normalize(a)) is overlap
+
+
+def test_ner_lenient_matches_overlapping_words_one_to_one():
+    golds = [{"entities": ["severe chest pain", "fever", "fever", "ACTH stimulation test"]}]
+    answers = [{"entities": ["chest pain", "FEVER", "fever", "fever", "CT", "e"]}]
+    # chest pain ~ severe chest pain; two of the three fevers pair with the two gold fevers
+    assert corpus_value("ner", "f1_lenient", answers, golds) == pytest.approx(2 * 3 / (6 + 4))
 
 
 def test_re_triples_are_normalised():
@@ -97,15 +144,7 @@ def test_argmining_micro_and_per_label():
 
 def test_empty_everything_scores_zero():
     assert metric_value("f1", np.zeros(3), 1) == 0.0
-    assert span_f1([], []) == 0.0
-    assert span_f1([[]], [[]]) == 0.0
-
-
-def test_span_counts_need_exact_offsets_and_label():
-    gold = [{"start": 0, "end": 5, "label": "X"}, {"start": 7, "end": 9, "label": "X"}]
-    pred = [{"start": 0, "end": 5, "label": "X"}, {"start": 7, "end": 10, "label": "X"}]
-    assert span_counts(pred, gold) == (1, 2, 2)
-    assert span_counts([{"start": 0, "end": 5, "label": "Y"}], gold) == (0, 1, 2)
+    assert metric_value("f1_strict_typed" + LENIENT_PARSE, np.zeros(3), 1) == 0.0
 
 
 # --- agreement with seqeval and nervaluate -------------------------------------------------------
@@ -168,18 +207,51 @@ def perturb(spans, length, rng, labels):
     return placed
 
 
+def score_stage_f1(gold_docs, pred_docs):
+    """NER F1 rows of the score stage on token spans written as surface forms ("t3 t4"), typed.
+
+    The predictions go through the whole stage (a JSON completion, the parser, the metrics, the
+    estimate): forms are unique per span within a document, so form equality is offset equality.
+    """
+
+    def entities(spans):
+        spans = sorted(spans, key=lambda s: (s["start"], s["end"]))
+        return [
+            {"text": " ".join(f"t{i}" for i in range(s["start"], s["end"])), "type": s["label"]}
+            for s in spans
+        ]
+
+    records = [
+        {
+            "id": str(n),
+            "model": "m",
+            "arm": "a",
+            "dataset": "d",
+            "language": "en",
+            "task": "ner",
+            "subtask": "s",
+            "completion": json.dumps({"entities": entities(pred)}),
+            "gold": {"entities": entities(gold)},
+        }
+        for n, (gold, pred) in enumerate(zip(gold_docs, pred_docs, strict=True))
+    ]
+    rows = score_records(records, {"bootstrap_samples": 2})
+    return {row["metric"]: row["value"] for row in rows}
+
+
 def assert_agreement(gold_tags, pred_spans, labels):
     gold_spans = [to_spans(t) for t in gold_tags]
     pred_tags = [to_tags(p, len(t)) for p, t in zip(pred_spans, gold_tags, strict=True)]
-    ours = span_f1(pred_spans, gold_spans)
-    assert ours == pytest.approx(seqeval_f1(gold_tags, pred_tags), abs=1e-12)
+    ours = score_stage_f1(gold_spans, pred_spans)
+    assert ours["f1_strict_typed"] == pytest.approx(seqeval_f1(gold_tags, pred_tags), abs=1e-12)
 
     def inclusive(docs):
         return [[{**s, "end": s["end"] - 1} for s in doc] for doc in docs]
 
     results = Evaluator(inclusive(gold_spans), inclusive(pred_spans), tags=labels, loader="dict").evaluate()
-    assert ours == pytest.approx(results["overall"]["strict"].f1, abs=1e-12)
-    return ours
+    assert ours["f1_strict_typed"] == pytest.approx(results["overall"]["strict"].f1, abs=1e-12)
+    assert ours["f1_strict_untyped"] == pytest.approx(results["overall"]["exact"].f1, abs=1e-12)
+    return ours["f1_strict_typed"]
 
 
 @pytest.mark.parametrize("language", ["English", "Italian", "Spanish"])

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json_repair
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pipeline.evaluate import parse
 from pipeline.evaluate.parse import coerce_answer, empty_answer, parse_choice, parse_completion, parse_record
 from pipeline.examples import TASKS
 
@@ -185,7 +187,8 @@ def _check_layout(task: str, style: str, text: str) -> None:
             isinstance(r[k], str) for r in parsed.answer["relations"] for k in ("head", "relation", "tail")
         )
     else:
-        assert all(isinstance(e, str) for values in parsed.answer.values() for e in values)
+        forms = [e["text"] if isinstance(e, dict) else e for values in parsed.answer.values() for e in values]
+        assert all(isinstance(e, str) for e in forms)
 
 
 @pytest.mark.parametrize("text", ADVERSARIAL, ids=range(len(ADVERSARIAL)))
@@ -227,3 +230,173 @@ def test_fuzz_never_raises_and_keeps_the_layout(text):
 def test_unknown_style_and_non_string_completion_fail_cleanly():
     assert not parse_completion("ner", '{"entities": []}', "other").ok
     assert not parse_completion("ner", None).ok
+
+
+# --- forms real models write (issue 16 §1) ------------------------------------------------------
+
+NERVES = ["Radial nerve", "Ulnar nerve", "Median nerve", "Axillary nerve"]
+
+
+@pytest.mark.parametrize(
+    ("text", "letter"),
+    [
+        ("**C**", "C"),
+        ("Answer: **C**", "C"),
+        ("**Answer:** C", "C"),
+        ("Conclusion: **C**", "C"),
+        ("the answer is C, the median nerve", "C"),
+        ("C\nExplanation: the median nerve supplies the thenar muscles.", "C"),
+        ("Option C", "C"),
+        ("the correct option is C.", "C"),
+        ("Median nerve", "C"),
+        ('{"answer": "C"', "C"),
+        ('```json\n{"answer": "C', "C"),
+        ("A. Radial is wrong; it is C", "C"),
+        ('Example: {"answer": "A"}\n{"answer": "C"}', "C"),
+        ("Option A is wrong and option B is wrong. Answer: C", "C"),
+        ("C. Median nerve", "C"),
+        ("A. poema\nB. romanzo\nAnswer: C", "C"),
+        # the first answer wins over a later one in the same item
+        ("Answer: B\nOn reflection. Answer: A", "B"),
+    ],
+)
+def test_forms_real_models_write(text, letter):
+    assert parse_choice(text, NERVES) == letter
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A. poema\nB. romanzo epistolare\nC. novella\nD. saggio",  # the option list echoed back
+        "A. Radial nerve\nB. Ulnar nerve\nC. Median nerve\nD. Axillary nerve",
+        'Example: {"answer": "A"}',  # only the layout example, echoed
+        "A. Radial is wrong",  # names option A's letter without its text nor an answer
+    ],
+)
+def test_echoes_are_not_answers(text):
+    assert parse_choice(text, NERVES) is None
+
+
+@pytest.mark.parametrize("style", ["qa_answer_only", "qa_explain", "json"])
+def test_run_on_question_is_cut(style):
+    text = " B\n\nQuestion: Which nerve?\nA. Radial nerve\nB. Ulnar nerve\nAnswer: A"
+    assert parse_completion("qa", text, style, NERVES).answer == {"answer": "B"}
+    italian = " B\n\nDomanda: Quale nervo?\nA. Radiale\nRisposta: A"
+    assert parse_completion("qa", italian, "qa_answer_only", NERVES).answer == {"answer": "B"}
+
+
+LETTERS = st.sampled_from("ABCD")
+ANSWER_FORMS = st.sampled_from(
+    [" {}", " {}.", " **{}**", " ({})", "{}\nExplanation: see above.", " {} ", " Option {}", "\n{}"]
+)
+NOISE = st.text(alphabet=st.characters(blacklist_characters="\r"), max_size=60)
+
+
+@settings(max_examples=400, deadline=None)
+@given(LETTERS, LETTERS, ANSWER_FORMS, NOISE, st.sampled_from(["qa_answer_only", "qa_explain"]))
+def test_fuzz_run_on_completions_read_the_first_answer(first, later, form, noise, style):
+    """A base model answers, then invents the next question and answers that too."""
+    completion = (
+        form.format(first)
+        + f"\n\nQuestion: {noise}\nA. Radial nerve\nB. Ulnar nerve\nC. Median nerve\nAnswer: {later}"
+    )
+    assert parse_completion("qa", completion, style, NERVES).answer == {"answer": first}
+
+
+def test_explanations_that_name_other_options_first():
+    text = "Explanation: Option A is wrong; the radial nerve is sensory here. It is C.\nAnswer: C"
+    assert parse_completion("qa", text, "qa_explain", NERVES).answer == {"answer": "C"}
+
+
+# --- strict and lenient readings (issue 15 item 6) ----------------------------------------------
+
+NEAR_MISSES = [
+    (
+        '{"entities": [{"name": "Myotonic dystrophy (DM)", "description": "a disease"}]}',
+        ["Myotonic dystrophy (DM)"],
+    ),
+    ('{"type": "json", "data": {"entities": ["fever", "cough"]}}', ["fever", "cough"]),
+    ('{"type": "json", "data": [{"entity": "fever"}, {"mention": "cough"}]}', ["fever", "cough"]),
+]
+
+
+@pytest.mark.parametrize(("text", "entities"), NEAR_MISSES)
+def test_lenient_reading_accepts_near_miss_layouts_that_strict_refuses(text, entities):
+    assert not parse_completion("ner", text).ok
+    lenient = parse_completion("ner", text, mode="lenient")
+    assert lenient.ok and lenient.answer == {"entities": entities}
+
+
+def test_lenient_reading_agrees_with_strict_on_the_taught_layout():
+    for text in ('{"entities": ["fever"]}', 'ok {"entities": []}', "{'entities': ['a',],}"):
+        assert parse_completion("ner", text, mode="lenient") == parse_completion("ner", text)
+    wrapped = '{"result": {"relations": [{"head": "Hb", "relation": "has_result", "tail": "12"}]}}'
+    assert not parse_completion("re", wrapped).ok and parse_completion("re", wrapped, mode="lenient").ok
+
+
+def test_typed_entities_keep_their_type():
+    text = '{"entities": [{"text": "aspirin", "type": "DRUG"}, "fever"]}'
+    assert parse_completion("ner", text).answer == {
+        "entities": [{"text": "aspirin", "type": "DRUG"}, "fever"]
+    }
+
+
+def test_unknown_parse_mode_fails_cleanly():
+    assert not parse_completion("ner", '{"entities": []}', mode="loose").ok
+
+
+# --- bounded cost (issue 20 §4) ------------------------------------------------------------------
+
+
+class CountingRepair:
+    def __init__(self):
+        self.calls, self.chars = 0, 0
+
+    def loads(self, text):
+        self.calls += 1
+        self.chars += len(text)
+        return json_repair.loads(text)
+
+
+ADVERSARIAL_NESTED = [
+    '{"a": ' * 20 + "x " * 2000 + "}" * 20,
+    ('{"entities": [{"x": ' * 3 + "'a, " * 300 + "}]" * 3 + "} ") * 12,
+    "{" + '{"entities": ["a",' * 400 + "]} " * 400,
+    ('{"entities": [fever, ' + "{" * 5 + "a" * 100 + "}" * 5 + "]} ") * 40,
+]
+
+
+@pytest.mark.parametrize("text", ADVERSARIAL_NESTED, ids=range(len(ADVERSARIAL_NESTED)))
+def test_repair_work_is_bounded(monkeypatch, text):
+    assert 2_000 < len(text) < 20_000
+    counter = CountingRepair()
+    monkeypatch.setattr(parse, "json_repair", counter)
+    for task in ("ner", "re", "crf", "argmining"):
+        parse_completion(task, text)
+        parse_completion(task, text, mode="lenient")
+    assert counter.calls <= 8 * parse.MAX_REPAIRS
+    assert counter.chars <= 8 * parse.MAX_REPAIRS * parse.MAX_REPAIR_CHARS
+
+
+def test_strict_json_work_is_linear(monkeypatch):
+    seen = []
+    real = parse.json.loads
+
+    def loads(text, *args, **kwargs):
+        seen.append(len(text))
+        return real(text, *args, **kwargs)
+
+    for size in (4_000, 16_000):
+        seen.clear()
+        text = ('{"a": ' * 10 + '"b"' + "}" * 10 + " ") * (size // 80)
+        monkeypatch.setattr(parse.json, "loads", loads)
+        parse_completion("ner", text)
+        monkeypatch.undo()
+        assert sum(seen) <= 2 * len(text)  # each valid top-level block parsed once, not its 10 inner ones
+
+
+def test_balanced_blocks_skip_too_deep_and_unbalanced():
+    assert parse.balanced_blocks('{"a": {"b": 1}} {x') == [(0, 15), (6, 14)]
+    deep = "{" * (parse.MAX_DEPTH + 2) + "}" * (parse.MAX_DEPTH + 2)
+    assert all(end - start < len(deep) for start, end in parse.balanced_blocks(deep))
+    assert parse.balanced_blocks('it\'s {"a": "x}"} ok') == [(5, 16)]

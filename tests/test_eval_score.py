@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from pipeline.evaluate.metrics import LENIENT_PARSE
 from pipeline.evaluate.score import main, score_records
 from pipeline.evaluate.stats import paired_test_rows
 from pipeline.examples import Example
@@ -16,7 +17,7 @@ from pipeline.tasks.answers import gold_answer
 
 ROW_KEYS = {
     "model", "arm", "dataset", "language", "task", "subtask", "style", "metric", "value", "n", "stderr",
-    "ci_low", "ci_high", "parse_failure_rate", "decoding", "item_fields", "items",
+    "ci_low", "ci_high", "parse_failure_rate", "parse_mode", "decoding", "item_fields", "items",
 }  # fmt: skip
 
 
@@ -81,7 +82,15 @@ def test_ner_rows(tmp_path):
         ]
     )
     rows = json.loads(out.read_text())
-    assert [r["metric"] for r in rows] == ["f1_strict", "precision_strict", "recall_strict", "f1_lenient"]
+    names = [
+        "f1_strict_typed",
+        "precision_strict_typed",
+        "recall_strict_typed",
+        "f1_strict_untyped",
+        "f1_lenient",
+    ]
+    assert [r["metric"] for r in rows] == names + [n + LENIENT_PARSE for n in names]
+    assert [r["parse_mode"] for r in rows] == ["strict"] * 5 + ["lenient"] * 5
     assert all(set(r) == ROW_KEYS for r in rows)
     main_row = rows[0]
     # tp 25, predicted 25, gold 40
@@ -177,3 +186,25 @@ def test_scoring_modules_import_neither_torch_nor_transformers():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_lenient_parse_rows_beside_the_strict_ones():
+    """A base model's near-miss layout scores zero strictly and is read by the lenient rows."""
+    base = {"model": "m", "arm": "base", "dataset": "d", "language": "en", "task": "ner", "subtask": "s"}
+    completions = [
+        '{"entities": [{"name": "fever", "description": "a sign"}]}',
+        '{"type": "json", "data": {"entities": ["cough"]}}',
+        '{"entities": ["fever"]}',
+    ]
+    golds = [["fever"], ["cough"], ["fever"]]
+    records = [
+        {**base, "id": str(i), "completion": c, "gold": {"entities": g}}
+        for i, (c, g) in enumerate(zip(completions, golds, strict=True))
+    ]
+    rows = {r["metric"]: r for r in score_records(records, {"bootstrap_samples": 20})}
+    assert rows["f1_strict_typed"]["value"] == pytest.approx(2 * 1 / (1 + 3))
+    assert rows["f1_strict_typed"]["parse_failure_rate"] == pytest.approx(2 / 3)
+    lenient = rows["f1_strict_typed" + LENIENT_PARSE]
+    assert lenient["value"] == 1.0 and lenient["parse_failure_rate"] == 0.0
+    qa = {**base, "task": "qa", "id": "q", "completion": "B", "gold": {"answer": "B"}}
+    assert [r["metric"] for r in score_records([qa], {"bootstrap_samples": 20})] == ["accuracy"]

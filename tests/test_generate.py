@@ -6,11 +6,12 @@ import json
 
 import pytest
 
-from pipeline.evaluate.backends import Completion, Decoding, TransformersBackend, sampling_params
+from pipeline.evaluate.backends import Completion, Decoding, TransformersBackend, cut_at_stop, sampling_params
 from pipeline.evaluate.cache import CompletionCache, model_fingerprint
 from pipeline.evaluate.generate import Request, generate_cells, parse_cell, select_test_examples
 from pipeline.examples import Example
 from pipeline.io import write_jsonl
+from pipeline.tasks.prompts import stop_sequences
 
 
 def ner_example(i: int, text: str, split: str = "test") -> Example:
@@ -62,7 +63,7 @@ def test_records_carry_completion_gold_and_decoding(setup):
     first = records[0]
     assert first["completion"] == '{"entities": ["fever"]}'
     assert first["gold"] == {"entities": ["fever"]}
-    assert first["decoding"] == Decoding().to_dict()
+    assert first["decoding"] == Decoding(stop=stop_sequences("json")).to_dict()
     assert "<|start_header_id|>user" in first["prompt"]
 
 
@@ -283,8 +284,10 @@ def test_vllm_sampling_params_match_decoding():
         "top_p": 1.0,
         "max_tokens": 9,
         "seed": 0,
+        "stop": None,
         "skip_special_tokens": True,
     }
+    assert sampling_params(Decoding(stop=("\nQuestion:",)), dict)["stop"] == ["\nQuestion:"]
     sampled = sampling_params(Decoding(temperature=0.7, top_p=0.9), dict)
     assert sampled["temperature"] == 0.7 and sampled["top_p"] == 0.9
 
@@ -292,3 +295,58 @@ def test_vllm_sampling_params_match_decoding():
 def test_unknown_decoding_key_is_named():
     with pytest.raises(ValueError, match="beam"):
         Decoding.from_settings({"beam": 4})
+
+
+def test_transformers_backend_stops_at_stop_strings(tiny_model_factory):
+    """Generation ends at a stop string; the completion is the text before it, finish reason "stop"."""
+    backend = TransformersBackend(tiny_model_factory("llama", "base"), batch_size=2)
+    prompts = [
+        backend.tokenizer(t, add_special_tokens=False)["input_ids"] for t in ["fever", "dolor e tosse"]
+    ]
+    free = backend.generate(prompts, Decoding(max_new_tokens=12))
+    text = free[0].text
+    at = next(
+        i for i in range(1, len(text) - 3) if text.find(text[i : i + 3]) == i and text[i : i + 3].strip()
+    )
+    stop = text[at : at + 3]
+    stopped = backend.generate(prompts, Decoding(max_new_tokens=12, stop=(stop,)))
+    assert stopped[0].text == text[: text.find(stop)] and stopped[0].finish_reason == "stop"
+    assert stopped[0].completion_tokens < free[0].completion_tokens
+    expected = cut_at_stop(free[1].text, (stop,))[0]
+    assert stopped[1].text == expected
+
+
+def test_cut_at_stop_takes_the_earliest_stop():
+    assert cut_at_stop(" B\n\nQuestion: x\nContext: y", ("\nContext:", "\nQuestion:")) == (" B\n", True)
+    assert cut_at_stop("no stop", ("\nQuestion:",)) == ("no stop", False)
+
+
+class StyleRecordingBackend(CountingBackend):
+    def __init__(self) -> None:
+        super().__init__()
+        self.decodings: list[Decoding] = []
+
+    def generate(self, prompts, decoding):
+        self.decodings.append(decoding)
+        return super().generate(prompts, decoding)
+
+
+def test_each_style_generates_with_its_stop_sequences(tmp_path, tiny_model_factory):
+    """qa styles stop at a next question; their base-model prompt ends in its own cue, no header."""
+    model = tiny_model_factory("llama", "base")
+    gold = {"question": "Which nerve?", "choices": ["radial", "median"], "answer": 1, "context": None}
+    example = Example("q-1", "demo-qa", "qa", "en", "mcqa", "test", "", gold)
+    cell = example.cell
+    reqs = [Request(cell, example, s) for s in ("qa_answer_only", "qa_explain", "json")]
+    backend = StyleRecordingBackend()
+    cache = CompletionCache(tmp_path / "cache")
+    predictions, _ = generate_cells(model, reqs, {"decoding": {"stop": ["<end>"]}}, cache, lambda _: backend)
+    assert sorted(d.stop for d in backend.decodings) == sorted(
+        (*stop_sequences(s), "<end>") for s in ("json", "qa_answer_only", "qa_explain")
+    )
+    answer_only = predictions[("qa_answer_only", cell)][0]
+    explain = predictions[("qa_explain", cell)][0]
+    assert "\nQuestion:" in answer_only["decoding"]["stop"]
+    assert answer_only["prompt"].endswith("B. median\nAnswer:")
+    assert explain["prompt"].endswith("B. median\nExplanation:") and "###" not in explain["prompt"]
+    assert predictions[("json", cell)][0]["prompt"].endswith("### Answer:\n")

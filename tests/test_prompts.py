@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -23,6 +24,7 @@ from pipeline.tasks.prompts import (
     reasoning_prompt,
     render,
     resolve_language,
+    stop_sequences,
     trace_prompt,
 )
 from pipeline.tasks.templates import STRINGS
@@ -334,3 +336,72 @@ def test_any_text_round_trips(text, data):
     assert instruction_prompt(example).endswith(f"Text: {text}")
     conclusion = reasoning_completion("why", example).rsplit(CONCLUSION_PREFIX, 1)[1]
     assert json.loads(conclusion) == gold_answer(example)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_windows_line_endings_are_cleaned(task):
+    example = make(task)
+    crlf = replace(example, text=example.text.replace(" ", "\r\n", 1))
+    if task == "qa":
+        gold = {
+            **example.gold,
+            "question": "Quale\r\nfarmaco?",
+            "context": "Caso\r\nclinico.",
+            "choices": ["a\r\nb", "c"],
+        }
+        crlf = replace(example, gold=gold)
+    for style in styles_of(task):
+        prompt = render(crlf, style)
+        assert "\r" not in prompt, style
+
+
+def test_qa_layout_example_suggests_no_option():
+    prompt = instruction_prompt(make("qa"))
+    assert '{"answer": "X"}' in prompt
+    assert not re.search(r'\{"answer": "[A-W]"\}', prompt)
+
+
+def typed_ner(language: str = "en") -> Example:
+    text = "Paziente con polmonite, trattata con amoxicillina."
+    ents = [span(text, "amoxicillina", "treatment"), span(text, "polmonite", "problem")]
+    return Example(
+        "t-1",
+        "n2c2",
+        "ner",
+        language,
+        "problem_treatment",
+        "train",
+        text,
+        {"entities": ents},
+        {"labels": ["problem", "treatment"]},
+    )
+
+
+def test_multi_label_ner_is_answered_with_types():
+    example = typed_ner()
+    assert gold_answer(example) == {
+        "entities": [{"text": "polmonite", "type": "problem"}, {"text": "amoxicillina", "type": "treatment"}]
+    }
+    prompt = instruction_prompt(example)
+    assert 'its type, one of "problem" and "treatment".' in prompt
+    assert (
+        json.dumps(layout_example(example, "en"))
+        == '{"entities": [{"text": "first entity", "type": "problem"}, '
+        '{"text": "second entity", "type": "treatment"}]}'
+    )
+    assert json.dumps(layout_example(example, "en")) in prompt
+    assert '"type": "problem"' in reasoning_prompt(example)
+    # single-label sub-tasks keep the thesis's plain list of surface forms
+    assert gold_answer(make("ner")) == {"entities": ["aspirina", "ibuprofene", "aspirina"]}
+    assert "its type" not in instruction_prompt(make("ner"))
+
+
+def test_stop_sequences_per_style():
+    assert "\nQuestion:" in stop_sequences("qa_explain") and "\nDomanda:" in stop_sequences("qa_answer_only")
+    assert stop_sequences("reasoning") == ("<question>",)
+    assert "\nText:" in stop_sequences("json")
+    with pytest.raises(ValueError, match="unknown prompt style"):
+        stop_sequences("other")
+    # a stop sequence never occurs inside an answer the model is taught
+    for task in TASKS:
+        assert not any(stop in json_completion(make(task)) for stop in stop_sequences("json"))

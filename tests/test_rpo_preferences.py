@@ -9,6 +9,7 @@ import pytest
 
 from pipeline.examples import Example
 from pipeline.io import read_jsonl
+from pipeline.tasks.prompts import render
 from pipeline.train import preferences
 
 
@@ -31,16 +32,15 @@ def qa(i: int, answer: int = 1, explanation: str | None = "Fever points to infec
     )
 
 
-def test_prompt_layout():
+def test_prompt_is_the_evaluated_qa_explain_prompt():
     shot = qa(1)
     prompt = preferences.build_prompt(qa(2), [shot])
-    assert prompt == (
-        "Question: Which sign 1?\nOptions: A. pain B. fever C. cough\n"
-        "Explanation: Fever points to infection.\nAnswer: B\n\n"
-        "Question: Which sign 2?\nOptions: A. pain B. fever C. cough\nExplanation:"
-    )
+    assert prompt == render(qa(2), "qa_explain", shots=[shot])
+    assert prompt.endswith("Question: Which sign 2?\nA. pain\nB. fever\nC. cough\nExplanation:")
+    assert "Explanation: Fever points to infection.\nAnswer: B\n\n" in prompt
+    assert prompt.endswith("Explanation:") and not prompt.endswith("### Answer:\n")
     with_context = Example.from_record({**qa(3).to_record(), "gold": {**qa(3).gold, "context": "A case."}})
-    assert preferences.item_text(with_context).startswith("Context: A case.\nQuestion:")
+    assert "Context: A case.\nQuestion:" in preferences.build_prompt(with_context, [])
     assert preferences.gold_response(qa(4, explanation=None)) is None
 
 
@@ -115,3 +115,19 @@ def test_cli_samples_seeded_pairs(tiny_model_factory, tmp_path):
         assert set(pair) == {"id", "prompt", "chosen", "rejected", "pair_type"}
         assert pair["prompt"].count("Question:") == 2 and pair["prompt"].endswith("Explanation:")
         assert pair["chosen"] != pair["rejected"]
+
+
+@pytest.mark.parametrize("family", ["llama", "qwen3"])
+def test_base_model_sees_the_same_tokens_in_training_and_evaluation(tiny_model_factory, family):
+    """RPO pairs are tokenized with the tokenizer's special tokens (as DPOTrainer does); the
+    explanation-stability job encodes `format_prompt(..., header=False)`: the same ids."""
+    from transformers import AutoTokenizer
+
+    from pipeline.models.chat import encode, format_prompt
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_factory(family, "base"))
+    prompt = preferences.build_prompt(qa(2), [qa(1)])
+    evaluated = encode(
+        tokenizer, format_prompt(tokenizer, render(qa(2), "qa_explain", shots=[qa(1)]), header=False)
+    )
+    assert tokenizer(prompt)["input_ids"] == evaluated

@@ -72,7 +72,7 @@ def run(tmp_path: Path, *args: str, settings: dict | None = None) -> pl.DataFram
 
 
 def test_rows_and_schema(tmp_path):
-    score = write(tmp_path / "s.json", [row("f1_strict", 0.5), row("f1_lenient", 0.75)])
+    score = write(tmp_path / "s.json", [row("f1_strict_typed", 0.5), row("f1_lenient", 0.75)])
     frame = run(tmp_path, "--scores", str(score))
     assert frame.columns == list(COLUMNS)
     assert frame.height == 2 and frame["family"].to_list() == ["llama", "llama"]
@@ -168,9 +168,12 @@ def test_paired_rows_must_cover_the_same_items(tmp_path):
 @pytest.mark.parametrize(
     ("rows", "message"),
     [
-        ([row("f1_strict", None)], r"bad\.json: metric 'f1_strict' has no finite value"),
-        ([row("f1_strict", 0.5, items=[])], r"bad\.json: metric 'f1_strict' has no per-item statistics"),
-        ([{"metric": "f1_strict"}], r"bad\.json: a metric row lacks \['model'"),
+        ([row("f1_strict_typed", None)], r"bad\.json: metric 'f1_strict_typed' has no finite value"),
+        (
+            [row("f1_strict_typed", 0.5, items=[])],
+            r"bad\.json: metric 'f1_strict_typed' has no per-item statistics",
+        ),
+        ([{"metric": "f1_strict_typed"}], r"bad\.json: a metric row lacks \['model'"),
         ({"metric": "x"}, r"bad\.json: expected a JSON list"),
     ],
 )

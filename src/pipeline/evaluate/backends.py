@@ -6,29 +6,49 @@ the caller, so both backends see identical token ids.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
 class Decoding:
-    """Decoding settings; greedy when temperature is 0."""
+    """Decoding settings; greedy when temperature is 0.
+
+    `stop`: strings that end a completion (the prompt style's `stop_sequences`); the completion is
+    cut before the first of them, which is not part of its text, and its finish reason is "stop".
+    """
 
     max_new_tokens: int = 128
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int = 0
+    stop: tuple[str, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> Decoding:
         unknown = set(settings) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"generation.decoding: unknown keys {sorted(unknown)}")
+        if "stop" in settings:
+            stop = settings["stop"]
+            if not (isinstance(stop, (list, tuple)) and all(isinstance(x, str) and x for x in stop)):
+                raise ValueError(f"generation.decoding.stop: a list of non-empty strings, got {stop!r}")
+            settings = {**settings, "stop": tuple(stop)}
         return cls(**settings)
 
+    def with_stop(self, stop: tuple[str, ...]) -> Decoding:
+        """These settings, also stopping at `stop` (kept in order, without duplicates)."""
+        return replace(self, stop=tuple(dict.fromkeys((*stop, *self.stop))))
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "stop": list(self.stop)}
+
+
+def cut_at_stop(text: str, stop: tuple[str, ...]) -> tuple[str, bool]:
+    """(`text` before the first stop string, whether one occurred)."""
+    cut = min((i for s in stop if (i := text.find(s)) >= 0), default=-1)
+    return (text[:cut], True) if cut >= 0 else (text, False)
 
 
 @dataclass(frozen=True)
@@ -107,12 +127,15 @@ class TransformersBackend:
                     top_p=decoding.top_p if sampling else None,
                     top_k=None,
                     pad_token_id=self.pad_id,
+                    stop_strings=list(decoding.stop) or None,
+                    tokenizer=self.tokenizer if decoding.stop else None,
                 )
             for row, i in enumerate(batch):
                 results[i] = self._completion(out[row, width:].tolist(), len(prompts[i]), decoding)
         return [results[i] for i in range(len(prompts))]
 
     def _completion(self, new_ids: list[int], prompt_tokens: int, decoding: Decoding) -> Completion:
+        """The decoded new tokens up to EOS, cut before a stop string (which generation stopped at)."""
         kept: list[int] = []
         finish = "length"
         for token in new_ids:
@@ -122,8 +145,8 @@ class TransformersBackend:
             if token == self.pad_id:
                 continue
             kept.append(token)
-        text = self.tokenizer.decode(kept, skip_special_tokens=True)
-        return Completion(text, prompt_tokens, len(kept), finish)
+        text, stopped = cut_at_stop(self.tokenizer.decode(kept, skip_special_tokens=True), decoding.stop)
+        return Completion(text, prompt_tokens, len(kept), "stop" if stopped else finish)
 
 
 class VLLMBackend:
@@ -175,6 +198,7 @@ def sampling_params(decoding: Decoding, factory: Any) -> Any:
         top_p=decoding.top_p if decoding.temperature > 0 else 1.0,
         max_tokens=decoding.max_new_tokens,
         seed=decoding.seed,
+        stop=list(decoding.stop) or None,
         skip_special_tokens=True,
     )
 

@@ -87,56 +87,66 @@ def generate_cells(
     """Predictions per (style, cell), and the job's throughput record.
 
     Prompts not in the cache go to the backend longest first in chunks of `chunk_size` (default: one
-    batch); each chunk's completions reach the cache before the next starts, so a killed job resumes
-    where it stopped.
+    batch), with the stop sequences of their prompt style; each chunk's completions reach the cache
+    before the next starts, so a killed job resumes where it stopped.
     """
     from pipeline.models.chat import encode, format_prompt, load_tokenizer, split_thinking
-    from pipeline.tasks.prompts import render
+    from pipeline.tasks.prompts import CUED_STYLES, render, stop_sequences
 
     tokenizer = load_tokenizer(model_dir)
     decoding = Decoding.from_settings(settings.get("decoding", {}))
     language = settings.get("prompt_language", "en")
     backend_name = settings.get("backend", "transformers")
     thinking = settings.get("thinking", False)
+    decodings = {s: decoding.with_stop(stop_sequences(s)) for s in sorted({r.style for r in requests})}
 
     texts = [
         format_prompt(
-            tokenizer, render(r.example, r.style, prompt_language=language, shots=r.shots), thinking=thinking
+            tokenizer,
+            render(r.example, r.style, prompt_language=language, shots=r.shots),
+            header=r.style not in CUED_STYLES,
+            thinking=thinking,
         )
         for r in requests
     ]
     ids = [encode(tokenizer, t) for t in texts]
     models = [model_for_task(model_dir, r.example.task) for r in requests]
     fingerprints = {m: model_fingerprint(m) for m in set(models)}
-    keys = [cache.key(backend_name, fingerprints[m], p, decoding) for m, p in zip(models, ids, strict=True)]
+    keys = [
+        cache.key(backend_name, fingerprints[m], p, decodings[r.style])
+        for m, p, r in zip(models, ids, requests, strict=True)
+    ]
     cached: dict[str, Completion] = {}
     for fingerprint in set(fingerprints.values()):
         cached.update(cache.load(fingerprint))
-    todo_by_model = {
-        model: sorted(
-            {k: i for i, k in enumerate(keys) if models[i] == model and k not in cached}.values(),
+    todo_by_group = {
+        (model, style): sorted(
+            {
+                k: i
+                for i, k in enumerate(keys)
+                if models[i] == model and requests[i].style == style and k not in cached
+            }.values(),
             key=lambda i: -len(ids[i]),
         )
         for model in sorted(set(models))
+        for style in decodings
     }
-    total = sum(map(len, todo_by_model.values()))
+    total = sum(map(len, todo_by_group.values()))
     log.info("%d prompts, %d cached, %d to generate", len(requests), len(requests) - total, total)
 
     started = time.perf_counter()
     progress = Progress(total, "generated", log)
     fresh: dict[str, Completion] = {}
     chunk_size = settings.get("chunk_size") or settings.get("batch_size", DEFAULT_BATCH_SIZE)
-    for model, todo in todo_by_model.items():
-        if not todo:
-            continue
-        backend = backend_factory(model)
+    backend, loaded = None, None  # one model in memory at a time (groups come model by model)
+    for (model, style), todo in todo_by_group.items():
+        if todo and model != loaded:
+            backend, loaded = backend_factory(model), model
         for start in range(0, len(todo), chunk_size):
             chunk = todo[start : start + chunk_size]
-            done = dict(
-                zip(
-                    [keys[i] for i in chunk], backend.generate([ids[i] for i in chunk], decoding), strict=True
-                )
-            )
+            assert backend is not None
+            answers = backend.generate([ids[i] for i in chunk], decodings[style])
+            done = dict(zip([keys[i] for i in chunk], answers, strict=True))
             cache.put(fingerprints[model], done)
             fresh.update(done)
             progress.advance(len(chunk))
@@ -166,7 +176,7 @@ def generate_cells(
                 "example_gold": ex.gold,
                 "model": settings.get("model"),
                 "arm": settings.get("arm"),
-                "decoding": decoding.to_dict(),
+                "decoding": decodings[request.style].to_dict(),
             }
         )
     new_tokens = sum(c.completion_tokens for c in fresh.values())

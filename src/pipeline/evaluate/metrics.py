@@ -4,25 +4,32 @@ Every metric scores one item into a short vector of counts (e.g. ``tp, n_pred, n
 the corpus value is a function of the column sums. This makes micro F1 exact, and lets the
 bootstrap and the paired test (`pipeline.evaluate.stats`) resample items cheaply.
 
-Answers and golds are in the layouts of `pipeline.tasks.answers`:
+Answers and golds are in the layouts of `pipeline.tasks.answers`. Every surface form is compared
+after one normalisation (`normalize`): Unicode NFC, whitespace runs collapsed, case folded.
 
-- NER ``f1_strict`` (with ``precision_strict``/``recall_strict``): multiset match of surface
-  forms after whitespace normalisation, case-sensitive; ``f1_lenient``: one-to-one matching
-  where forms match case-insensitively or one contains the other.
-- RE ``f1``/``precision``/``recall``: multiset match of (head, relation, tail), each
-  whitespace-normalised and case-folded.
+- NER ``f1_strict_typed`` (main; with ``precision_strict_typed``/``recall_strict_typed``): micro F1
+  of the multiset of (form, type) pairs — seqeval's and nervaluate's strict match on surface forms.
+  In a single-type sub-task (plain-string golds) the type is the sub-task's, so it equals the
+  untyped score; in a multi-type one an entity without a type, or with another, is wrong.
+  ``f1_strict_untyped``: the same on forms alone (nervaluate's "exact"). ``f1_lenient`` (untyped):
+  one-to-one matching of forms whose word sequences overlap like spans in a text would (one
+  contains the other, or one ends with the words the other begins with), on word boundaries.
+- RE ``f1``/``precision``/``recall``: multiset match of normalised (head, relation, tail).
 - QA ``accuracy``.
 - CRF ``macro_f1``: F1 per CRF item over the cell (a filled value is a true positive when it
-  equals the gold value, case-folded; a wrong value is both a false positive and a false
-  negative), averaged over items with any gold or predicted value.
+  equals the gold value; a wrong value is both a false positive and a false negative), averaged
+  over items with any gold or predicted value.
 - Argument mining ``f1`` (micro over claims and premises), ``f1_claim``, ``f1_premise``:
   strict surface-form match per label.
 
-`span_counts` is the offset-based strict match, for predictions that carry offsets.
+A metric name ending in `LENIENT_PARSE` is the same metric on the lenient parse of the
+completions (`pipeline.evaluate.parse.PARSE_MODES`).
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -32,9 +39,11 @@ import numpy as np
 
 PRF_FIELDS = ("tp", "n_pred", "n_gold")
 ACCURACY = frozenset({"accuracy", "loglik_acc", "loglik_acc_norm"})  # means of one 0/1 item score
-MAIN_METRIC = {"ner": "f1_strict", "re": "f1", "qa": "accuracy", "crf": "macro_f1", "argmining": "f1"}
+MAIN_METRIC = {"ner": "f1_strict_typed", "re": "f1", "qa": "accuracy", "crf": "macro_f1", "argmining": "f1"}
+LENIENT_PARSE = "@lenient_parse"  # suffix of the rows scored on the lenient parse
 
 Answer = dict[str, Any]
+_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -47,13 +56,32 @@ class Metric:
 
 
 def normalize(text: str) -> str:
-    """Collapse runs of whitespace and strip."""
-    return " ".join(text.split())
+    """A surface form as metrics compare it: NFC, whitespace runs collapsed and stripped, case-folded."""
+    nfc = unicodedata.normalize("NFC", " ".join(text.split()))
+    return unicodedata.normalize("NFC", nfc.casefold())
 
 
-def _forms(values: Iterable[Any], fold: bool = False) -> list[str]:
+def base_metric(name: str) -> str:
+    """The metric a row's name denotes, without the `LENIENT_PARSE` suffix."""
+    return name.removesuffix(LENIENT_PARSE)
+
+
+def _forms(values: Iterable[Any]) -> list[str]:
     forms = [normalize(v) for v in values if isinstance(v, str)]
-    return [f.casefold() if fold else f for f in forms if f]
+    return [f for f in forms if f]
+
+
+def entity_pairs(values: Iterable[Any]) -> list[tuple[str, str | None]]:
+    """(normalised form, normalised type or None) of NER answer entities (strings or text/type objects)."""
+    out = []
+    for value in values:
+        kind = None
+        if isinstance(value, dict):
+            kind = normalize(value["type"]) if isinstance(value.get("type"), str) else None
+            value = value.get("text")
+        if isinstance(value, str) and (form := normalize(value)):
+            out.append((form, kind))
+    return out
 
 
 def multiset_counts(pred: list[Any], gold: list[Any]) -> tuple[int, int, int]:
@@ -62,7 +90,7 @@ def multiset_counts(pred: list[Any], gold: list[Any]) -> tuple[int, int, int]:
     return tp, len(pred), len(gold)
 
 
-def _max_matching(pred: list[str], gold: list[str], match: Callable[[str, str], bool]) -> int:
+def _max_matching(pred: list[Any], gold: list[Any], match: Callable[[Any, Any], bool]) -> int:
     """Size of a maximum one-to-one matching between `pred` and `gold` (augmenting paths)."""
     owner: dict[int, int] = {}
     edges = [[j for j, g in enumerate(gold) if match(p, g)] for p in pred]
@@ -79,21 +107,40 @@ def _max_matching(pred: list[str], gold: list[str], match: Callable[[str, str], 
     return sum(augment(i, set()) for i in range(len(pred)))
 
 
-def ner_strict(answer: Answer, gold: Answer) -> tuple[int, int, int]:
-    return multiset_counts(_forms(answer.get("entities") or []), _forms(gold["entities"]))
+def ner_strict_untyped(answer: Answer, gold: Answer) -> tuple[int, int, int]:
+    pred, ref = entity_pairs(answer.get("entities") or []), entity_pairs(gold["entities"])
+    return multiset_counts([f for f, _ in pred], [f for f, _ in ref])
+
+
+def ner_strict_typed(answer: Answer, gold: Answer) -> tuple[int, int, int]:
+    """Strict match of (form, type) pairs: an entity without a type matches no typed gold entity."""
+    return multiset_counts(entity_pairs(answer.get("entities") or []), entity_pairs(gold["entities"]))
+
+
+def words_overlap(a: str, b: str) -> bool:
+    """Whether two forms could be overlapping spans: one's words contain the other's, or one ends
+    with the words the other starts with (whole words only: "CT" does not overlap "ACTH test")."""
+    x, y = _WORD.findall(a), _WORD.findall(b)
+    if not x or not y:
+        return a == b
+    if len(x) > len(y):
+        x, y = y, x
+    if any(y[i : i + len(x)] == x for i in range(len(y) - len(x) + 1)):
+        return True
+    return any(x[-k:] == y[:k] or y[-k:] == x[:k] for k in range(1, len(x)))
 
 
 def ner_lenient(answer: Answer, gold: Answer) -> tuple[int, int, int]:
-    pred, ref = _forms(answer.get("entities") or [], fold=True), _forms(gold["entities"], fold=True)
-    tp = _max_matching(pred, ref, lambda p, g: p in g or g in p)
-    return tp, len(pred), len(ref)
+    pred = [f for f, _ in entity_pairs(answer.get("entities") or [])]
+    ref = [f for f, _ in entity_pairs(gold["entities"])]
+    return _max_matching(pred, ref, words_overlap), len(pred), len(ref)
 
 
 def _triples(relations: Iterable[Any]) -> list[tuple[str, str, str]]:
     out = []
     for r in relations:
         if isinstance(r, dict) and all(isinstance(r.get(k), str) for k in ("head", "relation", "tail")):
-            out.append(tuple(normalize(r[k]).casefold() for k in ("head", "relation", "tail")))
+            out.append(tuple(normalize(r[k]) for k in ("head", "relation", "tail")))
     return out  # type: ignore[return-value]
 
 
@@ -113,7 +160,7 @@ def _arg_counts(answer: Answer, gold: Answer, keys: tuple[str, ...]) -> tuple[in
 def _crf_value(value: Any) -> str | None:
     if value is None:
         return None
-    form = normalize(str(value)).casefold()
+    form = normalize(str(value))
     return form or None
 
 
@@ -136,10 +183,14 @@ def crf_metric(item_names: list[str]) -> Metric:
 def metrics_for(task: str, golds: list[Answer]) -> list[Metric]:
     """The metrics of `task`, main metric first (`golds` give the CRF item names of the cell)."""
     if task == "ner":
+        # a single-type cell (plain-string golds): every entity has the cell's type
+        typed = any(isinstance(e, dict) for g in golds for e in g["entities"])
+        strict_typed = ner_strict_typed if typed else ner_strict_untyped
         return [
-            Metric("f1_strict", PRF_FIELDS, ner_strict),
-            Metric("precision_strict", PRF_FIELDS, ner_strict),
-            Metric("recall_strict", PRF_FIELDS, ner_strict),
+            Metric("f1_strict_typed", PRF_FIELDS, strict_typed),
+            Metric("precision_strict_typed", PRF_FIELDS, strict_typed),
+            Metric("recall_strict_typed", PRF_FIELDS, strict_typed),
+            Metric("f1_strict_untyped", PRF_FIELDS, ner_strict_untyped),
             Metric("f1_lenient", PRF_FIELDS, ner_lenient),
         ]
     if task == "re":
@@ -171,6 +222,7 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 def metric_value(name: str, sums: np.ndarray, n_items: int) -> np.ndarray:
     """A metric's value from column sums of its item statistics; `sums` is (..., n_fields)."""
+    name = base_metric(name)
     sums = np.asarray(sums, dtype=float)
     if name in ACCURACY:
         return sums[..., 0] / n_items
@@ -187,19 +239,3 @@ def metric_value(name: str, sums: np.ndarray, n_items: int) -> np.ndarray:
     if name.startswith("f1"):
         return _ratio(2 * tp, n_pred + n_gold)
     raise ValueError(f"unknown metric {name!r}")
-
-
-def span_counts(pred: Iterable[dict[str, Any]], gold: Iterable[dict[str, Any]]) -> tuple[int, int, int]:
-    """Offset-based strict match: (tp, n_pred, n_gold) over spans equal in start, end and label."""
-
-    def key(s: dict[str, Any]) -> tuple[int, int, str]:
-        return (int(s["start"]), int(s["end"]), str(s["label"]))
-
-    return multiset_counts([key(s) for s in pred], [key(s) for s in gold])
-
-
-def span_f1(pred_docs: list[list[dict[str, Any]]], gold_docs: list[list[dict[str, Any]]]) -> float:
-    """Micro strict F1 over documents of offset spans."""
-    counts = [span_counts(p, g) for p, g in zip(pred_docs, gold_docs, strict=True)]
-    sums = np.asarray(counts, dtype=np.int64).reshape(-1, 3).sum(axis=0)
-    return float(metric_value("f1", sums, len(gold_docs)))

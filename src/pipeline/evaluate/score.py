@@ -1,7 +1,11 @@
 """Score prediction files: parse completions, compute task metrics with uncertainty, write rows.
 
 One prediction file holds one evaluation cell (model, arm, dataset, language, task, sub-task).
-Its output is a JSON list of metric rows, main metric first; each row carries the per-item
+Its output is a JSON list of metric rows, main metric first, on the strict parse of the
+completions; for the JSON-answer tasks the same metrics follow on the lenient parse (names ending
+in `metrics.LENIENT_PARSE`, ``parse_mode: "lenient"``), so a model that writes a near-miss layout
+is not scored zero for layout alone while the strict rows still show the format gain of IT.
+Each row carries the per-item
 statistics of its metric (``items``: ``[[id, *stats]]``, columns named by ``item_fields``) so
 that `pipeline.evaluate.stats.paired_test_rows` can compare two systems on the same items.
 """
@@ -13,8 +17,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pipeline.evaluate.metrics import item_matrix, metrics_for
-from pipeline.evaluate.parse import parse_record
+from pipeline.evaluate.metrics import LENIENT_PARSE, item_matrix, metrics_for
+from pipeline.evaluate.parse import PARSE_MODES, parse_record
 from pipeline.evaluate.stats import estimate
 from pipeline.examples import TASKS
 from pipeline.io import read_jsonl, write_json
@@ -74,37 +78,41 @@ def _check_records(records: list[dict[str, Any]], source: str) -> None:
 def score_records(
     records: list[dict[str, Any]], settings: dict[str, Any], source: str = "<records>"
 ) -> list[dict[str, Any]]:
-    """Metric rows (main metric first) for the prediction records of one cell."""
+    """Metric rows (main metric first; strict parse, then lenient) for the prediction records of one cell."""
     settings = resolve_settings(settings)
     _check_records(records, source)
-    parsed = [parse_record(r) for r in records]
     golds = [r["gold"] for r in records]
-    answers = [p.answer for p in parsed]
-    failure_rate = sum(not p.ok for p in parsed) / len(parsed)
     ids = [str(r["id"]) for r in records]
     cell = {k: records[0][k] for k in CELL_KEYS}
+    modes = PARSE_MODES if cell["task"] != "qa" else PARSE_MODES[:1]  # one reading of a letter
     rows = []
-    for metric in metrics_for(cell["task"], golds):
-        stats = item_matrix(metric, answers, golds)
-        est = estimate(
-            metric.name, stats, settings["bootstrap_samples"], settings["seed"], settings["confidence"]
-        )
-        rows.append(
-            {
-                **cell,
-                "style": records[0].get("style", "json"),
-                "metric": metric.name,
-                "value": est.value,
-                "n": est.n,
-                "stderr": est.stderr,
-                "ci_low": est.ci_low,
-                "ci_high": est.ci_high,
-                "parse_failure_rate": failure_rate,
-                "decoding": records[0].get("decoding"),
-                "item_fields": list(metric.fields),
-                "items": [[i, *row] for i, row in zip(ids, stats.tolist(), strict=True)],
-            }
-        )
+    for mode in modes:
+        parsed = [parse_record(r, mode) for r in records]
+        answers = [p.answer for p in parsed]
+        failure_rate = sum(not p.ok for p in parsed) / len(parsed)
+        suffix = LENIENT_PARSE if mode == "lenient" else ""
+        for metric in metrics_for(cell["task"], golds):
+            stats = item_matrix(metric, answers, golds)
+            est = estimate(
+                metric.name, stats, settings["bootstrap_samples"], settings["seed"], settings["confidence"]
+            )
+            rows.append(
+                {
+                    **cell,
+                    "style": records[0].get("style", "json"),
+                    "metric": metric.name + suffix,
+                    "parse_mode": mode,
+                    "value": est.value,
+                    "n": est.n,
+                    "stderr": est.stderr,
+                    "ci_low": est.ci_low,
+                    "ci_high": est.ci_high,
+                    "parse_failure_rate": failure_rate,
+                    "decoding": records[0].get("decoding"),
+                    "item_fields": list(metric.fields),
+                    "items": [[i, *row] for i, row in zip(ids, stats.tolist(), strict=True)],
+                }
+            )
     return rows
 
 

@@ -4,7 +4,9 @@ The model's variant decides the form (`load_tokenizer`): instruct models get the
 the answer as the assistant turn, exactly as their own template renders it (thinking modes such as Qwen3's
 ``enable_thinking`` off unless asked); base models get a plain-text form, even when their tokenizer ships
 a chat template:
-``{bos}{prompt}\\n\\n### Answer:\\n`` then ``{completion}{eos}``.
+``{bos}{prompt}\\n\\n### Answer:\\n`` then ``{completion}{eos}``. A prompt that already ends in its own
+answer cue (the k-shot multiple-choice styles, ending in ``Answer:`` or ``Explanation:``) gets no header
+(``header=False``): the base model continues it exactly as RPO trained it to.
 
 The texts carry every special token they need (BOS included), so they are tokenized with
 ``add_special_tokens=False`` — use `encode`, which training uses too: a model is trained on
@@ -41,9 +43,10 @@ def is_chat(tokenizer: Any) -> bool:
     return bool(getattr(tokenizer, "chat_template", None))
 
 
-def format_prompt(tokenizer: Any, prompt: str, thinking: bool = False) -> str:
+def format_prompt(tokenizer: Any, prompt: str, header: bool = True, thinking: bool = False) -> str:
     """What the model sees before generating its answer to `prompt` (the user message content).
 
+    `header=False`: a base model's prompt ends where `prompt` ends (it carries its own answer cue).
     `thinking` reaches templates with a thinking switch (Qwen3's ``enable_thinking``); others ignore it.
     """
     if is_chat(tokenizer):
@@ -53,7 +56,7 @@ def format_prompt(tokenizer: Any, prompt: str, thinking: bool = False) -> str:
             add_generation_prompt=True,
             enable_thinking=thinking,
         )
-    return f"{tokenizer.bos_token or ''}{prompt}{ANSWER_HEADER}"
+    return f"{tokenizer.bos_token or ''}{prompt}{ANSWER_HEADER if header else ''}"
 
 
 def format_example(tokenizer: Any, prompt: str, completion: str) -> tuple[str, str]:

@@ -22,7 +22,7 @@ from dataclasses import replace
 from typing import Any
 
 from pipeline.examples import Example
-from pipeline.tasks.answers import gold_answer, option_letter
+from pipeline.tasks.answers import gold_answer, is_typed, option_letter
 from pipeline.tasks.templates import (
     ENTITY_ALIASES,
     ENTITY_DESCRIPTIONS,
@@ -38,6 +38,30 @@ from pipeline.tasks.templates import (
 ANSWER_PREFIX = "Answer:"
 CONCLUSION_PREFIX = "Conclusion:"
 STYLES = ("json", "reasoning", "qa_answer_only", "qa_explain")
+CUED_STYLES = ("qa_answer_only", "qa_explain")  # prompts that end in their own cue (no answer header)
+LETTER_PLACEHOLDER = "X"  # the option letter in layout examples: no real option is suggested
+
+
+def clean_text(text: str) -> str:
+    """Document text as prompts show it: Windows and old-Mac line endings become ``\\n``."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def stop_sequences(style: str) -> tuple[str, ...]:
+    """Where a completion in `style` ends: the start of a next item a model invents after its answer.
+
+    The backends stop generating there (`pipeline.evaluate.backends`) and the parser cuts there too.
+    """
+    if style in CUED_STYLES:
+        labels = {f"\n{s.question_label}:" for s in STRINGS.values()}
+        labels |= {f"\n{s.context_label}:" for s in STRINGS.values()}
+        return tuple(sorted(labels))
+    if style == "json":
+        labels = {f"\n{s.text_label}:" for s in STRINGS.values()}
+        return ("\n###", *sorted(labels))  # "\n###": a base model's next "### Answer:" header
+    if style == "reasoning":
+        return ("<question>",)
+    raise ValueError(f"unknown prompt style {style!r} (expected one of {STYLES})")
 
 
 def resolve_language(example: Example, prompt_language: str = "en", strict: bool = False) -> str:
@@ -131,13 +155,15 @@ def layout_example(example: Example, lang: str) -> dict[str, Any]:
     """An illustrative answer in the task's layout, built through `gold_answer` so the two agree."""
     s = STRINGS[lang]
     if example.task == "ner":
-        gold: dict[str, Any] = {"entities": [_span(i, t, "X") for i, t in enumerate(s.layout_entities)]}
+        labels = _names(example, "labels")
+        entities = [_span(i, t, labels[i % len(labels)]) for i, t in enumerate(s.layout_entities)]
+        gold: dict[str, Any] = {"entities": entities}
     elif example.task == "re":
         head, tail = _span(0, s.layout_head, "X"), _span(1, s.layout_tail, "Y")
         relation = {"head": head, "relation": _relation_names(example)[0], "tail": tail}
         gold = {"entities": [head, tail], "relations": [relation]}
     elif example.task == "qa":
-        gold = {"question": "", "choices": ["", ""], "answer": 0, "context": None}
+        return {"answer": LETTER_PLACEHOLDER}  # a real letter would suggest that option
     elif example.task == "crf":
         names = _items(example)[:2]
         gold = {"items": {name: s.layout_value if i == 0 else None for i, name in enumerate(names)}}
@@ -157,7 +183,7 @@ def _check_qa(example: Example) -> None:
 
 
 def _options(example: Example) -> str:
-    return "\n".join(f"{option_letter(i)}. {c}" for i, c in enumerate(example.gold["choices"]))
+    return "\n".join(f"{option_letter(i)}. {clean_text(c)}" for i, c in enumerate(example.gold["choices"]))
 
 
 def _qa_block(example: Example, s: Strings) -> str:
@@ -165,8 +191,8 @@ def _qa_block(example: Example, s: Strings) -> str:
     _check_qa(example)
     lines = []
     if example.gold.get("context"):
-        lines.append(f"{s.context_label}: {example.gold['context']}")
-    lines += [f"{s.question_label}: {example.gold['question']}", _options(example)]
+        lines.append(f"{s.context_label}: {clean_text(example.gold['context'])}")
+    lines += [f"{s.question_label}: {clean_text(example.gold['question'])}", _options(example)]
     return "\n".join(lines)
 
 
@@ -175,13 +201,21 @@ def json_completion(example: Example) -> str:
     return json.dumps(gold_answer(example), ensure_ascii=False)
 
 
+def _rules(example: Example, s: Strings) -> tuple[str, ...]:
+    """The task's rules; a typed NER sub-task also asks for each entity's type, by its exact label."""
+    if not is_typed(example):
+        return s.rules[example.task]
+    types = _join([_quoted(name) for name in dict.fromkeys(_names(example, "labels"))], s)
+    return (*s.rules[example.task], s.typed_rule.format(types=types))
+
+
 def instruction_prompt(example: Example, prompt_language: str = "en", strict: bool = False) -> str:
     """The IT prompt: description, rules, output format with a layout example, then the input."""
     lang = resolve_language(example, prompt_language, strict)
     s = STRINGS[lang]
     layout = json.dumps(layout_example(example, lang), ensure_ascii=False)
-    rules = "\n".join(f"- {rule}" for rule in s.rules[example.task])
-    source = _qa_block(example, s) if example.task == "qa" else f"{s.text_label}: {example.text}"
+    rules = "\n".join(f"- {rule}" for rule in _rules(example, s))
+    source = _qa_block(example, s) if example.task == "qa" else f"{s.text_label}: {clean_text(example.text)}"
     return "\n\n".join(
         [
             s.task_descriptions[example.task].format(**_fields(example, lang)),
@@ -199,20 +233,21 @@ def reasoning_prompt(example: Example, prompt_language: str = "en", strict: bool
     if example.task == "qa":
         _check_qa(example)
         context = example.gold.get("context")
-        question = example.gold["question"]
+        question = clean_text(example.gold["question"])
         if context:
-            question = f"{s.context_label}: {context}\n{question}"
+            question = f"{s.context_label}: {clean_text(context)}\n{question}"
         return f"<question> {question}</question> <possible answers>{_options(example)}</possible answers>"
     fields = _fields(example, lang)
     layout = json.dumps(layout_example(example, lang), ensure_ascii=False)
     question = s.rot_questions[example.task].format(**fields)
     answers = s.rot_answers[example.task].format(layout=layout, **fields)
-    return f"<question> {example.text} {question}</question> <possible answers>{answers}</possible answers>"
+    text = clean_text(example.text)
+    return f"<question> {text} {question}</question> <possible answers>{answers}</possible answers>"
 
 
 def trace_prompt(question: str) -> str:
     """The RoT prompt of a reasoning trace (its options, if any, are part of the question)."""
-    return f"<question> {question.strip()}</question>"
+    return f"<question> {clean_text(question).strip()}</question>"
 
 
 def conclusion_completion(reasoning: str, answer: str) -> str:
@@ -250,7 +285,7 @@ def qa_prompt(
         block = _qa_block(shot, s)
         explanation = shot.metadata.get("explanation")
         if explain and explanation:
-            block += f"\n{s.explanation_label}: {explanation.strip()}"
+            block += f"\n{s.explanation_label}: {clean_text(explanation.strip())}"
         blocks.append(f"{block}\n{ANSWER_PREFIX} {gold_answer(shot)['answer']}")
     ending = f"{s.explanation_label}:" if explain else ANSWER_PREFIX
     blocks.append(f"{_qa_block(example, s)}\n{ending}")

@@ -3,7 +3,7 @@
 Languages are data: add one by adding a `Strings` entry to `STRINGS` and a translation to every
 row of `ENTITY_DESCRIPTIONS` / `RELATION_DESCRIPTIONS` (tests check that nothing is missing).
 Placeholders (``{entities}``, ``{relations}``, ``{relation_names}``, ``{items}``, ``{layout}``,
-``{label}``, ``{answer}``) are filled by `pipeline.tasks.prompts`.
+``{label}``, ``{answer}``, ``{types}``) are filled by `pipeline.tasks.prompts`.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ class Strings:
     rot_answers: dict[str, str]
     qa_answer_only: str
     qa_explain: str
+    typed_rule: str
     layout_entities: tuple[str, str]
     layout_head: str
     layout_tail: str
@@ -126,6 +127,7 @@ EN = Strings(
         "Answer the following multiple-choice question. First explain your reasoning, then give the "
         'letter of the correct option on a final line of the form "{answer} X".'
     ),
+    typed_rule="Give every entity as an object with its text and its type, one of {types}.",
     layout_entities=("first entity", "second entity"),
     layout_head="head entity",
     layout_tail="tail entity",
@@ -221,6 +223,7 @@ IT = Strings(
         "Rispondi alla seguente domanda a scelta multipla. Prima spiega il tuo ragionamento, poi indica la "
         "lettera dell'opzione corretta su un'ultima riga della forma \"{answer} X\"."
     ),
+    typed_rule="Indica ogni entità come oggetto con il suo testo e il suo tipo, uno tra {types}.",
     layout_entities=("prima entità", "seconda entità"),
     layout_head="entità di testa",
     layout_tail="entità di coda",
@@ -317,6 +320,7 @@ ES = Strings(
         "Responde a la siguiente pregunta de opción múltiple. Primero explica tu razonamiento y después "
         'indica la letra de la opción correcta en una última línea de la forma "{answer} X".'
     ),
+    typed_rule="Indica cada entidad como un objeto con su texto y su tipo, uno de {types}.",
     layout_entities=("primera entidad", "segunda entidad"),
     layout_head="entidad cabeza",
     layout_tail="entidad cola",

@@ -1,7 +1,8 @@
 """Reasoning preference pairs for RPO (Preferred-MedLLM): sample k-shot explanations, rank by the answer.
 
-For each training QA question the model is prompted k-shot with gold explanations
-("Question: ...\\nOptions: A. ... B. ...\\nExplanation: ...\\nAnswer: X") and samples several responses;
+For each training QA question the model is prompted k-shot with gold explanations, in exactly the
+``qa_explain`` prompt the explanation-stability evaluation uses (`pipeline.tasks.prompts.qa_prompt`, ending
+in ``Explanation:``), and samples several responses, stopped and cut where a next question starts;
 a response whose answer letter is right is *chosen*, any other is *rejected*. The gold explanation
 and answer (``metadata["explanation"]``, when present) rank above both. Pairs (preferred, dispreferred):
 ``gt_chosen`` (gold, chosen), ``gt_rejected`` (gold, rejected), ``chosen_rejected``.
@@ -25,6 +26,7 @@ from typing import Any
 from pipeline.examples import Example
 from pipeline.io import read_jsonl, write_jsonl
 from pipeline.tasks.answers import OPTION_LETTERS, option_letter
+from pipeline.tasks.prompts import qa_prompt, stop_sequences
 
 DEFAULTS: dict[str, Any] = {
     "k_shot": 3,
@@ -35,7 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
 }
 ANSWER = re.compile(r"Answer:\s*\(?([A-Z])\)?(?![A-Za-z])")
-NEXT_ITEM = "\nQuestion:"
+STYLE = "qa_explain"  # the prompt style pairs are sampled in, and the RPO arm is evaluated in
 
 
 def resolve_settings(settings: dict[str, Any]) -> dict[str, Any]:
@@ -69,16 +71,8 @@ def load_questions(paths: list[str | Path]) -> list[Example]:
     return questions
 
 
-def item_text(example: Example) -> str:
-    """A question with its lettered options (and context, when the item has one)."""
-    gold = example.gold
-    options = " ".join(f"{option_letter(i)}. {choice}" for i, choice in enumerate(gold["choices"]))
-    context = f"Context: {gold['context']}\n" if gold.get("context") else ""
-    return f"{context}Question: {gold['question']}\nOptions: {options}\nExplanation:"
-
-
 def gold_response(example: Example) -> str | None:
-    """The gold explanation and answer as a response to `item_text`, or None without an explanation."""
+    """The gold explanation and answer as a response to the prompt, or None without an explanation."""
     explanation = example.metadata.get("explanation")
     if not explanation:
         return None
@@ -86,14 +80,14 @@ def gold_response(example: Example) -> str | None:
 
 
 def build_prompt(example: Example, shots: list[Example]) -> str:
-    """The k-shot prompt: solved shots, then the question, ending where the explanation starts."""
-    solved = [item_text(shot) + gold_response(shot) for shot in shots]
-    return "\n\n".join([*solved, item_text(example)])
+    """The k-shot ``qa_explain`` prompt: solved shots, then the question, ending in ``Explanation:``."""
+    return qa_prompt(example, shots, explain=True)
 
 
 def cut_response(text: str) -> str:
     """A sampled continuation up to its first answer line (or up to the next question), right-stripped."""
-    text = text.split(NEXT_ITEM, 1)[0]
+    for stop in stop_sequences(STYLE):
+        text = text.split(stop, 1)[0]
     match = ANSWER.search(text)
     return (text[: match.end()] if match else text).rstrip()
 
@@ -156,6 +150,8 @@ def sample_responses(model: Any, tokenizer: Any, prompt: str, settings: dict[str
             max_new_tokens=settings["max_new_tokens"],
             num_return_sequences=settings["samples_per_question"],
             pad_token_id=tokenizer.pad_token_id,
+            stop_strings=list(stop_sequences(STYLE)),
+            tokenizer=tokenizer,
         )
     new = output[:, inputs["input_ids"].shape[1] :]
     return [cut_response(text) for text in tokenizer.batch_decode(new, skip_special_tokens=True)]

@@ -1,6 +1,6 @@
 """Supervised fine-tuning (IT and RoT arms): LoRA/QLoRA on prompt/completion mixes with TRL's SFTTrainer.
 
-Examples are tokenized here with `pipeline.train.chat` — the same texts and token ids the generation
+Examples are tokenized here with `pipeline.models.chat` — the same texts and token ids the generation
 stage feeds the model — and handed to the trainer pre-tokenized (``input_ids`` + ``completion_mask``);
 TRL builds the labels, truncates and collates. The loss mask is pinned in `sft_config`:
 ``loss: "full"`` trains on instruction + answer (Shi et al., 2024), ``"completion_only"`` on the answer.

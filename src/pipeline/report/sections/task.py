@@ -128,7 +128,8 @@ def _rq1(ctx: Context) -> Section:
         [[s.value if isinstance(s, Score) else np.nan for s in row[1:-1]] for row in main_table.rows]
     )
     text = [
-        "Main metric per task (ner f1_strict, re f1, qa accuracy, crf macro_f1, argmining f1), the mean "
+        "Main metric per task (ner f1_strict_typed, re f1, qa accuracy, crf macro_f1, argmining f1), "
+        "the mean "
         f"over the task's cells (dataset × language × sub-task), pooled over {len(ctx.models)} model(s) as "
         f"the mean of the models' task means. Intervals ({confidence}%): normal approximation from the "
         "cells' standard errors (se of a mean of k independent cells = √Σse²/k), not a bootstrap over cells.",
