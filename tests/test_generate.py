@@ -111,6 +111,28 @@ def test_a_killed_job_resumes_where_it_stopped(setup):
     assert len(resumed.prompts) == 1 and throughput["cached"] == 3
 
 
+def test_a_job_killed_half_way_regenerates_only_what_was_missing(setup):
+    """The CLI, SIGKILLed after its first cached chunk, then rerun: only the rest is generated."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    model, tasks, tmp = setup
+    settings = {"model": "m", "arm": "a", "decoding": {"max_new_tokens": 4}, "batch_size": 3}
+    cmd = [
+        sys.executable, "-m", "pipeline.evaluate.generate", "--model", str(model), "--tasks", str(tasks),
+        "--cells", "demo-ner/en/disease", "--output-dir", str(tmp / "pred"), "--throughput",
+        str(tmp / "tp.json"), "--cache", str(tmp / "cache"), "--settings", json.dumps(settings),
+    ]  # fmt: skip
+    env = {**os.environ, "MEDADAPT_FAULT_KILL_AFTER_CHUNKS": "1"}
+    killed = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert killed.returncode == -signal.SIGKILL and not (tmp / "tp.json").exists()
+    subprocess.run(cmd, check=True, capture_output=True)
+    throughput = json.loads((tmp / "tp.json").read_text())
+    assert (throughput["cached"], throughput["generated"]) == (3, 1)
+
+
 def test_prompts_go_longest_first_in_chunks(setup):
     model, tasks, tmp = setup
     backend = CountingBackend()

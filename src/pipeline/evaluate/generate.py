@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import signal
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 Cell = tuple[str, str, str]
 
 DEFAULT_BATCH_SIZE = 16
+# Fault injection for the resume tests: SIGKILL the job after this many cached chunks.
+KILL_AFTER_CHUNKS_ENV = "MEDADAPT_FAULT_KILL_AFTER_CHUNKS"
 
 
 def parse_cell(text: str) -> Cell:
@@ -138,6 +142,7 @@ def generate_cells(
     progress = Progress(total, "generated", log)
     fresh: dict[str, Completion] = {}
     chunk_size = settings.get("chunk_size") or settings.get("batch_size", DEFAULT_BATCH_SIZE)
+    kill_after_chunks, chunks_cached = int(os.environ.get(KILL_AFTER_CHUNKS_ENV) or 0), 0
     backend, loaded = None, None  # one model in memory at a time (groups come model by model)
     for (model, style), todo in todo_by_group.items():
         if todo and model != loaded:
@@ -150,6 +155,9 @@ def generate_cells(
             cache.put(fingerprints[model], done)
             fresh.update(done)
             progress.advance(len(chunk))
+            chunks_cached += 1
+            if chunks_cached == kill_after_chunks:
+                os.kill(os.getpid(), signal.SIGKILL)
     elapsed = time.perf_counter() - started
     completions = {**cached, **fresh}
 
