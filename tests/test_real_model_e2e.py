@@ -24,7 +24,7 @@ CONFIGS = [
 
 @pytest.fixture(scope="module")
 def run(shared_data, smollm2, tmp_path_factory):
-    """The slice, in a working directory outside the checkout (the `smollm2` fixture skips without the wheel)."""
+    """The slice, run in a folder outside the checkout (`smollm2` skips where the wheel is missing)."""
     workdir = tmp_path_factory.mktemp("real-slice")
     snakemake("--cores", "2", "--directory", str(workdir), "--configfile", *map(str, CONFIGS), timeout=2400)
     return workdir / "results"
