@@ -21,5 +21,5 @@ def test_real_csv_sample_loads_every_row(shared_data, tmp_path):
 def test_unknown_reader_and_missing_path_are_named(tmp_path):
     with pytest.raises(ValueError, match="unknown reader 'huatuo'"):
         load_traces({"path": str(tmp_path), "reader": "huatuo"})
-    with pytest.raises(ValueError, match=r"no \.csv or \.jsonl files"):
+    with pytest.raises(ValueError, match=r"no \.csv, \.json or \.jsonl files"):
         load_traces({"path": str(tmp_path), "reader": "reasoning_csv"})

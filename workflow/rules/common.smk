@@ -7,7 +7,7 @@ from pipeline.io import canonical_json
 from pipeline.resources import RESOURCE_KEYS, job_shape, slurm_resources
 from pipeline.workflow import prepare_job_environment
 
-GRID = load_grid(config, base_dir=workflow.basedir)
+GRID = load_grid(config, base_dir=workflow.basedir, workdir=Path.cwd())
 SRC = Path(workflow.basedir) / "src" / "pipeline"
 prepare_job_environment(
     SRC.parent, DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
@@ -26,6 +26,7 @@ wildcard_constraints:
     corpus=one_of(config["corpus"]["corpora"]),
     mix=one_of(config.get("mixes", {})),
     traces=one_of(config.get("traces", {})),
+    data_source=one_of(GRID.fetched_sources),
 
 
 def code(*modules):
