@@ -34,26 +34,34 @@ class ChecksumMismatch(ValueError):
     """A fetched source differs from its pinned or recorded checksums."""
 
 
-def verify(source: Source, text: str, record: Path | None) -> None:
-    """Fail when the manifest `text` differs from the registry pin or from the recorded manifest."""
-    sums = manifest.parse(text, f"manifest of {source.name}")
-    recorded = None
-    if record is not None and record.exists():
-        recorded = manifest.parse(record.read_text(encoding="utf-8"), str(record))
-    changes = manifest.differences(recorded, sums) if recorded is not None else []
-    pinned = source.spec.get("manifest")
-    if pinned and manifest.digest(text) != pinned:
-        raise ChecksumMismatch(
-            f"data source {source.name!r} ({source.origin} @ {source.revision}): manifest sha256 "
-            f"{manifest.digest(text)} differs from the pinned `manifest: {pinned}`"
-            + ("".join(f"\n  {line}" for line in changes[:50]) if changes else "")
-        )
+def recorded_changes(sums: dict[str, str], record: Path | None, ignore: set[str]) -> list[str]:
+    """Differences between `sums` and the first fetch's record (paths in `ignore` left aside)."""
+    if record is None or not record.exists():
+        return []
+    recorded = manifest.parse(record.read_text(encoding="utf-8"), str(record))
+    keep = lambda sums: {p: sha for p, sha in sums.items() if p not in ignore}  # noqa: E731
+    return manifest.differences(keep(recorded), keep(sums))
+
+
+def verify(
+    source: Source, sums: dict[str, str], record: Path | None, exported: set[str] | None = None
+) -> None:
+    """Fail when `sums` differ from the first fetch's record or (once `exported` is None: the whole
+    source) from the registry's `manifest:` pin. The download is checked before `export:` parses it."""
+    changes = recorded_changes(sums, record, exported or set())
+    where = f"data source {source.name!r} ({source.origin} @ {source.revision})"
     if changes:
         raise ChecksumMismatch(
-            f"data source {source.name!r} ({source.origin} @ {source.revision}) differs from the checksums "
-            f"recorded at its first fetch ({record}); the upstream changed or the download is corrupt:"
+            f"{where} differs from the checksums recorded at its first fetch ({record}); the upstream "
+            "changed or the download is corrupt:"
             + "".join(f"\n  {line}" for line in changes[:50])
             + f"\n(delete {record} to accept the new files on purpose)"
+        )
+    pinned = source.spec.get("manifest")
+    actual = manifest.digest(manifest.render(sums))
+    if exported is None and pinned and actual != pinned:
+        raise ChecksumMismatch(
+            f"{where}: manifest sha256 {actual} differs from the pinned `manifest: {pinned}`"
         )
 
 
@@ -62,21 +70,24 @@ def fetch(source: Source, folder: Path, manifest_path: Path, records: Path | Non
     if source.restricted:
         raise ValueError(source.missing_message())
     record = records / f"{source.name}.sha256" if records else None
+    exports = source.spec.get("export", [])
     with atomic_dir(folder) as tmp:
         log.info("fetching %s from %s @ %s", source.name, source.origin, source.revision)
         FETCHERS[source.kind](source.spec, tmp)
         unpack(tmp, source.spec.get("unpack", []))
-        if source.kind == "hf":
-            export(tmp, source.spec.get("export", []))
-        text = manifest.render(manifest.checksums(tmp))
-        verify(source, text, record)
+        if exports:
+            verify(source, manifest.checksums(tmp), record, exported={item["to"] for item in exports})
+            export(tmp, exports)
+        sums = manifest.checksums(tmp)
+        verify(source, sums, record)
+    text = manifest.render(sums)
     write_text(manifest_path, text)
     digest = manifest.digest(text)
     if record is not None and not record.exists():
         write_text(record, text)
         if not source.spec.get("manifest"):
             log.warning("%s: unpinned; pin this content in the registry: `manifest: %s`", source.name, digest)
-    log.info("%s: %d files, manifest sha256 %s", source.name, len(text.splitlines()), digest)
+    log.info("%s: %d files, manifest sha256 %s", source.name, len(sums), digest)
     return digest
 
 
