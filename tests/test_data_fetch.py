@@ -353,3 +353,31 @@ def test_the_thesis_registry_fetches_everything_it_reads():
     for name, entry in registry["datasets"].items():
         paths = entry["path"].values() if isinstance(entry["path"], dict) else [entry["path"]]
         assert all(p.startswith("data/") for p in paths), name
+
+
+@pytest.mark.e2e
+def test_fetch_runs_as_a_snakemake_job_before_extraction(tmp_path, ncbi_repo):
+    """The rule wiring: a dataset under data/<source>/ pulls its fetch job into the DAG, and runs it."""
+    from test_workflow import job_counts, snakemake
+
+    repo, first = ncbi_repo
+    registry = yaml.safe_load((REPO / "config/datasets/demo.yaml").read_text())
+    registry["sources"] = {"ncbi": {"git": repo.as_uri(), "commit": first, "paths": ["original-data"]}}
+    registry["datasets"]["ncbi"] = ncbi_entry("data/ncbi/original-data")
+    (tmp_path / "registry.yaml").write_text(yaml.safe_dump(registry))
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    (tmp_path / "config.yaml").write_text(
+        yaml.safe_dump({**config, "registry": str(tmp_path / "registry.yaml")})
+    )
+    work = tmp_path / "work"
+    args = ("--directory", str(work), "--configfile", str(tmp_path / "config.yaml"), "--cores", "1")
+    dry = snakemake("-n", *args, "results/tasks/ncbi.jsonl").stdout
+    assert job_counts(dry) == {"fetch_data": 1, "extract_tasks": 1}
+    assert "data/ncbi.sha256" in dry
+
+    snakemake(*args, "results/tasks/ncbi.jsonl")
+    sums = manifest.parse((work / "data/ncbi.sha256").read_text(), "manifest")
+    assert "original-data/test/NCBItestset_corpus.txt" in sums
+    tasks = [json.loads(line) for line in (work / "results/tasks/ncbi.jsonl").open()]
+    assert {t["split"] for t in tasks} == {"train", "dev", "test"}
+    assert "Nothing to be done" in snakemake("-n", *args, "results/tasks/ncbi.jsonl").stdout

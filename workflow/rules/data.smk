@@ -12,7 +12,7 @@ localrules:
 if GRID.unavailable:
     logger.warning(
         "Restricted datasets not present are left out of this grid "
-        "(missing_restricted: skip; docs/datasets.md):\n" + GRID.missing_report()
+        f"(missing_restricted: skip; docs/datasets.md):\n{GRID.missing_report()}"
     )
 
 
