@@ -87,7 +87,8 @@ def fetch(source: Source, folder: Path, manifest_path: Path, records: Path | Non
         write_text(record, text)
         if not source.spec.get("manifest"):
             log.warning("%s: unpinned; pin this content in the registry: `manifest: %s`", source.name, digest)
-    log.info("%s: %d files, manifest sha256 %s", source.name, len(sums), digest)
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    log.info("%s: %d files, %.1f MB, manifest sha256 %s", source.name, len(sums), size / 1e6, digest)
     return digest
 
 
