@@ -195,6 +195,23 @@ def test_python_is_ruff_clean():
         assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_the_development_preset_reads_the_shared_samples_and_fetches_nothing(tmp_path):
+    """thesis.yaml + presets/dev-shared-data.yaml: the twin registry on ../shared/data, no fetch job."""
+    out = snakemake(
+        "-n",
+        "results/mixes/rot.jsonl",
+        "results/corpus/clean/e3c-it.parquet",
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(REPO / "config/thesis.yaml"),
+        str(REPO / "config/presets/dev-shared-data.yaml"),
+    ).stdout
+    counts = job_counts(out)
+    assert "fetch_data" not in counts and counts["extract_tasks"] == 15 and counts["extract_traces"] == 2
+    assert not re.search(r"^\s+(input|output): .*\bdata/(e3c|medical-o1)", out, re.MULTILINE)
+
+
 def test_presets_layer_over_the_thesis_grid(tmp_path):
     """A preset config changes exactly the settings it names, and its arms join the grid."""
     result = snakemake(
