@@ -23,8 +23,10 @@ def fetch_git(spec: dict[str, Any], folder: Path) -> None:
     _git("remote", "add", "origin", url, cwd=folder)
     if spec.get("paths"):
         _git("sparse-checkout", "set", "--no-cone", *(f"/{p.strip('/')}" for p in spec["paths"]), cwd=folder)
+    # Sparse: blobs outside `paths` are never downloaded (servers without filters send them all).
+    blobs = ("--filter=blob:none",) if spec.get("paths") else ()
     try:  # servers that serve any reachable commit (GitHub does): one shallow fetch of the pin
-        _git("fetch", "--quiet", "--depth", "1", "origin", commit, cwd=folder)
+        _git("fetch", "--quiet", *blobs, "--depth", "1", "origin", commit, cwd=folder)
     except RuntimeError:  # others: the whole history, then the pin
         refs = ("+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*")
         _git("fetch", "--quiet", "origin", *refs, cwd=folder)

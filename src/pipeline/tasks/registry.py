@@ -50,7 +50,11 @@ def _validate(registry: dict[str, Any]) -> None:
         "additionalProperties": False,
         "properties": {
             "datasets": {"type": "object", "additionalProperties": schema, "minProperties": 1},
-            "sources": {"type": "object", "additionalProperties": source_schema},
+            "sources": {
+                "type": "object",
+                "propertyNames": {"pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$"},
+                "additionalProperties": source_schema,
+            },
         },
     }
     try:
