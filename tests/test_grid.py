@@ -93,6 +93,11 @@ def test_thesis_rot_has_a_data_size_ablation_like_it():
     assert rot_sizes == {"rot": None, "rot-n1000": 1000, "rot-n5000": 5000}
     traces = {tuple(config["mixes"][m]["traces"]) for m in ("rot", "rot-n1000", "rot-n5000")}
     assert len(traces) == 1 and all(config["arms"][a]["eval_style"] == "reasoning" for a in rot_sizes)
+    from pipeline.report.arms import profiles, size_families
+
+    families = size_families(profiles(config, {}))
+    assert [p.arm for p in families["rot"]] == ["rot-n1000", "rot-n5000", "rot"]
+    assert [p.arm for p in families["it"]] == ["it-n100", "it-n1000", "it"]
 
 
 @pytest.mark.parametrize(
