@@ -149,6 +149,10 @@ HF_SPEC = {
 }
 
 
+MEDQA_TOY = {"task": "qa", "reader": "medqa_jsonl", "path": {"en": "data/medqa-toy/en"}, "languages": ["en"],
+             "subtasks": {"mcq": {}}}  # fmt: skip
+
+
 def fetch_cli(name: str, spec: dict, workdir: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """The stage's command line, as the rule runs it."""
     return subprocess.run(
@@ -175,9 +179,7 @@ def test_hf_source_offline_with_column_mapping_then_a_changed_upstream_is_caught
         "data/test-00000-of-00001.parquet",
         "en/test.jsonl",
     }
-    entry = {"task": "qa", "reader": "medqa_jsonl", "path": {"en": "data/medqa-toy/en"}, "languages": ["en"],
-             "subtasks": {"mcq": {}}}  # fmt: skip
-    examples = load_examples("toy", load_registry({"datasets": {"toy": entry}})["toy"], tmp_path)
+    examples = load_examples("toy", load_registry({"datasets": {"toy": MEDQA_TOY}})["toy"], tmp_path)
     originals = [json.loads(line) for line in (shared_data / "qa/medqa/medqa_test.jsonl").open()][:12]
     assert [e.text for e in examples] == [r["question"] for r in originals]
     assert [e.gold["answer"] for e in examples][:3] and all(e.split == "test" for e in examples)
@@ -356,28 +358,49 @@ def test_the_thesis_registry_fetches_everything_it_reads():
 
 
 @pytest.mark.e2e
-def test_fetch_runs_as_a_snakemake_job_before_extraction(tmp_path, ncbi_repo):
-    """The rule wiring: a dataset under data/<source>/ pulls its fetch job into the DAG, and runs it."""
+def test_a_fresh_checkout_fetches_verifies_and_reads_each_source_kind_as_snakemake_jobs(
+    tmp_path, ncbi_repo, hub_cache, casimedicos_archive, monkeypatch
+):
+    """The rule wiring: datasets under data/<source>/ pull their fetch jobs (git, hf, url) into the
+    DAG ahead of extraction, and a real run fetches, checksums and reads each of them."""
     from test_workflow import job_counts, snakemake
 
     repo, first = ncbi_repo
+    archive, sha = casimedicos_archive
+    for key, value in {**OFFLINE, "HF_HUB_CACHE": str(hub_cache), "HF_HOME": str(tmp_path / "hf")}.items():
+        monkeypatch.setenv(key, value)  # inherited by the jobs
     registry = yaml.safe_load((REPO / "config/datasets/demo.yaml").read_text())
-    registry["sources"] = {"ncbi": {"git": repo.as_uri(), "commit": first, "paths": ["original-data"]}}
-    registry["datasets"]["ncbi"] = ncbi_entry("data/ncbi/original-data")
+    registry["sources"] = {
+        "ncbi": {"git": repo.as_uri(), "commit": first, "paths": ["original-data"]},
+        "medqa-toy": HF_SPEC,
+        "casimedicos": {"url": archive.as_uri(), "sha256": sha},
+    }
+    registry["datasets"].update(
+        ncbi=ncbi_entry("data/ncbi/original-data"),
+        toy=MEDQA_TOY,
+        cas={**CASIMEDICOS, "path": "data/casimedicos/casimedicos-arg"},
+    )
     (tmp_path / "registry.yaml").write_text(yaml.safe_dump(registry))
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
     (tmp_path / "config.yaml").write_text(
         yaml.safe_dump({**config, "registry": str(tmp_path / "registry.yaml")})
     )
     work = tmp_path / "work"
-    args = ("--directory", str(work), "--configfile", str(tmp_path / "config.yaml"), "--cores", "1")
-    dry = snakemake("-n", *args, "results/tasks/ncbi.jsonl").stdout
-    assert job_counts(dry) == {"fetch_data": 1, "extract_tasks": 1}
-    assert "data/ncbi.sha256" in dry
+    targets = [f"results/tasks/{name}.jsonl" for name in ("ncbi", "toy", "cas")]
+    args = ("--directory", str(work), "--configfile", str(tmp_path / "config.yaml"), "--cores", "2")
+    dry = snakemake("-n", *targets, *args).stdout
+    assert job_counts(dry) == {"fetch_data": 3, "extract_tasks": 3}
+    assert all(f"data/{name}.sha256" in dry for name in ("ncbi", "medqa-toy", "casimedicos"))
 
-    snakemake(*args, "results/tasks/ncbi.jsonl")
-    sums = manifest.parse((work / "data/ncbi.sha256").read_text(), "manifest")
-    assert "original-data/test/NCBItestset_corpus.txt" in sums
-    tasks = [json.loads(line) for line in (work / "results/tasks/ncbi.jsonl").open()]
-    assert {t["split"] for t in tasks} == {"train", "dev", "test"}
-    assert "Nothing to be done" in snakemake("-n", *args, "results/tasks/ncbi.jsonl").stdout
+    snakemake(*targets, *args)
+    for name in ("ncbi", "medqa-toy", "casimedicos"):
+        folder = work / "data" / name
+        sums = manifest.parse((work / f"data/{name}.sha256").read_text(), name)
+        on_disk = manifest.checksums(folder)
+        on_disk.pop(".snakemake_timestamp")  # Snakemake's marker in a directory() output
+        assert sums == on_disk and sums
+        assert (work / f"data/.records/{name}.sha256").exists()
+    for target in targets:
+        tasks = [json.loads(line) for line in (work / target).open()]
+        assert tasks and {t["split"] for t in tasks} <= {"train", "dev", "test"}
+    assert "Nothing to be done" in snakemake("-n", *targets, *args).stdout
