@@ -352,6 +352,7 @@ def test_the_thesis_registry_fetches_everything_it_reads():
     sources = load_sources(registry["sources"])
     kinds = {s.kind for s in sources.values()}
     assert kinds == {"git", "hf", "restricted"}
+    assert "licence" in sources["e3c"].spec and "licence" not in sources["e3c"].fetch_spec  # no refetch
     for name, entry in registry["datasets"].items():
         paths = entry["path"].values() if isinstance(entry["path"], dict) else [entry["path"]]
         assert all(p.startswith("data/") for p in paths), name

@@ -26,7 +26,7 @@ rule fetch_data:
     conda:
         "../envs/data.yaml"
     params:
-        spec=lambda wc: canonical_json(GRID.sources[wc.data_source].spec),
+        spec=lambda wc: canonical_json(GRID.sources[wc.data_source].fetch_spec),
         records="data/.records",
     shell:
         "python -m pipeline.data.fetch --name {wildcards.data_source:q} --spec {params.spec:q}"

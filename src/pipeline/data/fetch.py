@@ -39,8 +39,11 @@ def recorded_changes(sums: dict[str, str], record: Path | None, ignore: set[str]
     if record is None or not record.exists():
         return []
     recorded = manifest.parse(record.read_text(encoding="utf-8"), str(record))
-    keep = lambda sums: {p: sha for p, sha in sums.items() if p not in ignore}  # noqa: E731
-    return manifest.differences(keep(recorded), keep(sums))
+
+    def kept(checksums: dict[str, str]) -> dict[str, str]:
+        return {path: sha for path, sha in checksums.items() if path not in ignore}
+
+    return manifest.differences(kept(recorded), kept(sums))
 
 
 def verify(

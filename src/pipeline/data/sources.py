@@ -17,6 +17,7 @@ from typing import Any
 DATA_ROOT = "data"
 RESTRICTED = "restricted"
 KINDS = ("git", "hf", "url", "restricted")
+DOCS_ONLY = ("licence", "size", "description")  # editing these never refetches
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,11 @@ class Source:
     @property
     def kind(self) -> str:
         return next(k for k in KINDS if k in self.spec)
+
+    @property
+    def fetch_spec(self) -> dict[str, Any]:
+        """What the fetch depends on: the spec without its documentation keys."""
+        return {k: v for k, v in self.spec.items() if k not in DOCS_ONLY}
 
     @property
     def restricted(self) -> bool:
