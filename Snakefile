@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/tasks.smk"

@@ -67,11 +67,37 @@ def test_cells_cover_every_evaluated_subtask(demo_config):
     ]
 
 
-def test_thesis_grid_is_twelve_models_over_table_one():
+def test_thesis_grid_is_twelve_models_over_table_one(tmp_path):
     config = yaml.safe_load((REPO / "config" / "thesis.yaml").read_text())
-    grid = load_grid(config, REPO)
-    assert len(grid.models) == 12 and len(grid.cells()) == 63
-    assert {config["models"][m]["size"] for m in grid.models} == {"small", "large"}
+    public = load_grid(config, REPO, workdir=tmp_path)  # no restricted set placed: the 33 public cells
+    assert len(public.models) == 12 and len(public.cells()) == 33 and len(public.registry) == 16
+    assert {config["models"][m]["size"] for m in public.models} == {"small", "large"}
+    for source in public.sources.values():  # every restricted set placed: all of Table 1
+        if source.restricted:
+            (tmp_path / source.folder).mkdir(parents=True)
+            for lang in ("en", "it", "es"):
+                (tmp_path / source.folder / lang).mkdir()
+                (tmp_path / source.folder / lang / "placed.txt").write_text("x")
+    full = load_grid(config, REPO, workdir=tmp_path)
+    assert len(full.cells()) == 63 and not full.unavailable
+
+
+def test_thesis_rot_has_a_data_size_ablation_like_it():
+    """Sub-RQ2 covers RoT: rot-n* arms differ from rot only in the mix's example cap."""
+    config = yaml.safe_load((REPO / "config" / "thesis.yaml").read_text())
+    rot_sizes = {
+        name: config["mixes"][arm["mix"]]["settings"].get("max_examples")
+        for name, arm in config["arms"].items()
+        if arm.get("mix", "").startswith("rot")
+    }
+    assert rot_sizes == {"rot": None, "rot-n1000": 1000, "rot-n5000": 5000}
+    traces = {tuple(config["mixes"][m]["traces"]) for m in ("rot", "rot-n1000", "rot-n5000")}
+    assert len(traces) == 1 and all(config["arms"][a]["eval_style"] == "reasoning" for a in rot_sizes)
+    from pipeline.report.arms import profiles, size_families
+
+    families = size_families(profiles(config, {}))
+    assert [p.arm for p in families["rot"]] == ["rot-n1000", "rot-n5000", "rot"]
+    assert [p.arm for p in families["it"]] == ["it-n100", "it-n1000", "it"]
 
 
 @pytest.mark.parametrize(

@@ -273,6 +273,18 @@ def test_casimedicos_arg_quirks_and_unknown_label(tmp_path):
         read("casimedicos_arg", tmp_path, "es")
 
 
+def test_medmcqa_json_key_picks_one_list_of_an_eval_file(tmp_path):
+    """The HuatuoGPT-o1 eval file holds one list per benchmark; option `key` picks MedMCQA's."""
+    item = {"question": "Q?", "options": {"A": "a", "B": "b", "C": "c", "D": "d"}, "answer_idx": "C"}
+    path = write(
+        tmp_path / "test.json", json.dumps({"MedMCQA_validation": [item], "MedQA_USLME_test": [item, item]})
+    )
+    (doc,) = read("medmcqa_json", tmp_path, "en", key="MedMCQA_validation")
+    assert doc.gold["answer"] == 2 and doc.split == "test"
+    with pytest.raises(ValueError, match=rf"{path}: no list under key 'PubMedQA'"):
+        read("medmcqa_json", tmp_path, "en", key="PubMedQA")
+
+
 def test_reasoning_traces_csv_and_jsonl(tmp_path):
     csv_text = (
         'original_question_en,translated_question_th,complex_cot,response\n"Q\nmulti-line",th,"think",ans\n'

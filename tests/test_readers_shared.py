@@ -18,8 +18,8 @@ pytestmark = pytest.mark.e2e  # parses all of shared/data once (~15 s on a loade
 
 @pytest.fixture(scope="session")
 def thesis(shared_data):
-    """The thesis registry with `../shared/data` pointed at the fixture's root, restricted sets dropped."""
-    registry = load_registry(REPO / "config" / "datasets" / "thesis.yaml")
+    """The thesis registry's development twin (paths in `../shared/data`), restricted sets dropped."""
+    registry = load_registry(REPO / "config" / "datasets" / "shared.yaml")
     out = {}
     for name, spec in registry.items():
         langs = tuple(lang for lang in spec.languages if data_path(name, spec, lang, REPO).exists())
@@ -32,7 +32,7 @@ def thesis(shared_data):
 def loaded(thesis, shared_data):
     """Examples per dataset (parsed once per session)."""
     if shared_data.resolve() != (REPO.parent / "shared" / "data").resolve():
-        pytest.skip("thesis.yaml paths point at ../shared/data beside the repository")
+        pytest.skip("shared.yaml paths point at ../shared/data beside the repository")
     return {name: load_examples(name, spec, REPO) for name, spec in thesis.items()}
 
 

@@ -55,6 +55,16 @@ def test_thesis_registry_encodes_table_1():
     assert registry["medqa"].max_train == 1000 and registry["medmcqa"].max_train == 1000
 
 
+def test_the_development_twin_is_table_1_with_other_paths():
+    """shared.yaml reads ../shared/data; all but where the files lie is thesis.yaml's."""
+    thesis = load_registry(REPO / "config" / "datasets" / "thesis.yaml")
+    twin = load_registry(REPO / "config" / "datasets" / "shared.yaml")
+    assert list(twin) == list(thesis)
+    for name, spec in thesis.items():
+        for key in ("task", "reader", "languages", "subtasks", "carve", "max_train", "max_test"):
+            assert getattr(twin[name], key) == getattr(spec, key), (name, key)
+
+
 def test_schema_rejects_unknown_keys_and_bad_values():
     entry = crf_registry()["datasets"]["toy-crf"]
     with pytest.raises(ValueError, match=r"at datasets/toy-crf: Additional properties .*'pth'"):

@@ -21,5 +21,47 @@ def test_real_csv_sample_loads_every_row(shared_data, tmp_path):
 def test_unknown_reader_and_missing_path_are_named(tmp_path):
     with pytest.raises(ValueError, match="unknown reader 'huatuo'"):
         load_traces({"path": str(tmp_path), "reader": "huatuo"})
-    with pytest.raises(ValueError, match=r"no \.csv or \.jsonl files"):
+    with pytest.raises(ValueError, match=r"no \.csv, \.json or \.jsonl files"):
         load_traces({"path": str(tmp_path), "reader": "reasoning_csv"})
+
+
+def test_the_thesis_trace_sources_each_load_with_language_selection(shared_data, tmp_path):
+    """medical-o1-reasoning-SFT (JSON list, as published), MedReason (JSONL, options join the question)
+    and the HuatuoGPT-o1 CSV, one folder; `languages` keeps only the wanted ones."""
+    import csv
+    import json
+
+    with open(shared_data / "reasoning/translated_medical_o1_input_en_to_th.csv", encoding="utf-8-sig") as f:
+        rows = list(csv.DictReader(f))
+    o1 = [{"Question": r["original_question_en"], "Complex_CoT": r["complex_cot"], "Response": r["response"]}
+          for r in rows]  # fmt: skip
+    (tmp_path / "medical_o1_sft.json").write_text(json.dumps(o1), encoding="utf-8")
+    (tmp_path / "medical_o1_sft_Chinese.json").write_text(
+        json.dumps([{**o1[0], "language": "zh"}]), encoding="utf-8"
+    )
+    en = load_traces({"path": str(tmp_path), "reader": "medical_o1", "languages": ["en"]})
+    assert len(en) == len(rows) and {t["language"] for t in en} == {"en"}
+    assert en[0]["id"] == "medical_o1_sft/trace-00000" and en[0]["answer"] == rows[0]["response"].strip()
+    both = load_traces({"path": str(tmp_path), "reader": "medical_o1"})
+    assert len(both) == len(rows) + 1 and both[-1]["language"] == "zh"  # files in name order
+    with pytest.raises(ValueError, match=r"no trace in languages \['it'\]"):
+        load_traces({"path": str(tmp_path), "reader": "medical_o1", "languages": ["it"]})
+
+    medreason = tmp_path / "medreason.jsonl"
+    record = {
+        "question": "Which drug?",
+        "options": "Answer Choices:\nA. aspirin\nB. heparin",
+        "reasoning": "Anticoagulation is needed.",
+        "answer": "B. heparin",
+        "dataset_name": "medqa",
+    }
+    medreason.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    (trace,) = load_traces({"path": str(medreason), "reader": "medreason", "language": "en"})
+    assert trace["question"] == "Which drug?\nAnswer Choices:\nA. aspirin\nB. heparin"
+    assert trace["reasoning"] == "Anticoagulation is needed." and trace["answer"] == "B. heparin"
+
+    renamed = tmp_path / "renamed.jsonl"
+    renamed.write_text(json.dumps({"q": "Q", "cot": "C", "a": "A", "lang": "it"}) + "\n", encoding="utf-8")
+    fields = {"question": "q", "reasoning": "cot", "answer": "a", "language": "lang"}
+    (trace,) = load_traces({"path": str(renamed), "reader": "reasoning_jsonl", "fields": fields})
+    assert trace["language"] == "it" and trace["question"] == "Q"

@@ -98,7 +98,7 @@ def test_snakefmt_is_clean():
 
 def test_thesis_grid_dry_runs_with_the_slurm_profile(tmp_path):
     """The full grid's DAG builds under the SLURM profile, with GPU and multi-node requests visible."""
-    out = snakemake(
+    result = snakemake(
         "-n",
         "--profile",
         str(REPO / "slurm"),
@@ -107,11 +107,15 @@ def test_thesis_grid_dry_runs_with_the_slurm_profile(tmp_path):
         "--configfile",
         str(REPO / "config/thesis.yaml"),
         cwd=REPO,
-    ).stdout
+    )
+    out = result.stdout
     counts = job_counts(out)
     print("jobs per rule:", counts)
-    assert counts["base_model"] == 12 and counts["extract_tasks"] == 24
-    assert counts["generate"] == counts["score"] == 12 * 17
+    # A fresh checkout: the 16 public datasets (the restricted ones are not placed) and their data.
+    assert counts["base_model"] == 12 and counts["extract_tasks"] == 16
+    assert counts["fetch_data"] == 16 and "data/e3c.sha256" in out and "data/medical-o1.sha256" in out
+    assert "restricted data source 'n2c2-2010' is not at data/restricted/n2c2-2010/" in out + result.stderr
+    assert counts["generate"] == counts["score"] == 12 * 19
     jobs = out.split("\n\n")
     small_cpt = next(j for j in jobs if "rule cpt:" in j and "model=qwen3-1.7b," in j)
     large_cpt = next(j for j in jobs if "rule cpt:" in j and "model=qwen3-8b," in j)
@@ -189,6 +193,23 @@ def test_python_is_ruff_clean():
             [ruff, *args, "src", "tests", "benchmarks"], cwd=REPO, capture_output=True, text=True
         )
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_development_preset_reads_the_shared_samples_and_fetches_nothing(tmp_path):
+    """thesis.yaml + presets/dev-shared-data.yaml: the twin registry on ../shared/data, no fetch job."""
+    out = snakemake(
+        "-n",
+        "results/mixes/rot.jsonl",
+        "results/corpus/clean/e3c-it.parquet",
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(REPO / "config/thesis.yaml"),
+        str(REPO / "config/presets/dev-shared-data.yaml"),
+    ).stdout
+    counts = job_counts(out)
+    assert "fetch_data" not in counts and counts["extract_tasks"] == 15 and counts["extract_traces"] == 2
+    assert not re.search(r"^\s+(input|output): .*\bdata/(e3c|medical-o1)", out, re.MULTILINE)
 
 
 def test_presets_layer_over_the_thesis_grid(tmp_path):

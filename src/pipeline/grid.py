@@ -41,12 +41,28 @@ class Arm:
 class Grid:
     """Models, arms, datasets and cells of one config."""
 
-    def __init__(self, config: dict[str, Any], registry_entries: dict[str, Any]) -> None:
-        from pipeline.tasks.registry import load_registry
+    def __init__(
+        self,
+        config: dict[str, Any],
+        registry_entries: dict[str, Any],
+        sources: dict[str, Any] | None = None,
+        workdir: str | Path = ".",
+    ) -> None:
+        from pipeline.data.sources import available_entries, load_sources
+        from pipeline.tasks.registry import load_registry, spec_from_dict
 
         self.config = config
-        self.registry_entries = registry_entries
-        self.registry = load_registry({"datasets": registry_entries})
+        load_registry({"datasets": registry_entries, "sources": sources or {}})  # the whole registry is valid
+        self.sources = load_sources(sources)
+        # Restricted sources the user has not placed under data/restricted/ leave the grid (or stop it).
+        self.registry_entries, self.unavailable = available_entries(
+            registry_entries, self.sources, Path(workdir)
+        )
+        self.dropped = set(registry_entries) - set(self.registry_entries)
+        if self.unavailable and config.get("missing_restricted", "skip") == "error":
+            raise ValueError("missing restricted data (missing_restricted: error):\n" + self.missing_report())
+        self.registry = {name: spec_from_dict(name, entry) for name, entry in self.registry_entries.items()}
+        self._check_traces()
         self.arms = {
             name: Arm(name, spec["method"], spec.get("parent"), spec) for name, spec in config["arms"].items()
         }
@@ -86,11 +102,49 @@ class Grid:
                 raise ValueError(f"arms.{arm.name}.corpus: unknown corpus {arm.spec.get('corpus')!r}")
         for section in ("loglik", "stability"):
             for name in self._qa_section(section).get("datasets") or []:
-                if name not in self.registry:
+                if name not in self.registry and name not in self.dropped:
                     raise ValueError(f"{section}.datasets: unknown dataset {name!r}")
             for name in self._qa_section(section).get("arms") or []:
                 if name not in self.arms:
                     raise ValueError(f"{section}.arms: unknown arm {name!r}")
+
+    def _check_traces(self) -> None:
+        for name in self.config.get("traces") or {}:
+            self.trace_targets(name)  # raises on a data/ path of an undeclared source
+
+    def missing_report(self) -> str:
+        """One line per missing restricted source: the datasets (or dataset/language) it leaves out."""
+        by_message: dict[str, list[str]] = {}
+        for key, message in sorted(self.unavailable.items()):
+            by_message.setdefault(message, []).append(key)
+        return "\n".join(f"  [{', '.join(keys)}] {message}" for message, keys in by_message.items())
+
+    def data_targets(self, dataset: str) -> list[str]:
+        """The fetch targets (source manifests) a dataset's extraction needs."""
+        from pipeline.data.sources import fetch_targets
+
+        return fetch_targets(self.registry_entries[dataset]["path"], self.sources, f"datasets.{dataset}.path")
+
+    def trace_targets(self, traces: str) -> list[str]:
+        """The fetch targets a trace source's extraction needs."""
+        from pipeline.data.sources import fetch_targets
+
+        return fetch_targets(self.config["traces"][traces]["path"], self.sources, f"traces.{traces}.path")
+
+    def corpus_targets(self, corpus_source: str) -> list[str]:
+        """The fetch targets a raw corpus source needs (paths of undeclared sources are the user's)."""
+        from pipeline.data.sources import fetch_targets
+
+        path = self.config["corpus"]["sources"][corpus_source]["path"]
+        return fetch_targets(path, self.sources, f"corpus.sources.{corpus_source}.path", strict=False)
+
+    @property
+    def fetched_sources(self) -> list[str]:
+        """Public sources that some dataset, trace or corpus source of the grid reads."""
+        targets = {t for d in self.registry_entries for t in self.data_targets(d)}
+        targets |= {t for name in self.config.get("traces") or {} for t in self.trace_targets(name)}
+        targets |= {t for name in self.config["corpus"]["sources"] for t in self.corpus_targets(name)}
+        return [s.name for s in self.sources.values() if s.manifest in targets]
 
     def _check_checkpoint(self, arm: Arm) -> None:
         """A checkpoint arm names a step its CPT parent keeps."""
@@ -125,7 +179,7 @@ class Grid:
     @property
     def eval_datasets(self) -> list[str]:
         chosen = self.config.get("evaluate_datasets")
-        return list(self.registry) if chosen is None else list(chosen)
+        return list(self.registry) if chosen is None else [d for d in chosen if d not in self.dropped]
 
     def cells(self) -> list[tuple[str, str, str]]:
         """Every (dataset, language, sub-task) cell that is evaluated."""
@@ -139,7 +193,7 @@ class Grid:
     @property
     def loglik_datasets(self) -> list[str]:
         """Datasets scored by log-likelihood (knowledge and forgetting checks)."""
-        return list(self._qa_section("loglik").get("datasets") or [])
+        return self._section_datasets("loglik")
 
     @property
     def loglik_arms(self) -> list[str]:
@@ -151,7 +205,7 @@ class Grid:
     @property
     def stability_datasets(self) -> list[str]:
         """Multiple-choice datasets asked answer-only and explain-then-answer (explanation stability)."""
-        return list(self._qa_section("stability").get("datasets") or [])
+        return self._section_datasets("stability")
 
     @property
     def stability_arms(self) -> list[str]:
@@ -160,6 +214,9 @@ class Grid:
     def stability_cells(self) -> list[tuple[str, str, str]]:
         return self._qa_cells("stability")
 
+    def _section_datasets(self, section: str) -> list[str]:
+        return [d for d in self._qa_section(section).get("datasets") or [] if d not in self.dropped]
+
     def _section_arms(self, section: str) -> list[str]:
         chosen = self._qa_section(section).get("arms")
         return list(self.arms) if chosen is None else list(chosen)
@@ -167,7 +224,7 @@ class Grid:
     def _qa_cells(self, section: str) -> list[tuple[str, str, str]]:
         from pipeline.tasks.registry import cells
 
-        names = list(self._qa_section(section).get("datasets") or [])
+        names = self._section_datasets(section)
         for name in names:
             if self.registry[name].task != "qa":
                 raise ValueError(
@@ -186,8 +243,8 @@ class Grid:
         return deep_merge(deep_merge(defaults, by_size.get(size, {})), spec.spec.get("settings", {}))
 
 
-def load_grid(config: dict[str, Any], base_dir: str | Path | None = None) -> Grid:
-    """The grid of a config whose relative registry path is resolved by `pipeline.paths.resolve`."""
+def load_grid(config: dict[str, Any], base_dir: str | Path | None = None, workdir: str | Path = ".") -> Grid:
+    """The grid of a config; relative paths resolve by `pipeline.paths.resolve` (fetched data: `workdir`)."""
     import yaml
 
     from pipeline.paths import resolve
@@ -198,4 +255,4 @@ def load_grid(config: dict[str, Any], base_dir: str | Path | None = None) -> Gri
     registry = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     if "datasets" not in registry:
         raise ValueError(f"{path}: a dataset registry needs a top-level 'datasets' mapping")
-    return Grid(config, registry["datasets"])
+    return Grid(config, registry["datasets"], registry.get("sources"), workdir)

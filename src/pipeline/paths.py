@@ -28,8 +28,11 @@ def is_produced(path: str | os.PathLike[str]) -> bool:
 
 
 def resolve(path: str | os.PathLike[str], base: str | os.PathLike[str] | None = None) -> Path:
-    """`path` as the jobs see it: absolute, a workflow target, or under `base` (default: the checkout)."""
+    """`path` as the jobs see it: absolute, a workflow target, or under the checkout; an explicit `base`
+    roots every relative path (tests and tools reading a copy elsewhere)."""
     p = Path(path).expanduser()
-    if p.is_absolute() or is_produced(p):
+    if p.is_absolute():
         return p
-    return Path(base if base is not None else checkout()) / p
+    if base is not None:
+        return Path(base) / p
+    return p if is_produced(p) else checkout() / p

@@ -5,11 +5,11 @@ from snakemake.settings.types import DeploymentMethod
 
 from pipeline.grid import load_grid
 from pipeline.io import canonical_json
-from pipeline.paths import resolve
+from pipeline.paths import is_produced, resolve
 from pipeline.resources import RESOURCE_KEYS, job_shape, slurm_resources
 from pipeline.workflow import prepare_job_environment
 
-GRID = load_grid(config, base_dir=workflow.basedir)
+GRID = load_grid(config, base_dir=workflow.basedir, workdir=Path.cwd())
 SRC = Path(workflow.basedir) / "src" / "pipeline"
 prepare_job_environment(
     SRC.parent, DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
@@ -28,6 +28,7 @@ wildcard_constraints:
     corpus=one_of(config["corpus"]["corpora"]),
     mix=one_of(config.get("mixes", {})),
     traces=one_of(config.get("traces", {})),
+    data_source=one_of(GRID.fetched_sources),
 
 
 def code(*modules):
@@ -40,20 +41,17 @@ def code(*modules):
 
 
 def data_inputs(path):
-    """A config or registry data path as job inputs: the demo folder for demo data, else the path
-    itself as `pipeline.paths` resolves it for the jobs, so a missing path stops the dry run.
-    """
+    """A config or registry data path as job inputs: the demo folder for demo data, the path itself
+    (as `pipeline.paths` resolves it for the jobs) for data beside the checkout, so that a missing
+    path stops the dry run; fetched data (`data/...`) comes in through the fetch targets instead."""
     paths = path.values() if isinstance(path, dict) else [path]
-    return sorted(
-        {
-            (
-                "results/demo"
-                if str(p).startswith("results/demo")
-                else os.path.relpath(resolve(p, workflow.basedir))
-            )
-            for p in paths
-        }
-    )
+    inputs = set()
+    for p in map(str, paths):
+        if p.startswith("results/demo"):
+            inputs.add("results/demo")
+        elif not is_produced(p):
+            inputs.add(os.path.relpath(resolve(p, workflow.basedir)))
+    return sorted(inputs)
 
 
 def model_dir(model, arm):

@@ -3,6 +3,7 @@ rule clean_source:
     input:
         code=code("corpus/clean.py"),
         data=lambda wc: data_inputs(config["corpus"]["sources"][wc.source]["path"]),
+        fetched=lambda wc: GRID.corpus_targets(wc.source),
     output:
         clean="results/corpus/clean/{source}.parquet",
         stats="results/corpus/clean/{source}.stats.json",

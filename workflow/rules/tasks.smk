@@ -9,6 +9,7 @@ rule extract_tasks:
             "tasks/readers",
         ),
         data=lambda wc: data_inputs(GRID.registry[wc.dataset].path),
+        fetched=lambda wc: GRID.data_targets(wc.dataset),
     output:
         "results/tasks/{dataset}.jsonl",
     log:
@@ -31,6 +32,7 @@ rule extract_traces:
     input:
         code=code("tasks/traces.py", "tasks/readers"),
         data=lambda wc: data_inputs(config["traces"][wc.traces]["path"]),
+        fetched=lambda wc: GRID.trace_targets(wc.traces),
     output:
         "results/traces/{traces}.jsonl",
     log:

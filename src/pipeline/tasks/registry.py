@@ -19,7 +19,9 @@ from pipeline.tasks.readers import get_reader
 from pipeline.tasks.readers.base import SPLITS, Document
 from pipeline.tasks.splits import cap, carve
 
-SCHEMA = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "dataset.schema.yaml"
+SCHEMAS = Path(__file__).resolve().parents[3] / "workflow" / "schemas"
+SCHEMA = SCHEMAS / "dataset.schema.yaml"
+SOURCE_SCHEMA = SCHEMAS / "source.schema.yaml"
 DOCS_HINT = "see docs/datasets.md for how to obtain it"
 
 
@@ -42,11 +44,19 @@ def _validate(registry: dict[str, Any]) -> None:
     import yaml
 
     schema = yaml.safe_load(SCHEMA.read_text(encoding="utf-8"))
+    source_schema = yaml.safe_load(SOURCE_SCHEMA.read_text(encoding="utf-8"))
     registry_schema = {
         "type": "object",
         "required": ["datasets"],
         "additionalProperties": False,
-        "properties": {"datasets": {"type": "object", "additionalProperties": schema, "minProperties": 1}},
+        "properties": {
+            "datasets": {"type": "object", "additionalProperties": schema, "minProperties": 1},
+            "sources": {
+                "type": "object",
+                "propertyNames": {"pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$"},
+                "additionalProperties": source_schema,
+            },
+        },
     }
     try:
         jsonschema.validate(registry, registry_schema)
@@ -55,8 +65,8 @@ def _validate(registry: dict[str, Any]) -> None:
         raise ValueError(f"dataset registry: at {at}: {err.message}") from None
 
 
-def load_registry(source: str | os.PathLike[str] | dict[str, Any]) -> dict[str, DatasetSpec]:
-    """Specs by dataset name from a registry YAML file or an already-loaded dict."""
+def read_registry(source: str | os.PathLike[str] | dict[str, Any]) -> dict[str, Any]:
+    """A registry (`datasets:` and optional `sources:`) from a YAML file or a dict, schema-checked."""
     if isinstance(source, dict):
         registry = source
     else:
@@ -66,6 +76,12 @@ def load_registry(source: str | os.PathLike[str] | dict[str, Any]) -> dict[str, 
         if not isinstance(registry, dict):
             raise ValueError(f"{source}: a dataset registry must be a mapping with key 'datasets'")
     _validate(registry)
+    return registry
+
+
+def load_registry(source: str | os.PathLike[str] | dict[str, Any]) -> dict[str, DatasetSpec]:
+    """Specs by dataset name from a registry YAML file or an already-loaded dict."""
+    registry = read_registry(source)
     return {name: spec_from_dict(name, entry) for name, entry in registry["datasets"].items()}
 
 

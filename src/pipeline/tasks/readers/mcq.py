@@ -85,23 +85,28 @@ def read_medqa(root: Path, language: str, options: dict[str, Any]) -> list[Docum
     return docs
 
 
-def _single_list(path: Path) -> list[dict[str, Any]] | None:
-    """The one list of a whole-file JSON object, or None when the file is JSONL."""
+def _single_list(path: Path, key: str | None = None) -> list[dict[str, Any]] | None:
+    """The one list (or the list under `key`) of a whole-file JSON object; None when the file is JSONL."""
     try:
         obj = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError:
         return None
+    if key is not None:
+        if not isinstance(obj, dict) or not isinstance(obj.get(key), list):
+            raise ValueError(f"{path}: no list under key {key!r} (option `key`)")
+        return obj[key]
     lists = [v for v in obj.values() if isinstance(v, list)] if isinstance(obj, dict) else []
     return lists[0] if len(lists) == 1 else None
 
 
 def read_medmcqa(root: Path, language: str, options: dict[str, Any]) -> list[Document]:
     """MedMCQA: the official JSONL (`question, opa..opd, cop` 1-based, `exp`, `id`) or a JSON
-    object holding one list of `{question, options{A..D}, answer_idx}` (HuatuoGPT eval layout)."""
+    object holding one list of `{question, options{A..D}, answer_idx}` (HuatuoGPT eval layout;
+    option `key` picks the list of an object holding several, e.g. `MedMCQA_validation`)."""
     docs = []
     default = {"train": "train.json", "dev": "dev.json", "test": "test.json"}
     for split, path in _files(root, language, options, default):
-        lists = _single_list(path)
+        lists = _single_list(path, options.get("key"))
         if lists is not None:
             for i, rec in enumerate(lists):
                 at = f"{path}: record {i}"
