@@ -43,7 +43,8 @@ def code(*modules):
 def data_inputs(path):
     """A config or registry data path as job inputs: the demo folder for demo data, the path itself
     (as `pipeline.paths` resolves it for the jobs) for data beside the checkout, so that a missing
-    path stops the dry run; fetched data (`data/...`) comes in through the fetch targets instead."""
+    path stops the dry run; fetched data (`data/...`) comes in through the fetch targets instead.
+    """
     paths = path.values() if isinstance(path, dict) else [path]
     inputs = set()
     for p in map(str, paths):
