@@ -38,12 +38,14 @@ class Arm:
 class Grid:
     """Models, arms, datasets and cells of one config."""
 
-    def __init__(self, config: dict[str, Any], registry_entries: dict[str, Any]) -> None:
+    def __init__(
+        self, config: dict[str, Any], registry_entries: dict[str, Any], registry_origin: str = "dataset registry"
+    ) -> None:
         from pipeline.tasks.registry import load_registry
 
         self.config = config
         self.registry_entries = registry_entries
-        self.registry = load_registry({"datasets": registry_entries})
+        self.registry = load_registry({"datasets": registry_entries}, origin=registry_origin)
         self.arms = {
             name: Arm(name, spec["method"], spec.get("parent"), spec) for name, spec in config["arms"].items()
         }
@@ -171,13 +173,19 @@ class Grid:
 
 
 def load_grid(config: dict[str, Any], base_dir: str | Path = ".") -> Grid:
-    """The grid of a config whose registry path is relative to `base_dir`."""
+    """The grid of a config whose registry path is relative to `base_dir`, the whole config checked
+    first (schema, stage settings, cross-references: see pipeline.config_check)."""
     import yaml
 
+    from pipeline.config_check import check_grid, check_schema
+
+    check_schema(config)
     path = Path(base_dir) / config["registry"]
     if not path.exists():
-        raise ValueError(f"config key 'registry': no dataset registry at {path}")
+        raise ValueError(f"config key registry: no dataset registry at {path}")
     registry = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if "datasets" not in registry:
+    if not isinstance(registry, dict) or "datasets" not in registry:
         raise ValueError(f"{path}: a dataset registry needs a top-level 'datasets' mapping")
-    return Grid(config, registry["datasets"])
+    grid = Grid(config, registry["datasets"], registry_origin=f"dataset registry {path}")
+    check_grid(grid)
+    return grid

@@ -26,9 +26,9 @@ rule base_model:
             {"architecture": config.get("tiny_architecture"), "seed": config["seed"]}
         ),
     shell:
-        "python -m pipeline.models.fetch --source {params.source:q} --family {params.family}"
-        " --variant {params.variant} --text-dir {params.text_dir:q} --settings {params.settings:q}"
-        " --output {output} > {log} 2>&1"
+        "python -m pipeline.models.fetch --source {params.source:q} --family {params.family:q}"
+        " --variant {params.variant:q} --text-dir {params.text_dir:q} --settings {params.settings:q}"
+        " --output {output:q} > {log:q} 2>&1"
 
 
 rule checkpoint_model:
@@ -52,5 +52,5 @@ rule checkpoint_model:
         family=lambda wc: config["models"][wc.model]["family"],
         variant=lambda wc: config["models"][wc.model]["variant"],
     shell:
-        "python -m pipeline.models.fetch --source {params.source} --family {params.family}"
-        " --variant {params.variant} --settings '{{}}' --output {output} > {log} 2>&1"
+        "python -m pipeline.models.fetch --source {params.source:q} --family {params.family:q}"
+        " --variant {params.variant:q} --settings '{{}}' --output {output:q} > {log:q} 2>&1"

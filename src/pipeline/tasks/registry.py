@@ -36,35 +36,49 @@ class DatasetSpec:
     max_test: int | None = None
 
 
-def _validate(registry: dict[str, Any]) -> None:
+def _validate(registry: dict[str, Any], origin: str) -> None:
     import jsonschema
     import yaml
 
+    from pipeline.config_check import describe
+
     schema = yaml.safe_load(SCHEMA.read_text(encoding="utf-8"))
+    names = schema.pop("$defs")
     registry_schema = {
+        "$schema": schema.pop("$schema"),
+        "$defs": names,
         "type": "object",
         "required": ["datasets"],
         "additionalProperties": False,
-        "properties": {"datasets": {"type": "object", "additionalProperties": schema, "minProperties": 1}},
+        "properties": {
+            "datasets": {
+                "type": "object",
+                "propertyNames": {"$ref": "#/$defs/name"},
+                "additionalProperties": schema,
+                "minProperties": 1,
+            }
+        },
     }
-    try:
-        jsonschema.validate(registry, registry_schema)
-    except jsonschema.ValidationError as err:
-        at = "/".join(str(p) for p in err.absolute_path) or "<root>"
-        raise ValueError(f"dataset registry: at {at}: {err.message}") from None
+    validator = jsonschema.validators.validator_for(registry_schema)(registry_schema)
+    lines = [line for err in validator.iter_errors(registry) for line in describe(err, f"{origin}: key")]
+    if lines:
+        raise ValueError("\n".join(lines))
 
 
-def load_registry(source: str | os.PathLike[str] | dict[str, Any]) -> dict[str, DatasetSpec]:
-    """Specs by dataset name from a registry YAML file or an already-loaded dict."""
+def load_registry(
+    source: str | os.PathLike[str] | dict[str, Any], origin: str = "dataset registry"
+) -> dict[str, DatasetSpec]:
+    """Specs by dataset name from a registry YAML file or an already-loaded dict (from `origin`)."""
     if isinstance(source, dict):
         registry = source
     else:
         import yaml
 
+        origin = f"dataset registry {source}"
         registry = yaml.safe_load(Path(source).read_text(encoding="utf-8"))
         if not isinstance(registry, dict):
             raise ValueError(f"{source}: a dataset registry must be a mapping with key 'datasets'")
-    _validate(registry)
+    _validate(registry, origin)
     return {name: spec_from_dict(name, entry) for name, entry in registry["datasets"].items()}
 
 
