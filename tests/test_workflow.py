@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ast
 import re
-import string
 import shutil
+import string
 import subprocess
 import sys
 from pathlib import Path
@@ -120,7 +120,9 @@ def test_every_shell_placeholder_is_quoted():
     }
     assert len(commands) >= 20 and "tasks.smk:extract_tasks" in commands
     assert unquoted_placeholders("x --a {input.a} --b {params.b:q} --t {threads} '{{}}'") == ["input.a"]
-    unquoted = {rule: fields for rule, command in commands.items() if (fields := unquoted_placeholders(command))}
+    unquoted = {
+        rule: fields for rule, command in commands.items() if (fields := unquoted_placeholders(command))
+    }
     assert unquoted == {}
 
 
@@ -129,7 +131,10 @@ def test_every_shell_placeholder_is_quoted():
     [
         (lambda c, r: r["datasets"].update({"q`touch PWNED`": r["datasets"]["demo-ner"]}), "q`touch PWNED`"),
         (lambda c, r: c["models"].update({"my model;id": c["models"]["llama-base"]}), "models.'my model;id'"),
-        (lambda c, r: c["arms"].update({"it;id": {"method": "sft", "parent": "base", "mix": "it"}}), "arms.'it;id'"),
+        (
+            lambda c, r: c["arms"].update({"it;id": {"method": "sft", "parent": "base", "mix": "it"}}),
+            "arms.'it;id'",
+        ),
         (lambda c, r: c["mixes"].update({"$(id)": {"kind": "it"}}), "mixes.'$(id)'"),
     ],
 )

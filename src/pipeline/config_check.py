@@ -114,7 +114,9 @@ def _stage_error(grid: Grid, arm: str, model: str | None) -> str | None:
 def settings_errors(grid: Grid) -> list[str]:
     """Each trained or merged arm's effective settings, through its stage's own parser."""
     sizes = {grid.config["models"][m].get("size") for m in grid.models}
-    models_by_size = {s: next(m for m in grid.models if grid.config["models"][m].get("size") == s) for s in sizes}
+    models_by_size = {
+        s: next(m for m in grid.models if grid.config["models"][m].get("size") == s) for s in sizes
+    }
     lines = []
     for arm in grid.arms.values():
         if arm.method not in ("cpt", "merge"):
@@ -122,11 +124,9 @@ def settings_errors(grid: Grid) -> list[str]:
         for size, model in sorted(models_by_size.items(), key=lambda kv: str(kv[0])):
             error = _stage_error(grid, arm.name, model)
             if error:
-                where = "training." + arm.method if arm.method != "merge" else f"arms.{arm.name}.settings"
                 size_note = f" for model size {size!r}" if size is not None and len(sizes) > 1 else ""
-                lines.append(
-                    f"config key arms.{key_path([arm.name])}.settings (with {where} defaults{size_note}): {error}"
-                )
+                defaults = f" (over training.{arm.method}{size_note})" if arm.method == "cpt" else ""
+                lines.append(f"config key arms.{key_path([arm.name])}.settings{defaults}: {error}")
                 break
     return lines
 
@@ -151,7 +151,9 @@ def loglik_subjects(grid: Grid) -> set[str] | None:
             per_language = [(o or {}).get("subjects") for o in (spec.options.get("languages") or {}).values()]
             if spec.options.get("subjects") is None and (not per_language or None in per_language):
                 return None
-            subjects.update(s for group in [spec.options.get("subjects"), *per_language] if group for s in group)
+            subjects.update(
+                s for group in [spec.options.get("subjects"), *per_language] if group for s in group
+            )
     return subjects
 
 
@@ -169,14 +171,27 @@ def reference_errors(grid: Grid) -> list[str]:
     if reference is not None:
         lines += _unknown("scoring.reference_arm", [reference], grid.arms, "arm")
     for mix, spec in (config.get("mixes") or {}).items():
-        lines += _unknown(f"mixes.{key_path([mix])}.traces", spec.get("traces", []), config.get("traces") or {}, "traces")
+        lines += _unknown(
+            f"mixes.{key_path([mix])}.traces", spec.get("traces", []), config.get("traces") or {}, "traces"
+        )
     sources = config["corpus"]["sources"]
     for corpus, spec in config["corpus"]["corpora"].items():
         lines += _unknown(f"corpus.corpora.{key_path([corpus])}.sources", spec["sources"], sources, "source")
     for arm in grid.arms.values():
         for method, keys in ARM_KEYS.items():
             for key in sorted(keys & set(arm.spec)) if arm.method != method else []:
-                lines.append(f"config key arms.{key_path([arm.name, key])}: applies to {method} arms, not {arm.method}")
+                lines.append(
+                    f"config key arms.{key_path([arm.name, key])}: applies to {method} arms, not {arm.method}"
+                )
+    for section in ("loglik", "stability", "training.preferences"):
+        chosen = config
+        for part in section.split("."):
+            chosen = chosen.get(part) or {}
+        for name in chosen.get("datasets") or []:
+            if name in grid.registry and grid.registry[name].task != "qa":
+                lines.append(
+                    f"config key {section}.datasets: {name!r} is a {grid.registry[name].task} dataset, not qa"
+                )
     groups = (config.get("loglik") or {}).get("groups") or {}
     subjects = loglik_subjects(grid)
     if subjects is not None:

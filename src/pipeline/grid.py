@@ -39,7 +39,10 @@ class Grid:
     """Models, arms, datasets and cells of one config."""
 
     def __init__(
-        self, config: dict[str, Any], registry_entries: dict[str, Any], registry_origin: str = "dataset registry"
+        self,
+        config: dict[str, Any],
+        registry_entries: dict[str, Any],
+        registry_origin: str = "dataset registry",
     ) -> None:
         from pipeline.tasks.registry import load_registry
 
