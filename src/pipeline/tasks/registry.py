@@ -184,6 +184,13 @@ def load_documents(
         docs = get_reader(spec.reader)(path, language, reader_options(spec, language))
     except FileNotFoundError as err:
         raise FileNotFoundError(f"dataset {name!r}: data not found at {path} ({DOCS_HINT}): {err}") from None
+    except ValueError:
+        raise  # the reader names the file and line
+    except (TypeError, KeyError, AttributeError, IndexError, UnicodeError, RecursionError, OSError) as err:
+        # a shape no reader check foresaw: still name the dataset and where its data lies
+        raise ValueError(
+            f"dataset {name!r} ({language}): unreadable data under {path}: {type(err).__name__}: {err}"
+        ) from err
     dupes = [i for i, n in Counter(d.id for d in docs).items() if n > 1]
     if dupes:
         raise ValueError(f"dataset {name!r} ({language}): duplicate document id(s) {dupes[:5]} in {path}")

@@ -8,11 +8,13 @@ and an optional `language` column; fields may span lines. JSONL: one object per 
 from __future__ import annotations
 
 import csv
+import io
 import os
 from pathlib import Path
 from typing import Any
 
 from pipeline.io import read_jsonl
+from pipeline.tasks.readers.base import nonempty, read_text
 
 CSV_FIELDS = {"question": "original_question_en", "reasoning": "complex_cot", "answer": "response"}
 JSONL_FIELDS = {"question": "Question", "reasoning": "Complex_CoT", "answer": "Response"}
@@ -38,8 +40,8 @@ def read_traces(
     if path.suffix == ".csv":
         fields = fields or CSV_FIELDS
         traces = []
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            reader = csv.DictReader(f)
+        reader = csv.DictReader(io.StringIO(read_text(path), newline=""), strict=True)
+        try:
             header = reader.fieldnames or []
             absent = [col for col in fields.values() if col not in header]
             if absent:
@@ -49,6 +51,13 @@ def read_traces(
                 if None in row or None in row.values():
                     raise ValueError(f"{at}: row has {len(header)} columns expected, got a different count")
                 traces.append(_trace(row, fields, at, n, language))
+        except csv.Error as err:
+            raise ValueError(f"{path}:{reader.line_num}: broken CSV ({err})") from None
+        nonempty(traces, path, "traces")
         return traces
     fields = fields or JSONL_FIELDS
-    return [_trace(row, fields, f"{path}: record {n}", n, language) for n, row in enumerate(read_jsonl(path))]
+    traces = [
+        _trace(row, fields, f"{path}: record {n}", n, language) for n, row in enumerate(read_jsonl(path))
+    ]
+    nonempty(traces, path, "traces")
+    return traces
