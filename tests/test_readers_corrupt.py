@@ -84,14 +84,16 @@ FORMATS = {
     ),
     "pubtator": Format(
         {
-            "CDR_TrainingSet.PubTator.txt": "1|t|Aspirin use.\n1|a|Causes bleeding.\n1\t0\t7\tAspirin\tChemical\tD1\n\n"
+            "CDR_TrainingSet.PubTator.txt": "1|t|Aspirin use.\n1|a|Causes bleeding.\n"
+            "1\t0\t7\tAspirin\tChemical\tD1\n\n"
         },
         "CDR_TrainingSet.PubTator.txt",
     ),
     "i2b2_2010": Format(
         {
             "train/txt/r1.txt": "Admitted with chest pain .\nGiven aspirin .\n",
-            "train/concept/r1.con": 'c="chest pain" 1:2 1:3||t="problem"\nc="aspirin" 2:1 2:1||t="treatment"\n',
+            "train/concept/r1.con": 'c="chest pain" 1:2 1:3||t="problem"\n'
+            'c="aspirin" 2:1 2:1||t="treatment"\n',
         },
         "train/concept/r1.con",
         empty="train/txt",
@@ -106,8 +108,9 @@ FORMATS = {
     ),
     "casimedicos_rag": Format(
         {
-            "bm25_rag.txt": "{'id': 1, 'question': 'Q', 'options': {'1': 'a', '2': 'b'}, 'correct_answer': 1}\n"
-            "{'id': 2, 'question': 'R', 'options': {'1': 'a', '2': 'b'}, 'correct_answer': 2, 'bm25': ['p']}\n"
+            "bm25_rag.txt": "{'id': 1, 'question': 'Q', 'options': {'1': 'a', '2': 'b'},"
+            " 'correct_answer': 1}\n{'id': 2, 'question': 'R', 'options': {'1': 'a', '2': 'b'},"
+            " 'correct_answer': 2, 'bm25': ['p']}\n"
         },
         "bm25_rag.txt",
         root="bm25_rag.txt",
@@ -119,13 +122,17 @@ FORMATS = {
     ),
     "casimedicos_arg": Format(
         {
-            "EN/train.tsv": "QUESTION\tO\nTYPE:\tO\n\nIt\tB-Claim\nis\tI-Claim\n\nQUESTION\tO\nTYPE:\tO\n\nNo\tO\n"
+            "EN/train.tsv": "QUESTION\tO\nTYPE:\tO\n\nIt\tB-Claim\nis\tI-Claim\n\n"
+            "QUESTION\tO\nTYPE:\tO\n\nNo\tO\n"
         },
         "EN/train.tsv",
     ),
     "crf_jsonl": Format({"en/train.jsonl": jsonl(CRF, {**CRF, "id": "c2"})}, "en/train.jsonl"),
 }
-TRACES = 'original_question_en,translated_question_th,complex_cot,response\n"Q\nmulti-line",th,think,ans\nQ2,th,t,a\n'
+TRACES = (
+    'original_question_en,translated_question_th,complex_cot,response\n"Q\nmulti-line",th,think,ans\n'
+    "Q2,th,t,a\n"
+)
 
 
 def sample(tmp_path: Path, name: str) -> tuple[Callable[[], list], Path]:

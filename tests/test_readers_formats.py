@@ -110,7 +110,7 @@ def test_conll_rebuilds_text_and_offsets(tmp_path):
     write(bad, "El\tO\nenalapril\tDRUG\n")
     with pytest.raises(ValueError, match=rf"{bad}:2: unknown label 'DRUG'"):
         read("conll", tmp_path, labels=["FARMACO"])
-    with pytest.raises(ValueError, match="options.labels: required"):
+    with pytest.raises(ValueError, match=r"options\.labels: required"):
         read("conll", tmp_path)
 
 
