@@ -42,3 +42,7 @@ rule all:
         "results/report",
         "results/corpus/stats.md",
         expand("results/mixes/{mix}.contamination.json", mix=config.get("mixes", {})),
+
+
+# Last, once every rule exists: `resources` may only name rules of the workflow.
+check_resource_rules(config, [rule.name for rule in workflow.rules])

@@ -203,3 +203,14 @@ def reference_errors(grid: Grid) -> list[str]:
 def check_grid(grid: Grid) -> None:
     """Raise ConfigError naming every key whose settings or references are wrong."""
     raise_errors(reference_errors(grid) + settings_errors(grid))
+
+
+def check_resource_rules(config: dict[str, Any], rules: Iterable[str]) -> None:
+    """`resources.rules` and `resources.sizes.<size>` name rules of the workflow (a typo would
+    silently leave that rule with the default resources)."""
+    section = config.get("resources") or {}
+    known = sorted(rules)
+    lines = _unknown("resources.rules", section.get("rules") or {}, known, "rule")
+    for size, by_rule in (section.get("sizes") or {}).items():
+        lines += _unknown(f"resources.sizes.{key_path([size])}", by_rule or {}, known, "rule")
+    raise_errors(lines)

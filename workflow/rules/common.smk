@@ -2,6 +2,7 @@ import re
 
 from snakemake.settings.types import DeploymentMethod
 
+from pipeline.config_check import check_resource_rules
 from pipeline.grid import load_grid
 from pipeline.io import canonical_json
 from pipeline.resources import RESOURCE_KEYS, job_shape, slurm_resources
