@@ -162,7 +162,11 @@ CASES: list[tuple[str, Callable[[dict], None], str]] = [
     ("max-test", set_key("generation.max_test_per_cell", 0), "generation.max_test_per_cell"),
     # rules between keys, on the arm's effective settings
     ("cpt-steps-and-epochs", set_key("arms.cpt.settings", {"epochs": 1}), "arms.cpt.settings"),
-    ("cpt-two-warmups", set_key("training.cpt.warmup_ratio", 0.1), None),  # with warmup_steps below
+    (
+        "cpt-two-warmups",
+        both(set_key("training.cpt.warmup_ratio", 0.1), set_key("arms.cpt.settings", {"warmup_steps": 5})),
+        "arms.cpt.settings",
+    ),
     (
         "checkpoint-step-not-kept",
         set_key("arms.cpt@10", {"method": "checkpoint", "parent": "cpt", "step": 10}),
@@ -209,12 +213,15 @@ CASES: list[tuple[str, Callable[[dict], None], str]] = [
         set_key("arms.rpo", {**RPO_ARM, "settings": {"loss": "ipo"}}),
         "arms.rpo.settings.loss",
     ),
+    (
+        "rpo-qlora-without-lora",
+        both(
+            set_key("training.rpo", {"sizes": {"tiny": {"quantization": "nf4"}}}),
+            set_key("arms.rpo", {**RPO_ARM, "settings": {"lora": None}}),
+        ),
+        "arms.rpo.settings (over training.rpo)",
+    ),
 ]
-CASES[CASES.index(next(c for c in CASES if c[0] == "cpt-two-warmups"))] = (
-    "cpt-two-warmups",
-    both(set_key("training.cpt.warmup_ratio", 0.1), set_key("arms.cpt.settings", {"warmup_steps": 5})),
-    "arms.cpt.settings",
-)
 
 
 def mutated(edit: Callable[[dict], None]) -> dict:

@@ -106,6 +106,13 @@ def _stage_error(grid: Grid, arm: str, model: str | None) -> str | None:
             from pipeline.merge.settings import parse_settings
 
             parse_settings(settings, n_models=1)
+        elif (
+            method == "rpo"
+            and "lora" in settings
+            and settings["lora"] is None
+            and settings.get("quantization")
+        ):
+            return "quantization (QLoRA) trains a LoRA adapter: it needs lora settings, not lora: null"
     except (ValueError, TypeError) as err:
         return str(err)
     return None
@@ -119,13 +126,13 @@ def settings_errors(grid: Grid) -> list[str]:
     }
     lines = []
     for arm in grid.arms.values():
-        if arm.method not in ("cpt", "merge"):
-            continue  # sft, rpo: the schema holds their every rule
+        if arm.method not in ("cpt", "merge", "rpo"):
+            continue  # sft: the schema holds its every rule
         for size, model in sorted(models_by_size.items(), key=lambda kv: str(kv[0])):
             error = _stage_error(grid, arm.name, model)
             if error:
                 size_note = f" for model size {size!r}" if size is not None and len(sizes) > 1 else ""
-                defaults = f" (over training.{arm.method}{size_note})" if arm.method == "cpt" else ""
+                defaults = f" (over training.{arm.method}{size_note})" if arm.method != "merge" else ""
                 lines.append(f"config key arms.{key_path([arm.name])}.settings{defaults}: {error}")
                 break
     return lines
