@@ -145,8 +145,10 @@ def wait_for(condition, timeout: float) -> bool:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signals are Linux-only")
-def test_killing_the_job_process_group_kills_every_training_process(tmp_path):
-    """`kill -9` of Snakemake's process group also ends the torchrun workers (their own sessions)."""
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "term"])
+def test_killing_the_job_process_group_kills_every_training_process(tmp_path, sig):
+    """`kill -9` (or SIGTERM, Snakemake cancelling) of Snakemake's process group also ends the torchrun
+    workers, which torchrun starts in sessions of their own."""
     (tmp_path / "sleeper.py").write_text(SLEEPER)
     pids = tmp_path / "pids"
     pids.mkdir()
@@ -159,8 +161,8 @@ def test_killing_the_job_process_group_kills_every_training_process(tmp_path):
         assert wait_for(lambda: len(list(pids.glob("*.pid"))) == 2, 120), "the workers never started"
         workers = [int(p.stem) for p in pids.glob("*.pid")]
         assert all(os.getsid(w) != os.getsid(job.pid) for w in workers)  # torchrun's own sessions
-        os.killpg(job.pid, signal.SIGKILL)
-        job.wait(timeout=30)
+        os.killpg(job.pid, sig)
+        job.wait(timeout=60)
         assert wait_for(lambda: not any(map(alive, workers)), 30), "a worker outlived the job"
     finally:
         for pid in [job.pid, *workers]:
