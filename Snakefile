@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
@@ -18,13 +18,12 @@ if not workflow.overwrite_configfiles:
 report: "workflow/report/workflow.rst"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
-
-
 # The workflow and its jobs import the package from this checkout, installed or not.
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 
+# common.smk checks the whole config before any job (pipeline.config_check: the schema
+# workflow/schemas/config.schema.yaml, every stage's effective settings, every cross-reference).
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/demo.smk"
@@ -44,3 +43,7 @@ rule all:
         "results/report",
         "results/corpus/stats.md",
         expand("results/mixes/{mix}.contamination.json", mix=config.get("mixes", {})),
+
+
+# Last, once every rule exists: `resources` may only name rules of the workflow.
+check_resource_rules(config, [rule.name for rule in workflow.rules])

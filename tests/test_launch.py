@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -27,7 +30,7 @@ def test_single_node_uses_torchrun_standalone():
     command = build_launch_command("pipeline.train.cpt", CPT_ARGS, 1, 2, "local", torchrun="torchrun")
     assert shlex.split(command) == [
         *("torchrun", "--standalone", "--nnodes", "1", "--nproc_per_node", "2"),
-        *("-m", "--", "pipeline.train.cpt", *CPT_ARGS),
+        *("-m", "--", "pipeline.train.lifetime", "pipeline.train.cpt", *CPT_ARGS),
     ]
 
 
@@ -48,7 +51,7 @@ def test_two_nodes_of_four_gpus_under_slurm():
     assert shlex.split(run) == [
         *("exec", "torchrun", "--nnodes", "2", "--nproc_per_node", "4", "--rdzv_backend", "c10d"),
         *("--rdzv_endpoint", "$head:29500", "--rdzv_id", "$SLURM_JOB_ID"),
-        *("-m", "--", "pipeline.train.cpt", *CPT_ARGS),
+        *("-m", "--", "pipeline.train.lifetime", "pipeline.train.cpt", *CPT_ARGS),
     ]
     # 8 ranks: the DeepSpeed batch arithmetic the training processes will derive.
     settings = CptSettings.from_json(SETTINGS)
@@ -110,7 +113,73 @@ def test_cli_dry_run_prints_the_command(capsys):
             "2",
             "-m",
             "--",
+            "pipeline.train.lifetime",
             "pipeline.train.cpt",
             *CPT_ARGS,
         )
     ]
+
+
+SLEEPER = """import os, sys, time
+open(os.path.join(sys.argv[1], f"{os.getpid()}.pid"), "w").close()
+time.sleep(300)
+"""
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie no reaper collected counts as dead)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+def wait_for(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return condition()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signals are Linux-only")
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "term"])
+def test_killing_the_job_process_group_kills_every_training_process(tmp_path, sig):
+    """`kill -9` (or SIGTERM, Snakemake cancelling) of Snakemake's process group also ends the torchrun
+    workers, which torchrun starts in sessions of their own."""
+    (tmp_path / "sleeper.py").write_text(SLEEPER)
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    src = Path(__file__).resolve().parents[1] / "src"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), str(tmp_path)])}
+    launch = f"{shlex.quote(sys.executable)} -m pipeline.train.launch --procs-per-node 2 -- sleeper {pids}"
+    job = subprocess.Popen(["bash", "-c", launch], env=env, start_new_session=True)  # Snakemake's group
+    workers: list[int] = []
+    try:
+        assert wait_for(lambda: len(list(pids.glob("*.pid"))) == 2, 120), "the workers never started"
+        workers = [int(p.stem) for p in pids.glob("*.pid")]
+        assert all(os.getsid(w) != os.getsid(job.pid) for w in workers)  # torchrun's own sessions
+        os.killpg(job.pid, sig)
+        job.wait(timeout=60)
+        assert wait_for(lambda: not any(map(alive, workers)), 30), "a worker outlived the job"
+    finally:
+        for pid in [job.pid, *workers]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_the_worker_wrapper_runs_the_module_in_the_same_process(tmp_path):
+    (tmp_path / "whoami.py").write_text("import os, sys; print(os.getpid(), sys.argv[1:])")
+    src = Path(__file__).resolve().parents[1] / "src"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), str(tmp_path)])}
+    code = (
+        "import os, subprocess, sys; p = subprocess.Popen([sys.executable, '-m',"
+        " 'pipeline.train.lifetime', 'whoami', '--log', 'x'], stdout=subprocess.PIPE, text=True);"
+        " out = p.communicate()[0].split(' ', 1);"
+        " assert int(out[0]) == p.pid, out; print(out[1])"
+    )
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['--log', 'x']"

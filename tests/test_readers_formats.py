@@ -99,7 +99,7 @@ def test_conll_rebuilds_text_and_offsets(tmp_path):
         tmp_path / "train.txt",
         "El\tO\nenalapril\tB-FARMACO\n20\tI-FARMACO\nmg\tI-FARMACO\n\nOtro\tO\ncaso\tB-X\n\n",
     )
-    docs = read("conll", tmp_path, separator="tab", block="document")
+    docs = read("conll", tmp_path, separator="tab", block="document", labels=["FARMACO", "X"])
     assert [d.text for d in docs] == ["El enalapril 20 mg", "Otro caso"]
     assert docs[0].gold["entities"] == [
         {"start": 3, "end": 18, "label": "FARMACO", "text": "enalapril 20 mg"}
@@ -109,6 +109,8 @@ def test_conll_rebuilds_text_and_offsets(tmp_path):
         read("conll", tmp_path, labels=["FARMACO"])
     write(bad, "El\tO\nenalapril\tDRUG\n")
     with pytest.raises(ValueError, match=rf"{bad}:2: unknown label 'DRUG'"):
+        read("conll", tmp_path, labels=["FARMACO"])
+    with pytest.raises(ValueError, match=r"options\.labels: required"):
         read("conll", tmp_path)
 
 

@@ -145,7 +145,7 @@ def test_readers_outside_the_registry(shared_data):
     e3c_iob = get_reader("conll")(
         shared_data / "e3c/preprocessed_data/clinical_entities/layer1",
         "en",
-        {"splits": {"train": "English/train.txt"}},
+        {"splits": {"train": "English/train.txt"}, "labels": ["ety"]},
     )
     assert len(e3c_iob) == 669
     fr = get_reader("casimedicos_arg")(shared_data / "argmining/casimedicos-arg", "fr", {})

@@ -67,12 +67,20 @@ def test_the_development_twin_is_table_1_with_other_paths():
 
 def test_schema_rejects_unknown_keys_and_bad_values():
     entry = crf_registry()["datasets"]["toy-crf"]
-    with pytest.raises(ValueError, match=r"at datasets/toy-crf: Additional properties .*'pth'"):
+    with pytest.raises(ValueError, match=r"key datasets\.toy-crf\.pth: unknown key"):
         load_registry({"datasets": {"toy-crf": {**entry, "pth": "x"}}})
-    with pytest.raises(ValueError, match="at datasets/toy-crf/subtasks/history: Additional properties"):
+    with pytest.raises(ValueError, match=r"key datasets\.toy-crf\.subtasks\.history\.lables: unknown key"):
         load_registry({"datasets": {"toy-crf": {**entry, "subtasks": {"history": {"lables": ["x"]}}}}})
-    with pytest.raises(ValueError, match="at datasets/toy-crf/task"):
+    with pytest.raises(ValueError, match=r"key datasets\.toy-crf\.task: 'summarise' is not one of"):
         load_registry({"datasets": {"toy-crf": {**entry, "task": "summarise"}}})
+
+
+def test_dataset_and_subtask_names_are_data_not_code():
+    entry = crf_registry()["datasets"]["toy-crf"]
+    with pytest.raises(ValueError, match=r"key datasets\.'q`touch PWNED`': not a valid name"):
+        load_registry({"datasets": {"q`touch PWNED`": entry}})
+    with pytest.raises(ValueError, match=r"key datasets\.toy-crf\.subtasks\.'a;b': not a valid name"):
+        load_registry({"datasets": {"toy-crf": {**entry, "subtasks": {"a;b": {}}}}})
 
 
 def test_missing_data_is_a_clear_error(tmp_path):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
+import string
 import subprocess
 import sys
 from pathlib import Path
@@ -78,6 +80,79 @@ def test_bad_config_value_names_the_key(tmp_path):
     result = snakemake("-n", "--directory", str(tmp_path), "--configfile", str(config), check=False)
     assert result.returncode != 0
     assert "mistral" in result.stdout + result.stderr
+
+
+def shell_commands(path: Path) -> dict[str, str]:
+    """The shell command of every rule of a .smk file, by rule (the concatenated string literals)."""
+    commands, rule, lines = {}, None, path.read_text().splitlines()
+    for i, line in enumerate(lines):
+        head = re.match(r"^(?:rule|checkpoint) (\w+):", line)
+        rule = head.group(1) if head else rule
+        if line.strip().startswith("shell:"):
+            indent = len(line) - len(line.lstrip())
+            body = [line.split("shell:", 1)[1]]
+            for following in lines[i + 1 :]:
+                if following.strip() and len(following) - len(following.lstrip()) <= indent:
+                    break
+                body.append(following)
+            commands[f"{path.name}:{rule}"] = ast.literal_eval("(" + "\n".join(body) + "\n)")
+    return commands
+
+
+def unquoted_placeholders(command: str) -> list[str]:
+    """Placeholders without `:q`; only `threads` and `resources.*` (numbers Snakemake owns) may go bare."""
+    return [
+        field
+        for _, field, spec, _ in string.Formatter().parse(command)
+        if field is not None
+        and not (spec or "").endswith("q")
+        and field != "threads"
+        and not field.startswith("resources.")
+    ]
+
+
+def test_every_shell_placeholder_is_quoted():
+    """Names are data, never code: every value a rule puts on a command line is shell-quoted."""
+    commands = {
+        rule: command
+        for path in sorted((REPO / "workflow" / "rules").glob("*.smk"))
+        for rule, command in shell_commands(path).items()
+    }
+    assert len(commands) >= 20 and "tasks.smk:extract_tasks" in commands
+    assert unquoted_placeholders("x --a {input.a} --b {params.b:q} --t {threads} '{{}}'") == ["input.a"]
+    unquoted = {
+        rule: fields for rule, command in commands.items() if (fields := unquoted_placeholders(command))
+    }
+    assert unquoted == {}
+
+
+@pytest.mark.parametrize(
+    ("edit", "named"),
+    [
+        (lambda c, r: r["datasets"].update({"q`touch PWNED`": r["datasets"]["demo-ner"]}), "q`touch PWNED`"),
+        (lambda c, r: c["models"].update({"my model;id": c["models"]["llama-base"]}), "models.'my model;id'"),
+        (
+            lambda c, r: c["arms"].update({"it;id": {"method": "sft", "parent": "base", "mix": "it"}}),
+            "arms.'it;id'",
+        ),
+        (lambda c, r: c["mixes"].update({"$(id)": {"kind": "it"}}), "mixes.'$(id)'"),
+    ],
+)
+def test_names_that_are_code_stop_the_dry_run(tmp_path, edit, named):
+    """A dataset, model, arm or mix whose name is shell code is rejected before any job, by key."""
+    registry = yaml.safe_load((REPO / "config" / "datasets" / "demo.yaml").read_text())
+    (tmp_path / "registry.yaml").write_text(yaml.safe_dump(registry))
+
+    def change(config):
+        config["registry"] = str(tmp_path / "registry.yaml")
+        edit(config, registry)
+        (tmp_path / "registry.yaml").write_text(yaml.safe_dump(registry))
+
+    config = write_config(tmp_path, change)
+    result = snakemake("-n", "--directory", str(tmp_path), "--configfile", str(config), check=False)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0 and named in out and "not a valid name" in out
+    assert not (tmp_path / "PWNED").exists()
 
 
 def test_lint_is_clean():

@@ -47,12 +47,14 @@ class Grid:
         registry_entries: dict[str, Any],
         sources: dict[str, Any] | None = None,
         workdir: str | Path = ".",
+        registry_origin: str = "dataset registry",
     ) -> None:
         from pipeline.data.sources import available_entries, load_sources
         from pipeline.tasks.registry import load_registry, spec_from_dict
 
         self.config = config
-        load_registry({"datasets": registry_entries, "sources": sources or {}})  # the whole registry is valid
+        # The whole registry is valid, restricted entries included.
+        load_registry({"datasets": registry_entries, "sources": sources or {}}, origin=registry_origin)
         self.sources = load_sources(sources)
         # Restricted sources the user has not placed under data/restricted/ leave the grid (or stop it).
         self.registry_entries, self.unavailable = available_entries(
@@ -244,15 +246,21 @@ class Grid:
 
 
 def load_grid(config: dict[str, Any], base_dir: str | Path | None = None, workdir: str | Path = ".") -> Grid:
-    """The grid of a config; relative paths resolve by `pipeline.paths.resolve` (fetched data: `workdir`)."""
+    """The grid of a config, the whole config checked first (schema, stage settings, cross-references:
+    see pipeline.config_check); relative paths resolve by `pipeline.paths` (fetched data: `workdir`)."""
     import yaml
 
+    from pipeline.config_check import check_grid, check_schema
     from pipeline.paths import resolve
 
+    check_schema(config)
     path = resolve(config["registry"], base_dir)
     if not path.exists():
-        raise ValueError(f"config key 'registry': no dataset registry at {path}")
+        raise ValueError(f"config key registry: no dataset registry at {path}")
     registry = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if "datasets" not in registry:
+    if not isinstance(registry, dict) or "datasets" not in registry:
         raise ValueError(f"{path}: a dataset registry needs a top-level 'datasets' mapping")
-    return Grid(config, registry["datasets"], registry.get("sources"), workdir)
+    origin = f"dataset registry {path}"
+    grid = Grid(config, registry["datasets"], registry.get("sources"), workdir, registry_origin=origin)
+    check_grid(grid)
+    return grid

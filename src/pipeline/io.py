@@ -60,15 +60,22 @@ def write_jsonl(target: str | os.PathLike[str], records: Iterable[dict[str, Any]
 
 
 def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, record) of each non-blank line; a bad line raises ValueError naming file and line."""
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
+    """(line number, record) of each non-blank line (a byte-order mark dropped); bytes that are not
+    UTF-8, a bad line, nesting too deep or a non-object record raise ValueError naming file and line."""
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError as err:
+                raise ValueError(f"{path}:{lineno}: not UTF-8 (byte {err.start} of the line)") from None
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as err:
                 raise ValueError(f"{path}:{lineno}: invalid JSON ({err.msg})") from err
+            except RecursionError:
+                raise ValueError(f"{path}:{lineno}: JSON nested too deeply to read") from None
             if not isinstance(record, dict):
                 raise ValueError(f"{path}:{lineno}: expected a JSON object")
             yield lineno, record

@@ -3,6 +3,7 @@ import re
 
 from snakemake.settings.types import DeploymentMethod
 
+from pipeline.config_check import check_resource_rules
 from pipeline.grid import load_grid
 from pipeline.io import canonical_json
 from pipeline.paths import is_produced, resolve
@@ -268,8 +269,16 @@ def launcher(wildcards):
         "cpu_processes", 1
     )
     cluster = "slurm" if job.nodes > 1 else "local"
-    gpus = f" --gpus-per-node {job.gpus_per_node}" if job.gpus_per_node else ""
-    return f"--nodes {job.nodes} --procs-per-node {procs} --cluster {cluster}{gpus}"
+    gpus = ["--gpus-per-node", str(job.gpus_per_node)] if job.gpus_per_node else []
+    return [
+        "--nodes",
+        str(job.nodes),
+        "--procs-per-node",
+        str(procs),
+        "--cluster",
+        cluster,
+        *gpus,
+    ]
 
 
 def arm_settings(wildcards):

@@ -21,7 +21,7 @@ rule clean_source:
         settings=canonical_json(config["corpus"].get("cleaning", {})),
     shell:
         "python -m pipeline.corpus.clean --source {params.source:q} --settings {params.settings:q}"
-        " --output {output.clean} --stats {output.stats} > {log} 2>&1"
+        " --output {output.clean:q} --stats {output.stats:q} > {log:q} 2>&1"
 
 
 rule build_corpus:
@@ -53,8 +53,8 @@ rule build_corpus:
             }
         ),
     shell:
-        "python -m pipeline.corpus.build --inputs {input.clean} --tasks {input.tasks}"
-        " --settings {params.settings:q} --output {output.corpus} --report {output.report} > {log} 2>&1"
+        "python -m pipeline.corpus.build --inputs {input.clean:q} --tasks {input.tasks:q}"
+        " --settings {params.settings:q} --output {output.corpus:q} --report {output.report:q} > {log:q} 2>&1"
 
 
 rule corpus_blocks:
@@ -84,8 +84,8 @@ rule corpus_blocks:
             }
         ),
     shell:
-        "python -m pipeline.corpus.blocks --corpus {input.corpus} --tokenizer {input.tokenizer}"
-        " --settings {params.settings:q} --output {output.blocks} --stats {output.stats} > {log} 2>&1"
+        "python -m pipeline.corpus.blocks --corpus {input.corpus:q} --tokenizer {input.tokenizer:q}"
+        " --settings {params.settings:q} --output {output.blocks:q} --stats {output.stats:q} > {log:q} 2>&1"
 
 
 rule corpus_stats:
@@ -113,6 +113,6 @@ rule corpus_stats:
     resources:
         **job_resources("corpus_stats"),
     shell:
-        "(python -m pipeline.corpus.stats --reports {input.reports} --blocks-stats {input.blocks}"
-        " --output {output.table} && python -m pipeline.corpus.stats --reports {input.reports}"
-        " --blocks-stats {input.blocks} --output {output.data}) > {log} 2>&1"
+        "(python -m pipeline.corpus.stats --reports {input.reports:q} --blocks-stats {input.blocks:q}"
+        " --output {output.table:q} && python -m pipeline.corpus.stats --reports {input.reports:q}"
+        " --blocks-stats {input.blocks:q} --output {output.data:q}) > {log:q} 2>&1"

@@ -14,4 +14,4 @@ rule demo_data:
     params:
         settings=canonical_json({"seed": config["seed"], **config.get("demo", {})}),
     shell:
-        "python -m pipeline.demo.data --settings {params.settings:q} --output {output} > {log} 2>&1"
+        "python -m pipeline.demo.data --settings {params.settings:q} --output {output:q} > {log:q} 2>&1"

@@ -32,9 +32,9 @@ rule generate:
         cells=CELLS,
         out_dir="results/predictions/{model}/{arm}",
     shell:
-        "python -m pipeline.evaluate.generate --model {input.model} --tasks {input.tasks} --cells {params.cells}"
-        " --output-dir {params.out_dir} --throughput {output.throughput}"
-        " --cache results/cache/completions --settings {params.settings:q} > {log} 2>&1"
+        "python -m pipeline.evaluate.generate --model {input.model:q} --tasks {input.tasks:q} --cells {params.cells:q}"
+        " --output-dir {params.out_dir:q} --throughput {output.throughput:q}"
+        " --cache results/cache/completions --settings {params.settings:q} > {log:q} 2>&1"
 
 
 rule score:
@@ -61,8 +61,8 @@ rule score:
     params:
         settings=SCORE_SETTINGS,
     shell:
-        "python -m pipeline.evaluate.score --predictions {input.predictions} --outputs {output}"
-        " --settings {params.settings:q} > {log} 2>&1"
+        "python -m pipeline.evaluate.score --predictions {input.predictions:q} --outputs {output:q}"
+        " --settings {params.settings:q} > {log:q} 2>&1"
 
 
 rule stability:
@@ -103,9 +103,9 @@ rule stability:
         cells=STABILITY_CELLS,
         out_dir="results/stability/{model}/{arm}",
     shell:
-        "python -m pipeline.evaluate.stability --model {input.model} --tasks {input.tasks} --cells {params.cells}"
-        " --output-dir {params.out_dir} --throughput {output.throughput}"
-        " --cache results/cache/completions --settings {params.settings:q} > {log} 2>&1"
+        "python -m pipeline.evaluate.stability --model {input.model:q} --tasks {input.tasks:q} --cells {params.cells:q}"
+        " --output-dir {params.out_dir:q} --throughput {output.throughput:q}"
+        " --cache results/cache/completions --settings {params.settings:q} > {log:q} 2>&1"
 
 
 rule score_stability:
@@ -138,8 +138,8 @@ rule score_stability:
     params:
         settings=SCORE_SETTINGS,
     shell:
-        "python -m pipeline.evaluate.score --predictions {input.predictions} --outputs {output}"
-        " --settings {params.settings:q} > {log} 2>&1"
+        "python -m pipeline.evaluate.score --predictions {input.predictions:q} --outputs {output:q}"
+        " --settings {params.settings:q} > {log:q} 2>&1"
 
 
 rule loglik:
@@ -174,8 +174,8 @@ rule loglik:
         ),
         out_dir="results/loglik/{model}/{arm}",
     shell:
-        "python -m pipeline.evaluate.loglik_cells --model {input.model} --tasks {input.tasks} --cells {params.cells}"
-        " --items-dir {params.out_dir} --scores-dir {params.out_dir} --settings {params.settings:q} > {log} 2>&1"
+        "python -m pipeline.evaluate.loglik_cells --model {input.model:q} --tasks {input.tasks:q} --cells {params.cells:q}"
+        " --items-dir {params.out_dir:q} --scores-dir {params.out_dir:q} --settings {params.settings:q} > {log:q} 2>&1"
 
 
 rule summary:
@@ -202,15 +202,13 @@ rule summary:
             }
         ),
         loglik=lambda wc, input: (
-            f"--loglik-scores {' '.join(input.loglik_scores)}"
-            if input.loglik_scores
-            else ""
+            ["--loglik-scores", *input.loglik_scores] if input.loglik_scores else []
         ),
         stability=lambda wc, input: (
-            f"--stability-scores {' '.join(input.stability_scores)}"
+            ["--stability-scores", *input.stability_scores]
             if input.stability_scores
-            else ""
+            else []
         ),
     shell:
-        "python -m pipeline.summary --scores {input.scores} {params.loglik} {params.stability}"
-        " --models {params.models:q} --settings {params.settings:q} --output {output} > {log} 2>&1"
+        "python -m pipeline.summary --scores {input.scores:q} {params.loglik:q} {params.stability:q}"
+        " --models {params.models:q} --settings {params.settings:q} --output {output:q} > {log:q} 2>&1"

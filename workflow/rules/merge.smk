@@ -20,5 +20,5 @@ rule merge:
     params:
         settings=arm_settings,
     shell:
-        "python -m pipeline.merge --base {input.base} --models {input.model} --output {output}"
-        " --settings {params.settings:q} > {log} 2>&1"
+        "python -m pipeline.merge --base {input.base:q} --models {input.model:q} --output {output:q}"
+        " --settings {params.settings:q} > {log:q} 2>&1"

@@ -24,7 +24,9 @@ rule base_model:
         variant=lambda wc: config["models"][wc.model]["variant"],
         source=base_source,
         text_dir=lambda wc: (
-            "--text-dir results/demo" if MODEL_SOURCES[wc.model].kind == "tiny" else ""
+            ["--text-dir", "results/demo"]
+            if MODEL_SOURCES[wc.model].kind == "tiny"
+            else []
         ),
         settings=lambda wc: canonical_json(
             {"architecture": config.get("tiny_architecture"), "seed": config["seed"]}
@@ -33,7 +35,7 @@ rule base_model:
         ),
     shell:
         "python -m pipeline.models.fetch --source {params.source:q} --family {params.family:q}"
-        " --variant {params.variant:q} {params.text_dir} --settings {params.settings:q}"
+        " --variant {params.variant:q} {params.text_dir:q} --settings {params.settings:q}"
         " --output {output:q} > {log:q} 2>&1"
 
 

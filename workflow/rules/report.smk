@@ -33,13 +33,14 @@ rule report:
                 **LOGLIK_GROUPS,
             }
         ),
-        files=lambda wc, input: " ".join(
-            f"--{name.replace('_', '-')} {' '.join(input[name])}"
+        files=lambda wc, input: [
+            arg
             for name in REPORT_FILES
             if input[name]
-        ),
+            for arg in (f"--{name.replace('_', '-')}", *input[name])
+        ],
     shell:
-        "python -m pipeline.report --summary {input.summary} --scores-dir results/scores"
+        "python -m pipeline.report --summary {input.summary:q} --scores-dir results/scores"
         " --stability-dir results/stability --grid {params.grid:q}"
-        " {params.files} --model-dirs {input.base_models}"
-        " --settings {params.settings:q} --output {output} > {log} 2>&1"
+        " {params.files:q} --model-dirs {input.base_models:q}"
+        " --settings {params.settings:q} --output {output:q} > {log:q} 2>&1"

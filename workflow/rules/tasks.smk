@@ -23,8 +23,8 @@ rule extract_tasks:
         spec=lambda wc: canonical_json(GRID.registry_entries[wc.dataset]),
         settings=canonical_json({"seed": config["seed"], **config.get("splits", {})}),
     shell:
-        "python -m pipeline.tasks.extract --name {wildcards.dataset} --spec {params.spec:q}"
-        " --settings {params.settings:q} --output {output} > {log} 2>&1"
+        "python -m pipeline.tasks.extract --name {wildcards.dataset:q} --spec {params.spec:q}"
+        " --settings {params.settings:q} --output {output:q} > {log:q} 2>&1"
 
 
 rule extract_traces:
@@ -45,7 +45,7 @@ rule extract_traces:
     params:
         spec=lambda wc: canonical_json(config["traces"][wc.traces]),
     shell:
-        "python -m pipeline.tasks.traces --spec {params.spec:q} --output {output} > {log} 2>&1"
+        "python -m pipeline.tasks.traces --spec {params.spec:q} --output {output:q} > {log:q} 2>&1"
 
 
 rule build_mix:
@@ -78,12 +78,10 @@ rule build_mix:
         settings=lambda wc: canonical_json(
             {"seed": config["seed"], **config["mixes"][wc.mix].get("settings", {})}
         ),
-        traces=lambda wc, input: (
-            ("--traces " + " ".join(input.traces)) if input.traces else ""
-        ),
+        traces=lambda wc, input: ["--traces", *input.traces] if input.traces else [],
     shell:
-        "python -m pipeline.tasks.mix --kind {params.kind} --tasks {input.tasks} {params.traces}"
-        " --settings {params.settings:q} --output {output.mix} --stats {output.stats} > {log} 2>&1"
+        "python -m pipeline.tasks.mix --kind {params.kind:q} --tasks {input.tasks:q} {params.traces:q}"
+        " --settings {params.settings:q} --output {output.mix:q} --stats {output.stats:q} > {log:q} 2>&1"
 
 
 rule decontaminate_mix:
@@ -102,5 +100,5 @@ rule decontaminate_mix:
     resources:
         **job_resources("decontaminate_mix"),
     shell:
-        "python -m pipeline.corpus.decontaminate --inputs {input.mix} --tasks {input.tasks}"
-        " --field prompt --output {output} > {log} 2>&1"
+        "python -m pipeline.corpus.decontaminate --inputs {input.mix:q} --tasks {input.tasks:q}"
+        " --field prompt --output {output:q} > {log:q} 2>&1"

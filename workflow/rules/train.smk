@@ -32,9 +32,9 @@ rule cpt:
         settings=arm_settings,
         state="results/state/{model}/{arm}",
     shell:
-        "python -m pipeline.train.launch {params.launcher} -- pipeline.train.cpt --model {input.model}"
-        " --blocks {input.blocks} --output {output.model} --state-dir {params.state}"
-        " --log {output.log} --settings {params.settings:q} > {log} 2>&1"
+        "python -m pipeline.train.launch {params.launcher:q} -- pipeline.train.cpt --model {input.model:q}"
+        " --blocks {input.blocks:q} --output {output.model:q} --state-dir {params.state:q}"
+        " --log {output.log:q} --settings {params.settings:q} > {log:q} 2>&1"
 
 
 rule sft:
@@ -68,8 +68,8 @@ rule sft:
     params:
         settings=arm_settings,
     shell:
-        "python -m pipeline.train.sft --model {input.model} --data {input.mix} --output {output.model}"
-        " --log {output.log} --settings {params.settings:q} > {log} 2>&1"
+        "python -m pipeline.train.sft --model {input.model:q} --data {input.mix:q} --output {output.model:q}"
+        " --log {output.log:q} --settings {params.settings:q} > {log:q} 2>&1"
 
 
 rule preferences:
@@ -99,8 +99,8 @@ rule preferences:
             }
         ),
     shell:
-        "python -m pipeline.train.preferences --model {input.model} --examples {input.tasks}"
-        " --output {output} --settings {params.settings:q} > {log} 2>&1"
+        "python -m pipeline.train.preferences --model {input.model:q} --examples {input.tasks:q}"
+        " --output {output:q} --settings {params.settings:q} > {log:q} 2>&1"
 
 
 rule rpo:
@@ -135,5 +135,5 @@ rule rpo:
     params:
         settings=arm_settings,
     shell:
-        "python -m pipeline.train.rpo --model {input.model} --pairs {input.pairs} --output {output.model}"
-        " --log {output.log} --settings {params.settings:q} > {log} 2>&1"
+        "python -m pipeline.train.rpo --model {input.model:q} --pairs {input.pairs:q} --output {output.model:q}"
+        " --log {output.log:q} --settings {params.settings:q} > {log:q} 2>&1"

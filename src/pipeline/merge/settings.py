@@ -48,6 +48,8 @@ METHODS = {
     ),
 }
 PER_TENSOR_KEYS = ("t", "weight", "density")
+# Closed ranges of the per-tensor values that have one: SLERP's t interpolates, density is a share kept.
+RANGES = {"t": (0.0, 1.0, "[0, 1]"), "density": (0.0, 1.0, "(0, 1]")}
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,8 @@ def parse_settings(settings: dict[str, Any], n_models: int) -> MergeSettings:
     if n_models < 1:
         raise ValueError("merging needs at least one model besides the base")
     parameters = {k: normalize_setting(k, settings[k]) for k in PER_TENSOR_KEYS if k in settings}
+    for key, value in parameters.items():
+        _check_range(key, value)
     if method == "slerp" and "t" not in parameters:
         raise ValueError("settings: slerp needs 't'")
     model_keys = {"weight", "density"} & spec.keys
@@ -133,7 +137,26 @@ def _scope(where: str, value: Any, allowed: set[str]) -> dict[str, Setting]:
         raise ValueError(
             f"settings {where!r}: expected an object with keys among {sorted(allowed)}, got {value!r}"
         )
-    return {k: normalize_setting(f"{where}.{k}", v) for k, v in value.items()}
+    scoped = {k: normalize_setting(f"{where}.{k}", v) for k, v in value.items()}
+    for key, setting in scoped.items():
+        _check_range(key, setting, f"{where}.{key}")
+    return scoped
+
+
+def _values(setting: Setting) -> list[float]:
+    """Every number of a setting: the number, a gradient's points, each filter's value(s)."""
+    if isinstance(setting, float):
+        return [setting]
+    return [v for item in setting for v in (_values(item["value"]) if isinstance(item, dict) else [item])]
+
+
+def _check_range(key: str, setting: Setting, where: str | None = None) -> None:
+    if key not in RANGES:
+        return
+    low, high, shown = RANGES[key]
+    bad = [v for v in _values(setting) if not (low <= v <= high) or (key == "density" and v == low)]
+    if bad:
+        raise ValueError(f"settings {where or key!r}: {bad[0]!r} is outside {shown}")
 
 
 def _typed(settings: dict[str, Any], key: str, kind: Any, default: Any) -> Any:

@@ -39,49 +39,64 @@ class DatasetSpec:
     max_test: int | None = None
 
 
-def _validate(registry: dict[str, Any]) -> None:
+def _validate(registry: dict[str, Any], origin: str) -> None:
     import jsonschema
     import yaml
 
+    from pipeline.config_check import describe
+
     schema = yaml.safe_load(SCHEMA.read_text(encoding="utf-8"))
     source_schema = yaml.safe_load(SOURCE_SCHEMA.read_text(encoding="utf-8"))
+    names = schema.pop("$defs")
     registry_schema = {
+        "$schema": schema.pop("$schema"),
+        "$defs": names,
         "type": "object",
         "required": ["datasets"],
         "additionalProperties": False,
         "properties": {
-            "datasets": {"type": "object", "additionalProperties": schema, "minProperties": 1},
+            "datasets": {
+                "type": "object",
+                "propertyNames": {"$ref": "#/$defs/name"},
+                "additionalProperties": schema,
+                "minProperties": 1,
+            },
             "sources": {
                 "type": "object",
-                "propertyNames": {"pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$"},
+                "propertyNames": {"$ref": "#/$defs/name"},
                 "additionalProperties": source_schema,
             },
         },
     }
-    try:
-        jsonschema.validate(registry, registry_schema)
-    except jsonschema.ValidationError as err:
-        at = "/".join(str(p) for p in err.absolute_path) or "<root>"
-        raise ValueError(f"dataset registry: at {at}: {err.message}") from None
+    validator = jsonschema.validators.validator_for(registry_schema)(registry_schema)
+    lines = [line for err in validator.iter_errors(registry) for line in describe(err, f"{origin}: key")]
+    if lines:
+        raise ValueError("\n".join(lines))
 
 
-def read_registry(source: str | os.PathLike[str] | dict[str, Any]) -> dict[str, Any]:
-    """A registry (`datasets:` and optional `sources:`) from a YAML file or a dict, schema-checked."""
+def read_registry(
+    source: str | os.PathLike[str] | dict[str, Any], origin: str = "dataset registry"
+) -> dict[str, Any]:
+    """A registry (`datasets:` and optional `sources:`) from a YAML file or a dict (from `origin`),
+    schema-checked."""
     if isinstance(source, dict):
         registry = source
     else:
         import yaml
 
+        origin = f"dataset registry {source}"
         registry = yaml.safe_load(Path(source).read_text(encoding="utf-8"))
         if not isinstance(registry, dict):
             raise ValueError(f"{source}: a dataset registry must be a mapping with key 'datasets'")
-    _validate(registry)
+    _validate(registry, origin)
     return registry
 
 
-def load_registry(source: str | os.PathLike[str] | dict[str, Any]) -> dict[str, DatasetSpec]:
-    """Specs by dataset name from a registry YAML file or an already-loaded dict."""
-    registry = read_registry(source)
+def load_registry(
+    source: str | os.PathLike[str] | dict[str, Any], origin: str = "dataset registry"
+) -> dict[str, DatasetSpec]:
+    """Specs by dataset name from a registry YAML file or an already-loaded dict (from `origin`)."""
+    registry = read_registry(source, origin)
     return {name: spec_from_dict(name, entry) for name, entry in registry["datasets"].items()}
 
 
@@ -187,6 +202,13 @@ def load_documents(
         docs = get_reader(spec.reader)(path, language, reader_options(spec, language))
     except FileNotFoundError as err:
         raise FileNotFoundError(f"dataset {name!r}: data not found at {path} ({DOCS_HINT}): {err}") from None
+    except ValueError:
+        raise  # the reader names the file and line
+    except (TypeError, KeyError, AttributeError, IndexError, UnicodeError, RecursionError, OSError) as err:
+        # a shape no reader check foresaw: still name the dataset and where its data lies
+        raise ValueError(
+            f"dataset {name!r} ({language}): unreadable data under {path}: {type(err).__name__}: {err}"
+        ) from err
     dupes = [i for i, n in Counter(d.id for d in docs).items() if n > 1]
     if dupes:
         raise ValueError(f"dataset {name!r} ({language}): duplicate document id(s) {dupes[:5]} in {path}")

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,19 @@ def newest_complete_checkpoint(state_dir: Path) -> Path | None:
         p for p in state_dir.iterdir() if checkpoint_step(p) is not None and (p / COMPLETE_MARKER).is_file()
     ]
     return max(complete, key=checkpoint_step, default=None)
+
+
+def resume_message(state_dir: Path, resume: Path | None, total_steps: int) -> str:
+    """The job log's line on where this run starts: from scratch, from a checkpoint, or publishing."""
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    if resume is None:
+        return f"[{now}] CPT starts from step 0 of {total_steps}: no complete checkpoint in {state_dir}"
+    step = checkpoint_step(resume)
+    if step is not None and step >= total_steps:
+        return (
+            f"[{now}] CPT resumed from {resume} (step {step} of {total_steps}): publishing without training"
+        )
+    return f"[{now}] CPT resumed from {resume} (step {step} of {total_steps})"
 
 
 def mark_complete(checkpoint: Path) -> None:

@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,12 +39,14 @@ from pipeline.train.checkpoints import (
     newest_complete_checkpoint,
     prepare_state_dir,
     publish,
+    resume_message,
 )
 from pipeline.train.cpt_settings import CptSettings
 from pipeline.train.deepspeed import (
     gradient_accumulation_steps,
     init_deepspeed_process,
     load_deepspeed_config,
+    use_safe_checkpoint_loading,
     world_size,
 )
 from pipeline.train.training_log import write_training_log
@@ -163,6 +166,7 @@ def train(
     if settings.zero_stage is not None:
         ds_config = load_deepspeed_config(settings.zero_stage, deepspeed_config)
         init_deepspeed_process(on_gpu=torch.cuda.is_available())
+        use_safe_checkpoint_loading()
     world = world_size()
     accumulation = gradient_accumulation_steps(
         settings.effective_batch_size, settings.per_device_batch_size, world
@@ -188,6 +192,8 @@ def train(
             blocks_path, plan, state_dir / "datasets", vocab_size if main else None
         )
     resume = newest_complete_checkpoint(state_dir)
+    if main:
+        print(resume_message(state_dir, resume, total_steps), file=sys.stderr, flush=True)
     carried = [model_dir / name for name in CARRIED_FILES if (model_dir / name).is_file()]
 
     if resume is None or checkpoint_step(resume) < total_steps:

@@ -8,6 +8,22 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 PRECISIONS = ("auto", "bf16", "fp32")
+# transformers' SchedulerType values, spelt out so that the workflow checks settings without importing
+# transformers (tests/test_cpt_config.py keeps the two equal).
+SCHEDULERS = (
+    "linear",
+    "cosine",
+    "cosine_with_restarts",
+    "polynomial",
+    "constant",
+    "constant_with_warmup",
+    "inverse_sqrt",
+    "reduce_lr_on_plateau",
+    "cosine_with_min_lr",
+    "cosine_warmup_with_min_lr",
+    "warmup_stable_decay",
+    "greedy",
+)
 
 
 @dataclass(frozen=True)
@@ -38,13 +54,10 @@ class CptSettings:
     keep_state: bool = False
 
     def __post_init__(self) -> None:
-        from transformers import SchedulerType
-
-        schedulers = [s.value for s in SchedulerType]
-        if self.lr_scheduler not in schedulers:
-            self._bad("lr_scheduler", f"must be one of {schedulers}")
-        if not self.lr > 0:
-            self._bad("lr", "must be positive")
+        if self.lr_scheduler not in SCHEDULERS:
+            self._bad("lr_scheduler", f"must be one of {list(SCHEDULERS)}")
+        if isinstance(self.lr, bool) or not isinstance(self.lr, int | float) or not self.lr > 0:
+            self._bad("lr", "must be a positive number")
         if self.warmup_ratio is not None and self.warmup_steps is not None:
             self._bad("warmup_ratio", "and warmup_steps are exclusive: set one")
         if self.warmup_ratio is not None and not 0 <= self.warmup_ratio < 1:

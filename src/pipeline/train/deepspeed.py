@@ -99,3 +99,48 @@ def init_deepspeed_process(on_gpu: bool) -> None:
         import deepspeed
 
         deepspeed.init_distributed(dist_backend="gloo")
+
+
+# Classes of DeepSpeed's own that its ZeRO checkpoints pickle besides tensors and builtins; nothing
+# else may be unpickled from a resumed state folder.
+CHECKPOINT_CLASSES = (
+    "deepspeed.runtime.fp16.loss_scaler.LossScaler",
+    "deepspeed.runtime.fp16.loss_scaler.DynamicLossScaler",
+    "deepspeed.runtime.zero.config.ZeroStageEnum",
+    "deepspeed.utils.tensor_fragment.fragment_address",
+)
+
+
+def load_weights_only(path: str | os.PathLike[str], map_location: Any = None) -> Any:
+    """`torch.load(weights_only=True)` with DeepSpeed's checkpoint classes allowed: a state file that
+    holds anything else (code to run) is refused, naming the file."""
+    import importlib
+    import pickle
+
+    import torch
+
+    allowed = [
+        getattr(importlib.import_module(name.rsplit(".", 1)[0]), name.rsplit(".", 1)[1])
+        for name in CHECKPOINT_CLASSES
+    ]
+    with torch.serialization.safe_globals(allowed):
+        try:
+            return torch.load(path, map_location=map_location, weights_only=True)
+        except pickle.UnpicklingError as err:
+            reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+            raise RuntimeError(
+                f"{path}: refused to load resumable state holding more than tensors and DeepSpeed's "
+                f"checkpoint classes ({reason}); see docs/training.md on the state folder"
+            ) from None
+
+
+def use_safe_checkpoint_loading() -> None:
+    """Make DeepSpeed resume through `load_weights_only`: its `TorchCheckpointEngine.load` unpickles
+    with `weights_only=False`, so anyone able to write the state folder would run code at the next
+    resume. (The Trainer's own state files already load with `weights_only=True`.)"""
+    from deepspeed.runtime.checkpoint_engine.torch_checkpoint_engine import TorchCheckpointEngine
+
+    def load(self: Any, path: str, map_location: Any = None) -> Any:
+        return load_weights_only(path, map_location)
+
+    TorchCheckpointEngine.load = load

@@ -7,6 +7,12 @@ One node runs ``torchrun --standalone``. Several nodes run one torchrun per node
 step, because the Snakemake SLURM job-step helper strips most ``SLURM_*`` variables from
 the job's own environment. The process group backend is chosen by the training process
 (NCCL on GPUs, gloo on CPUs).
+
+No training process outlives the job (see pipeline.train.lifetime): the launcher becomes torchrun
+in Snakemake's process group, and dies with the job's shell; torchrun starts its workers in
+sessions of their own, so each worker runs under `pipeline.train.lifetime`, which has the kernel
+signal it when its torchrun agent dies. SIGTERM (Snakemake cancelling the job) reaches torchrun,
+which forwards it to the workers.
 """
 
 from __future__ import annotations
@@ -19,7 +25,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
+from pipeline.train.lifetime import die_with_parent
+
 DEFAULT_PORT = 29500
+WORKER_WRAPPER = "pipeline.train.lifetime"
 
 
 def torchrun_executable() -> str:
@@ -54,7 +63,7 @@ def build_launch_command(
     runner = shlex.quote(torchrun or torchrun_executable())
     # "-m --": torchrun's argparse would otherwise claim script options that abbreviate its own
     # (e.g. the training CLI's --log is ambiguous with --log-dir / --logs-specs).
-    target = shlex.join(["-m", "--", module, *args])
+    target = shlex.join(["-m", "--", WORKER_WRAPPER, module, *args])
     if nodes == 1:
         return f"{runner} --standalone --nnodes 1 --nproc_per_node {procs_per_node} {target}"
     step = (
@@ -98,6 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(line, file=sys.stdout if args.dry_run else sys.stderr, flush=True)
     if not args.dry_run:
+        die_with_parent()
         os.execvp("bash", ["bash", "-c", line])
 
 

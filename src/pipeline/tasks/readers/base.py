@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,3 +70,59 @@ def require(pairs: list[tuple[str, Path]], root: Path, language: str) -> list[tu
     if not pairs:
         raise FileNotFoundError(f"no data for language {language!r} under {root}")
     return pairs
+
+
+BOM = "\ufeff"
+
+
+def read_text(path: str | os.PathLike[str], keep_bom: bool = False) -> str:
+    """A UTF-8 file's text as stored (line ends kept, a byte-order mark dropped unless `keep_bom`);
+    bytes that are not UTF-8 raise ValueError naming the file, line and byte offset."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8" if keep_bom else "utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        bad = data[err.start : err.end]
+        raise ValueError(
+            f"{where(path, line)}: not UTF-8 (byte {err.start} of the file is {bad!r})"
+        ) from None
+
+
+def read_lines(path: str | os.PathLike[str]) -> list[str]:
+    """The lines of a UTF-8 file (see `read_text`), line ends removed."""
+    return read_text(path).splitlines()
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise ValueError(f"duplicate key(s) {repeated[:5]}")
+    return dict(pairs)
+
+
+def load_json(text: str, at: str) -> Any:
+    """Parse JSON read from `at` (a file name); a syntax error, a repeated key in an object or
+    nesting too deep for Python raises ValueError naming `at` and the line."""
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{at}:{err.lineno}: invalid JSON ({err.msg})") from None
+    except RecursionError:
+        raise ValueError(f"{at}: JSON nested too deeply to read") from None
+    except ValueError as err:
+        raise ValueError(f"{at}: {err}") from None
+
+
+def nonempty(records: Sized, path: str | os.PathLike[str], what: str = "records") -> None:
+    """Fail on a split file or folder without any record (an empty or truncated download)."""
+    if not len(records):
+        raise ValueError(f"{path}: no {what} (empty split)")
+
+
+def record_of(value: Any, at: str) -> dict[str, Any]:
+    """`value` if it is a JSON object (a mapping), else ValueError naming `at`."""
+    if not isinstance(value, dict):
+        raise ValueError(f"{at}: expected a JSON object, got {type(value).__name__}")
+    return value

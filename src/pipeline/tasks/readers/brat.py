@@ -10,7 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pipeline.tasks.readers.base import Document, require, span, split_dirs, where
+from pipeline.tasks.readers.base import (
+    BOM,
+    Document,
+    nonempty,
+    read_lines,
+    read_text,
+    require,
+    span,
+    split_dirs,
+    where,
+)
 
 DEFAULT_SPLITS = {"train": "train", "dev": "dev", "test": "test"}
 
@@ -21,14 +31,15 @@ def parse_ann(ann_path: Path, text: str) -> tuple[list[dict[str, Any]], list[dic
 
     entities: dict[str, dict[str, Any]] = {}
     relations = []
-    with open(ann_path, encoding="utf-8", newline="") as f:
-        lines = f.read().splitlines()
+    lines = read_lines(ann_path)
     for lineno, line in enumerate(lines, start=1):
         if not line.strip() or line[0] in "#AMN*E":  # notes, attributes, normalisations, equivalences, events
             continue
         try:
             if line[0] == "T":
                 ent = loads_brat_entity(line)
+                if ent.id in entities:
+                    raise ValueError(f"entity id {ent.id} is defined twice")
                 start, end = ent.total_span
                 if not 0 <= start < end <= len(text):
                     raise ValueError(f"offsets {start}-{end} outside the text (length {len(text)})")
@@ -49,12 +60,14 @@ def parse_ann(ann_path: Path, text: str) -> tuple[list[dict[str, Any]], list[dic
 
 
 def read_document(txt_path: Path, language: str, split: str) -> Document:
-    with open(txt_path, encoding="utf-8", newline="") as f:
-        text = f.read()
+    text = read_text(txt_path, keep_bom=True)  # BRAT offsets count a byte-order mark as a character
     ann_path = txt_path.with_suffix(".ann")
     if not ann_path.exists():
         raise ValueError(f"{txt_path}: no annotation file {ann_path.name} beside it")
     entities, relations = parse_ann(ann_path, text)
+    if text.startswith(BOM):
+        text, shift = text[1:], 1
+        entities = [{**e, "start": max(e["start"] - shift, 0), "end": e["end"] - shift} for e in entities]
     by_id = {e["id"]: {k: v for k, v in e.items() if k != "id"} for e in entities}
     gold = {
         "entities": sorted(by_id.values(), key=lambda s: (s["start"], s["end"], s["label"])),
@@ -69,5 +82,7 @@ def read(root: Path, language: str, options: dict[str, Any]) -> list[Document]:
     """Every `.txt`/`.ann` pair in each split folder (`options.splits`: split → folder pattern)."""
     docs = []
     for split, folder in require(split_dirs(root, language, options, DEFAULT_SPLITS), root, language):
-        docs.extend(read_document(p, language, split) for p in sorted(folder.glob("*.txt")))
+        paths = sorted(folder.glob("*.txt"))
+        nonempty(paths, folder, "documents (*.txt)")
+        docs.extend(read_document(p, language, split) for p in paths)
     return docs

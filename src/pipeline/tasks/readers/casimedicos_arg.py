@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pipeline.tasks.readers.base import Document, require, split_dirs, where
+from pipeline.tasks.readers.base import Document, nonempty, read_lines, require, split_dirs, where
 from pipeline.tasks.readers.iob import build, check_tag
 
 DEFAULT_SPLITS = {s: f"{{LANG}}/{s}.tsv" for s in ("train", "dev", "test")}
@@ -27,8 +27,7 @@ def cases(path: Path) -> list[list[list[tuple[str, str]]]]:
             found[-1].append(list(sentence))
             sentence.clear()
 
-    with open(path, encoding="utf-8", newline="") as f:
-        lines = f.read().splitlines()
+    lines = read_lines(path)
     for lineno, line in enumerate(lines, start=1):
         at = where(path, lineno)
         if not line.strip():
@@ -45,6 +44,7 @@ def cases(path: Path) -> list[list[list[tuple[str, str]]]]:
             raise ValueError(f"{at}: tokens before the first case header 'QUESTION TYPE:'")
         sentence.append((token, tag))
     close()
+    nonempty(found, path, "cases")
     return found
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.io import iter_jsonl
-from pipeline.tasks.readers.base import SPLITS, UNSPLIT, Document, require, split_dirs
+from pipeline.tasks.readers.base import SPLITS, UNSPLIT, Document, nonempty, require, split_dirs
 from pipeline.tasks.readers.mcq import field
 
 DEFAULT_SPLITS = {s: f"{{lang}}/{s}.jsonl" for s in SPLITS}
@@ -25,7 +25,9 @@ def read(root: Path, language: str, options: dict[str, Any]) -> list[Document]:
     )
     docs = []
     for file_split, path in files:
-        for lineno, rec in iter_jsonl(path):
+        records = list(iter_jsonl(path))
+        nonempty(records, path, "records")
+        for lineno, rec in records:
             at = f"{path}:{lineno}"
             text, items = field(rec, "text", at), field(rec, "items", at)
             if not isinstance(text, str) or not isinstance(items, dict):

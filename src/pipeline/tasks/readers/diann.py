@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pipeline.tasks.readers.base import Document, require, span, split_dirs, where
+from pipeline.tasks.readers.base import Document, nonempty, read_text, require, span, split_dirs, where
 
 TAG = re.compile(r"<(/?)(dis|neg|scp)>")
 DEFAULT_SPLITS = {
@@ -47,8 +47,10 @@ def read(root: Path, language: str, options: dict[str, Any]) -> list[Document]:
     tags = set(options.get("tags", ["dis"]))
     docs = []
     for split, folder in require(split_dirs(root, language, options, DEFAULT_SPLITS), root, language):
-        for path in sorted(folder.glob("*.txt")):
-            text, entities = untag(path.read_text(encoding="utf-8"), path, tags)
+        paths = sorted(folder.glob("*.txt"))
+        nonempty(paths, folder, "abstracts (*.txt)")
+        for path in paths:
+            text, entities = untag(read_text(path), path, tags)
             docs.append(
                 Document(path.stem, language, split, text, {"entities": entities}, {"source": str(path)})
             )

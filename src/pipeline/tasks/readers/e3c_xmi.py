@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pipeline.tasks.readers.base import LANGUAGE_NAMES, Document, layout, span, where
+from pipeline.tasks.readers.base import LANGUAGE_NAMES, Document, layout, nonempty, read_lines, span, where
 
 CUSTOM = "http:///webanno/custom.ecore"
 CAS = "http:///uima/cas.ecore"
@@ -27,7 +27,7 @@ RELATION = "HAS_RESULT"
 def train_ids(split_file: Path, language: str) -> set[str]:
     """Training document ids of one language in the official split file (others are test)."""
     name = LANGUAGE_NAMES[language].upper()
-    lines = split_file.read_text(encoding="utf-8").splitlines()
+    lines = read_lines(split_file)
     for i, line in enumerate(lines):
         if line.strip() == name:
             following = next((x for x in lines[i + 1 :] if x.strip()), "")
@@ -86,7 +86,9 @@ def read(root: Path, language: str, options: dict[str, Any]) -> list[Document]:
         raise FileNotFoundError(f"no layer-1 folder {folder}")
     train = train_ids(root / opts["split_file"], language)
     docs = []
-    for path in sorted(folder.glob("*.xml")):
+    paths = sorted(folder.glob("*.xml"))
+    nonempty(paths, folder, "documents (*.xml)")
+    for path in paths:
         text, gold = parse_xmi(path, opts["entity_types"])
         split = "train" if path.stem in train else "test"
         docs.append(Document(path.stem, language, split, text, gold, {"source": str(path)}))

@@ -12,7 +12,16 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pipeline.tasks.readers.base import Document, require, span, split_dirs, where
+from pipeline.tasks.readers.base import (
+    Document,
+    nonempty,
+    read_lines,
+    read_text,
+    require,
+    span,
+    split_dirs,
+    where,
+)
 
 CONCEPT = re.compile(r'^c="(.*)" (\d+):(\d+) (\d+):(\d+)$')
 DEFAULT_SPLITS = {"train": "train", "dev": "dev", "test": "test"}
@@ -49,10 +58,10 @@ def attributes(line: str, at: str) -> list[str]:
 
 
 def read_document(txt: Path, con: Path, rel: Path | None, language: str, split: str) -> Document:
-    text = txt.read_text(encoding="utf-8")
+    text = read_text(txt)
     tokens = token_offsets(text)
     entities = []
-    for lineno, line in enumerate(con.read_text(encoding="utf-8").splitlines(), start=1):
+    for lineno, line in enumerate(read_lines(con), start=1):
         if line.strip():
             at = where(con, lineno)
             c, t = attributes(line, at)
@@ -61,7 +70,7 @@ def read_document(txt: Path, con: Path, rel: Path | None, language: str, split: 
                 raise ValueError(f'{at}: bad type {t!r} (expected t="problem|treatment|test")')
             entities.append(concept(c, text, tokens, label.group(1), at))
     relations = []
-    lines = rel.read_text(encoding="utf-8").splitlines() if rel and rel.exists() else []
+    lines = read_lines(rel) if rel and rel.exists() else []
     for lineno, line in enumerate(lines, start=1):
         if line.strip():
             at = where(rel, lineno)
@@ -84,7 +93,9 @@ def read(root: Path, language: str, options: dict[str, Any]) -> list[Document]:
     sub = {k: options.get(f"{k}_dir", k) for k in ("txt", "concept", "rel")}
     docs = []
     for split, folder in require(split_dirs(root, language, options, DEFAULT_SPLITS), root, language):
-        for txt in sorted((folder / sub["txt"]).glob("*.txt")):
+        paths = sorted((folder / sub["txt"]).glob("*.txt"))
+        nonempty(paths, folder / sub["txt"], "documents (*.txt)")
+        for txt in paths:
             con = folder / sub["concept"] / f"{txt.stem}.con"
             if not con.exists():
                 raise ValueError(f"{txt}: no concept file {con}")

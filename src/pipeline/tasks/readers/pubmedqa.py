@@ -5,23 +5,21 @@ with its abstract contexts; the ground-truth pmids are the test split, the rest 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from pipeline.tasks.readers.base import Document
+from pipeline.tasks.readers.base import Document, load_json, nonempty, read_text
 from pipeline.tasks.readers.mcq import field, question
 
 CHOICES = ["yes", "no", "maybe"]
 
 
 def _load(path: Path) -> dict[str, Any]:
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from err
+    """A JSON object keyed by pmid; a pmid given twice is an error (JSON would keep the last)."""
+    obj = load_json(read_text(path), str(path))
     if not isinstance(obj, dict):
         raise ValueError(f"{path}: expected a JSON object keyed by pmid")
+    nonempty(obj, path, "pmids")
     return obj
 
 
@@ -39,7 +37,10 @@ def read(root: Path, language: str, options: dict[str, Any]) -> list[Document]:
             raise ValueError(f"{at}: final_decision {label!r} is not one of {CHOICES}")
         if pmid in truth and truth[pmid] != label:
             raise ValueError(f"{at}: test label {truth[pmid]!r} differs from final_decision {label!r}")
-        context = "\n".join(field(rec, "CONTEXTS", at))
+        contexts = field(rec, "CONTEXTS", at)
+        if not isinstance(contexts, list) or not all(isinstance(c, str) for c in contexts):
+            raise ValueError(f"{at}: CONTEXTS must be a list of strings, got {type(contexts).__name__}")
+        context = "\n".join(contexts)
         split = "test" if pmid in truth else "train"
         meta = {"long_answer": rec.get("LONG_ANSWER")}
         docs.append(

@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from pipeline.tasks.readers.base import Document, require, span, split_dirs, where
+from pipeline.tasks.readers.base import Document, nonempty, read_lines, require, span, split_dirs, where
 
 DEFAULT_SPLITS = {
     "train": "CDR_TrainingSet.PubTator.txt",
@@ -47,34 +47,33 @@ def parse(path: Path) -> list[tuple[str, str, list[dict[str, Any]], list[list[st
         mentions.clear()
         relations.clear()
 
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            line = line.rstrip("\n")
-            if not line.strip():
-                close()
-                continue
-            head, sep, rest = line.partition("|")
-            if sep and rest[:2] in ("t|", "a|") and "\t" not in head:
-                if pmid is not None and head != pmid:
-                    raise ValueError(
-                        f"{where(path, lineno)}: pmid {head} inside document {pmid} (missing blank line?)"
-                    )
-                pmid = head
-                if rest[0] == "t":
-                    title = rest[2:]
-                else:
-                    abstract = rest[2:]
-                continue
-            cols = line.split("\t")
-            if pmid is None or cols[0] != pmid:
-                raise ValueError(f"{where(path, lineno)}: annotation outside its document: {line!r}")
-            if len(cols) >= 6 and cols[1].isdigit() and cols[2].isdigit():
-                mentions.append((lineno, cols))
-            elif len(cols) == 4:
-                relations.append(cols[1:])
+    for lineno, line in enumerate(read_lines(path), start=1):
+        if not line.strip():
+            close()
+            continue
+        head, sep, rest = line.partition("|")
+        if sep and rest[:2] in ("t|", "a|") and "\t" not in head:
+            if pmid is not None and head != pmid:
+                raise ValueError(
+                    f"{where(path, lineno)}: pmid {head} inside document {pmid} (missing blank line?)"
+                )
+            pmid = head
+            if rest[0] == "t":
+                title = rest[2:]
             else:
-                raise ValueError(f"{where(path, lineno)}: not a PubTator mention or relation line: {line!r}")
+                abstract = rest[2:]
+            continue
+        cols = line.split("\t")
+        if pmid is None or cols[0] != pmid:
+            raise ValueError(f"{where(path, lineno)}: annotation outside its document: {line!r}")
+        if len(cols) >= 6 and cols[1].isdigit() and cols[2].isdigit():
+            mentions.append((lineno, cols))
+        elif len(cols) == 4:
+            relations.append(cols[1:])
+        else:
+            raise ValueError(f"{where(path, lineno)}: not a PubTator mention or relation line: {line!r}")
     close()
+    nonempty(docs, path, "documents")
     return docs
 
 

@@ -15,6 +15,7 @@ A `language` column, where present, wins over the `language` argument.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.io import read_jsonl
+from pipeline.tasks.readers.base import nonempty, read_text
 
 CSV_FIELDS = {"question": "original_question_en", "reasoning": "complex_cot", "answer": "response"}
 JSONL_FIELDS = {"question": "Question", "reasoning": "Complex_CoT", "answer": "Response"}
@@ -36,8 +38,8 @@ REQUIRED = ("question", "reasoning", "answer")
 
 
 def _csv_rows(path: Path, columns: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        reader = csv.DictReader(f)
+    reader = csv.DictReader(io.StringIO(read_text(path), newline=""), strict=True)
+    try:
         header = reader.fieldnames or []
         absent = [col for col in columns if col not in header]
         if absent:
@@ -47,11 +49,13 @@ def _csv_rows(path: Path, columns: list[str]) -> Iterator[tuple[str, dict[str, A
             if None in row or None in row.values():
                 raise ValueError(f"{at}: row has {len(header)} columns expected, got a different count")
             yield at, row
+    except csv.Error as err:
+        raise ValueError(f"{path}:{reader.line_num}: broken CSV ({err})") from None
 
 
 def _json_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
+        obj = json.loads(read_text(path))
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}:{err.lineno}: not JSON ({err.msg})") from None
     if isinstance(obj, dict):
@@ -102,4 +106,5 @@ def read_traces(
                 "answer": values["answer"].strip(),
             }
         )
+    nonempty(traces, path, "traces")
     return traces

@@ -1,0 +1,223 @@
+"""The whole config checked before any job runs, every error naming its config key.
+
+Three layers, all at DAG time and torch-free:
+
+1. the schema (workflow/schemas/config.schema.yaml): names, types, value ranges and unknown keys
+   of every section, stage settings included;
+2. each trained or merged arm's effective settings (method defaults, size class, arm) through the
+   stage's own parser, which knows the rules between keys (e.g. `max_steps` and `epochs` are exclusive);
+3. cross-references: arms, mixes, traces, corpora, sources, registry datasets, log-likelihood subjects.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipeline.grid import Grid
+
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+NAME_RULE = "letters, digits and . _ @ + - only, starting with a letter or digit"
+MAX_REPORTED = 20
+# What each method's arm keys mean; a key of another method is a mistake, not an option.
+ARM_KEYS = {"cpt": {"corpus"}, "sft": {"mix"}, "checkpoint": {"step"}}
+
+
+class ConfigError(ValueError):
+    """A config that cannot run; the message names every offending key."""
+
+
+def key_path(parts: Iterable[Any]) -> str:
+    """`['arms', 'it', 'settings', 'lr']` as `arms.it.settings.lr` (list indices as `[i]`)."""
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            part = str(part)
+            shown = part if re.fullmatch(r"[A-Za-z0-9_@+-][A-Za-z0-9._@+-]*", part) else repr(part)
+            text += f".{shown}" if text else shown
+    return text or "<top level>"
+
+
+@cache
+def _validator() -> Any:
+    import jsonschema
+    import yaml
+
+    schema = yaml.safe_load(SCHEMA.read_text(encoding="utf-8"))
+    return jsonschema.validators.validator_for(schema)(schema)
+
+
+def _unexpected(message: str) -> list[str]:
+    """The keys a jsonschema '... (x, y were unexpected)' message names."""
+    inside = re.search(r"\((.*) (?:was|were) unexpected\)", message)
+    return re.findall(r"'((?:[^'\\]|\\.)*)'", inside.group(1)) if inside else []
+
+
+def describe(error: Any, root: str = "config key") -> list[str]:
+    """One line per offending key of a jsonschema error."""
+    path = list(error.absolute_path)
+    if error.validator in ("additionalProperties", "unevaluatedProperties"):
+        keys = _unexpected(error.message)
+        if keys:
+            return [f"{root} {key_path([*path, key])}: unknown key" for key in keys]
+    if "propertyNames" in error.relative_schema_path:
+        return [f"{root} {key_path([*path, error.instance])}: not a valid name ({NAME_RULE})"]
+    if error.validator == "pattern" and error.validator_value.startswith("^[A-Za-z0-9]["):
+        return [f"{root} {key_path(path)}: {error.instance!r} is not a valid name ({NAME_RULE})"]
+    return [f"{root} {key_path(path)}: {error.message}"]
+
+
+def schema_errors(config: Any) -> list[str]:
+    """Every schema violation of `config`, one line each, in key order."""
+    lines: list[str] = []
+    for error in sorted(_validator().iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path]):
+        lines.extend(describe(error))
+    return lines
+
+
+def raise_errors(lines: list[str]) -> None:
+    if lines:
+        more = f"\n... and {len(lines) - MAX_REPORTED} more" if len(lines) > MAX_REPORTED else ""
+        raise ConfigError("invalid config:\n" + "\n".join(lines[:MAX_REPORTED]) + more)
+
+
+def check_schema(config: Any) -> None:
+    """Raise ConfigError listing every schema violation of `config`."""
+    raise_errors(schema_errors(config))
+
+
+# -- effective stage settings ------------------------------------------------------------------
+def _stage_error(grid: Grid, arm: str, model: str | None) -> str | None:
+    """The stage parser's complaint about the effective settings of `arm` (for `model`'s size)."""
+    method = grid.arms[arm].method
+    settings = grid.settings(arm, model)
+    try:
+        if method == "cpt":
+            from pipeline.train.cpt_settings import CptSettings
+
+            CptSettings(**{k: v for k, v in settings.items() if k != "cpu_processes"})
+        elif method == "merge":
+            from pipeline.merge.settings import parse_settings
+
+            parse_settings(settings, n_models=1)
+        elif (
+            method == "rpo"
+            and "lora" in settings
+            and settings["lora"] is None
+            and settings.get("quantization")
+        ):
+            return "quantization (QLoRA) trains a LoRA adapter: it needs lora settings, not lora: null"
+    except (ValueError, TypeError) as err:
+        return str(err)
+    return None
+
+
+def settings_errors(grid: Grid) -> list[str]:
+    """Each trained or merged arm's effective settings, through its stage's own parser."""
+    sizes = {grid.config["models"][m].get("size") for m in grid.models}
+    models_by_size = {
+        s: next(m for m in grid.models if grid.config["models"][m].get("size") == s) for s in sizes
+    }
+    lines = []
+    for arm in grid.arms.values():
+        if arm.method not in ("cpt", "merge", "rpo"):
+            continue  # sft: the schema holds its every rule
+        for size, model in sorted(models_by_size.items(), key=lambda kv: str(kv[0])):
+            error = _stage_error(grid, arm.name, model)
+            if error:
+                size_note = f" for model size {size!r}" if size is not None and len(sizes) > 1 else ""
+                defaults = f" (over training.{arm.method}{size_note})" if arm.method != "merge" else ""
+                lines.append(f"config key arms.{key_path([arm.name])}.settings{defaults}: {error}")
+                break
+    return lines
+
+
+# -- cross-references --------------------------------------------------------------------------
+def _unknown(where: str, names: Iterable[str], known: Iterable[str], what: str) -> list[str]:
+    known = list(known)
+    return [
+        f"config key {where}: unknown {what} {name!r} (known: {', '.join(known) or 'none'})"
+        for name in names
+        if name not in known
+    ]
+
+
+def loglik_subjects(grid: Grid) -> set[str] | None:
+    """Every subject the log-likelihood datasets can have (an item's own subject, else its dataset's
+    name with '_' for '-'), or None when the data decides (an MMLU folder without `subjects` option)."""
+    subjects = {name.replace("-", "_") for name in grid.loglik_datasets}
+    for name in grid.loglik_datasets:
+        spec = grid.registry[name]
+        if spec.reader == "mmlu_csv":
+            per_language = [(o or {}).get("subjects") for o in (spec.options.get("languages") or {}).values()]
+            if spec.options.get("subjects") is None and (not per_language or None in per_language):
+                return None
+            subjects.update(
+                s for group in [spec.options.get("subjects"), *per_language] if group for s in group
+            )
+    return subjects
+
+
+def reference_errors(grid: Grid) -> list[str]:
+    """Names that point at nothing: datasets, arms, traces, sources, log-likelihood subjects."""
+    config, registry = grid.config, list(grid.registry)
+    lines = _unknown("evaluate_datasets", config.get("evaluate_datasets") or [], registry, "dataset")
+    lines += _unknown(
+        "training.preferences.datasets",
+        (config.get("training", {}).get("preferences") or {}).get("datasets") or [],
+        registry,
+        "dataset",
+    )
+    reference = (config.get("scoring") or {}).get("reference_arm")
+    if reference is not None:
+        lines += _unknown("scoring.reference_arm", [reference], grid.arms, "arm")
+    for mix, spec in (config.get("mixes") or {}).items():
+        lines += _unknown(
+            f"mixes.{key_path([mix])}.traces", spec.get("traces", []), config.get("traces") or {}, "traces"
+        )
+    sources = config["corpus"]["sources"]
+    for corpus, spec in config["corpus"]["corpora"].items():
+        lines += _unknown(f"corpus.corpora.{key_path([corpus])}.sources", spec["sources"], sources, "source")
+    for arm in grid.arms.values():
+        for method, keys in ARM_KEYS.items():
+            for key in sorted(keys & set(arm.spec)) if arm.method != method else []:
+                lines.append(
+                    f"config key arms.{key_path([arm.name, key])}: applies to {method} arms, not {arm.method}"
+                )
+    for section in ("loglik", "stability", "training.preferences"):
+        chosen = config
+        for part in section.split("."):
+            chosen = chosen.get(part) or {}
+        for name in chosen.get("datasets") or []:
+            if name in grid.registry and grid.registry[name].task != "qa":
+                lines.append(
+                    f"config key {section}.datasets: {name!r} is a {grid.registry[name].task} dataset, not qa"
+                )
+    groups = (config.get("loglik") or {}).get("groups") or {}
+    subjects = loglik_subjects(grid)
+    if subjects is not None:
+        for group, chosen in groups.items():
+            lines += _unknown(f"loglik.groups.{group}", chosen or [], sorted(subjects), "subject")
+    return lines
+
+
+def check_grid(grid: Grid) -> None:
+    """Raise ConfigError naming every key whose settings or references are wrong."""
+    raise_errors(reference_errors(grid) + settings_errors(grid))
+
+
+def check_resource_rules(config: dict[str, Any], rules: Iterable[str]) -> None:
+    """`resources.rules` and `resources.sizes.<size>` name rules of the workflow (a typo would
+    silently leave that rule with the default resources)."""
+    section = config.get("resources") or {}
+    known = sorted(rules)
+    lines = _unknown("resources.rules", section.get("rules") or {}, known, "rule")
+    for size, by_rule in (section.get("sizes") or {}).items():
+        lines += _unknown(f"resources.sizes.{key_path([size])}", by_rule or {}, known, "rule")
+    raise_errors(lines)
