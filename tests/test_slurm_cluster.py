@@ -22,7 +22,7 @@ import yaml
 from conftest import REPO
 from pipeline.grid import load_grid
 from pipeline.resources import job_shape
-from test_cpt_train import BLOCK_SIZE, cpt_args, cpt_inputs  # noqa: F401 (cpt_inputs is a fixture)
+from test_cpt_train import BLOCK_SIZE, cpt_args, cpt_inputs  # noqa: F401 (the fixture, by name)
 
 pytestmark = pytest.mark.e2e
 
@@ -64,10 +64,13 @@ def slurm_cluster(tmp_path_factory):
         assert started.returncode == 0, started.stderr
         yield folder
     finally:
-        logs = sorted((folder / "log").glob("*.log")) if folder.exists() else []
+        for log in sorted(folder.glob("log/*.log")):  # shown by pytest where a test failed
+            print(f"--- {log.name} (last lines)", *log.read_text().splitlines()[-30:], sep="\n")
         stopped = run(str(SCRIPT), "stop", env=env, timeout=120)
         assert stopped.returncode == 0, stopped.stderr
-        assert not folder.exists() and not Path("/etc/slurm/slurm.conf").is_symlink(), logs
+        link = Path("/etc/slurm/slurm.conf")
+        assert not folder.exists()
+        assert not (link.is_symlink() and link.readlink() == folder / "slurm.conf")
 
 
 def show_jobs() -> dict[str, dict[str, str]]:
@@ -183,7 +186,8 @@ def complete_checkpoints(state: Path) -> list[int]:
     return sorted(int(p.parent.name.split("-")[1]) for p in state.glob("checkpoint-*/medadapt_complete"))
 
 
-def test_two_task_cpt_trains_across_ranks_and_resumes_after_scancel(slurm_cluster, cpt_inputs, tmp_path):
+def test_two_task_cpt_trains_across_ranks_and_resumes_after_scancel(slurm_cluster, request, tmp_path):
+    inputs = request.getfixturevalue("cpt_inputs")  # tiny model + blocks, as in test_cpt_train.py
     settings = {
         "zero_stage": 2,
         "lr": 1e-3,
@@ -197,7 +201,7 @@ def test_two_task_cpt_trains_across_ranks_and_resumes_after_scancel(slurm_cluste
         *(sys.executable, "-m", "pipeline.train.launch", "--cluster", "slurm", "--nodes", "1"),
         *("--tasks-per-node", "2", "--procs-per-node", "1", "--cpus-per-node", "1"),
         *("--port", str(free_port_pair()), "--", "pipeline.train.cpt"),
-        *cpt_args(cpt_inputs, tmp_path, settings),
+        *cpt_args(inputs, tmp_path, settings),
     ]
     log = tmp_path / "slurm-%j.log"
     # The batch script strips SLURM_* as the Snakemake job step does before the rule's command,
