@@ -15,6 +15,7 @@
 # (20000), MEDADAPT_SLURM_PORT (6817; slurmd listens on PORT+1). Needs root: slurmd starts jobs
 # as their owner, and installing uses apt-get (Debian/Ubuntu).
 set -euo pipefail
+export PATH=$PATH:/usr/sbin:/sbin # slurmctld, slurmd, munged
 
 DIR=${MEDADAPT_SLURM_DIR:-${TMPDIR:-/tmp}/medadapt-slurm}
 CPUS=${MEDADAPT_SLURM_CPUS:-2}
@@ -44,8 +45,10 @@ install_if_missing() {
     [ "$(id -u)" -eq 0 ] || cannot "${missing[*]} not installed and not root: install them with apt-get as root"
     command -v apt-get >/dev/null || cannot "${missing[*]} not installed and no apt-get here (Debian/Ubuntu only)"
     echo "local-cluster: installing ${missing[*]} (apt-get)" >&2
-    apt-get update -qq >&2 || cannot "apt-get update failed (no Debian package registry reachable?)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurm-wlm munge >&2 ||
+    local wait_lock=(-o DPkg::Lock::Timeout=300) # another apt-get may be running
+    apt-get "${wait_lock[@]}" update -qq >&2 || cannot "apt-get update failed (no Debian package registry reachable?)"
+    DEBIAN_FRONTEND=noninteractive apt-get "${wait_lock[@]}" install -y -qq --no-install-recommends \
+        slurm-wlm munge >&2 ||
         cannot "apt-get install slurm-wlm munge failed"
 }
 

@@ -193,7 +193,7 @@ def test_two_task_cpt_trains_across_ranks_and_resumes_after_scancel(slurm_cluste
         "lr": 1e-3,
         "effective_batch_size": 8,
         "per_device_batch_size": 2,
-        "max_steps": 10,
+        "max_steps": 12,
         "save_steps": 2,
         "keep_checkpoints": [4],
     }
