@@ -55,7 +55,12 @@ def slurm_cluster(tmp_path_factory):
     """Start the one-node cluster (installing SLURM if needed); always stop it afterwards."""
     if os.geteuid() != 0:
         pytest.skip("a local SLURM cluster needs root (slurmd starts jobs as their owner)")
+    link = Path("/etc/slurm/slurm.conf")
     folder = tmp_path_factory.mktemp("slurm") / "cluster"
+    stale = link.readlink().parent if link.is_symlink() else None
+    if stale and stale.name == "cluster" and re.fullmatch(r"slurm\d*", stale.parent.name):
+        # Left running by an earlier test session that was killed: stop it, or every later run skips.
+        run(str(SCRIPT), "stop", env={**os.environ, "MEDADAPT_SLURM_DIR": str(stale)})
     env = {**os.environ, "MEDADAPT_SLURM_DIR": str(folder), "MEDADAPT_SLURM_PORT": str(free_port_pair())}
     started = run(str(SCRIPT), "start", env=env, timeout=600)
     try:
@@ -68,7 +73,6 @@ def slurm_cluster(tmp_path_factory):
             print(f"--- {log.name} (last lines)", *log.read_text().splitlines()[-30:], sep="\n")
         stopped = run(str(SCRIPT), "stop", env=env, timeout=120)
         assert stopped.returncode == 0, stopped.stderr
-        link = Path("/etc/slurm/slurm.conf")
         assert not folder.exists()
         assert not (link.is_symlink() and link.readlink() == folder / "slurm.conf")
 
