@@ -91,11 +91,32 @@ def test_slurm_command_expands_inside_the_step(tmp_path):
     assert (tmp_path / "rec.srun").read_text().startswith("--nodes 2 --ntasks-per-node 1")
 
 
+def test_tasks_per_node_run_several_torchruns_per_node():
+    """2 srun tasks on one node: the multi-node wiring with 2 rendezvous members (the real run is in
+    test_slurm_cluster.py); one task per node and one node is the standalone launch."""
+    command = build_launch_command(
+        "pipeline.train.cpt", CPT_ARGS, 1, 1, "slurm", tasks_per_node=2, cpus_per_node=1, torchrun="torchrun"
+    )
+    outer = shlex.split(command)
+    assert outer[:-3] == [
+        *("srun", "--nodes", "1", "--ntasks-per-node", "2", "--kill-on-bad-exit=1", "--cpus-per-task", "1")
+    ]
+    run = shlex.split(outer[-1].partition(" && ")[2])
+    assert run[:9] == [
+        *("exec", "torchrun", "--nnodes", "2", "--nproc_per_node", "1", "--rdzv_backend", "c10d"),
+        "--rdzv_endpoint",
+    ]
+    single = build_launch_command("m", [], 1, 2, "slurm", torchrun="torchrun")
+    assert single.startswith("torchrun --standalone --nnodes 1 --nproc_per_node 2")
+
+
 def test_bad_shapes_are_rejected():
     with pytest.raises(ValueError, match="2 nodes need cluster='slurm'"):
         build_launch_command("m", [], 2, 4, "local")
     with pytest.raises(ValueError, match="must be positive"):
         build_launch_command("m", [], 1, 0, "local")
+    with pytest.raises(ValueError, match="2 tasks per node need cluster='slurm'"):
+        build_launch_command("m", [], 1, 1, "local", tasks_per_node=2)
     with pytest.raises(ValueError, match="cluster must be"):
         build_launch_command("m", [], 1, 1, "pbs")  # type: ignore[arg-type]
 
