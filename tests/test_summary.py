@@ -185,3 +185,51 @@ def test_a_grid_that_scores_nothing_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="no score files"):
         run(tmp_path)
     assert not (tmp_path / "summary.parquet").exists()
+
+
+def _cells(arm: str, cells: dict[str, list[int]]) -> list[dict]:
+    return [{**qa_row(arm, correct), "subtask": name} for name, correct in cells.items()]
+
+
+def test_p_values_are_corrected_for_multiple_comparisons(tmp_path):
+    """Holm by default, Benjamini-Hochberg on request; `significant` reads the adjusted value."""
+    rng = np.random.default_rng(1)
+    base = {f"c{i}": (rng.random(30) < 0.5).astype(int).tolist() for i in range(6)}
+    better = {name: [1] * 30 if name == "c0" else list(c) for name, c in base.items()}
+    better["c1"] = [1 - c if i < 5 else c for i, c in enumerate(base["c1"])]
+    files = [
+        write(tmp_path / "base.json", _cells("base", base)),
+        write(tmp_path / "it.json", _cells("it", better)),
+    ]
+    tested = {}
+    for method in ("holm", "bh", "none"):
+        frame = run(tmp_path, "--scores", *map(str, files), settings={**SETTINGS, "correction": method})
+        tested[method] = frame.filter(pl.col("arm") == "it").sort("subtask")
+        assert set(tested[method]["correction"]) == {method}
+    raw = np.asarray(tested["none"]["p_value"])
+    assert (tested["none"]["p_adjusted"] == tested["none"]["p_value"]).all()
+    from pipeline.evaluate.stats import adjust_p_values
+
+    for method in ("holm", "bh"):
+        frame = tested[method]
+        assert np.asarray(frame["p_adjusted"]) == pytest.approx(adjust_p_values(raw, method))
+        assert frame["significant"].to_list() == [p < 0.05 for p in frame["p_adjusted"]]
+    assert (np.asarray(tested["holm"]["p_adjusted"]) >= raw).all()
+    assert tested["holm"]["p_adjusted"][0] > raw[0] > 0  # six tests in one family
+
+
+def test_correction_families_follow_correction_by(tmp_path):
+    cells = {f"c{i}": [1, 0] * 10 for i in range(3)}
+    files = [write(tmp_path / f"{a}.json", _cells(a, cells)) for a in ("base", "x", "y")]
+    whole = run(tmp_path, "--scores", *map(str, files), settings={**SETTINGS, "correction": "holm"})
+    per_arm = run(
+        tmp_path,
+        "--scores",
+        *map(str, files),
+        settings={**SETTINGS, "correction": "bh", "correction_by": ["arm", "subtask"]},
+    )
+    assert whole.filter(pl.col("arm") != "base")["p_adjusted"].to_list() == [1.0] * 6
+    one_test = per_arm.filter(pl.col("arm") != "base")
+    assert (one_test["p_adjusted"] == one_test["p_value"]).all()
+    with pytest.raises(ValueError, match=r"correction_by: unknown column\(s\) \['colour'\]"):
+        run(tmp_path, "--scores", *map(str, files), settings={**SETTINGS, "correction_by": ["colour"]})

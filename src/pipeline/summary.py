@@ -5,6 +5,9 @@ the value, its uncertainty, the number of examples, the parse-failure rate, the 
 settings, the model's family, variant and size class, and a paired bootstrap test against the
 reference arm (the untouched `base` model by default) on the same items: `delta`, `p_value`
 and `significant` are filled on each cell's main metric (and the log-likelihood accuracies).
+`p_adjusted` corrects `p_value` for multiple comparisons (`correction`: Holm by default, or
+Benjamini-Hochberg, over every test of the summary or within the groups of `correction_by`),
+and `significant` reads the adjusted value.
 """
 
 from __future__ import annotations
@@ -19,7 +22,14 @@ from typing import Any
 import numpy as np
 
 from pipeline.evaluate.metrics import MAIN_METRIC
-from pipeline.evaluate.stats import bootstrap, cell_seed, item_table, replicate_test
+from pipeline.evaluate.stats import (
+    CORRECTIONS,
+    adjust_p_values,
+    bootstrap,
+    cell_seed,
+    item_table,
+    replicate_test,
+)
 from pipeline.io import atomic_path
 
 EVALUATIONS = ("generate", "loglik", "stability")
@@ -29,6 +39,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "bootstrap_samples": 1000,
     "seed": 0,
     "confidence": 0.95,
+    "correction": "holm",
+    "correction_by": [],
 }
 
 COLUMNS = {
@@ -54,6 +66,8 @@ COLUMNS = {
     "reference_arm": str,
     "delta": float,
     "p_value": float,
+    "p_adjusted": float,
+    "correction": str,
     "significant": bool,
 }
 CELL = ("dataset", "language", "task", "subtask")
@@ -132,12 +146,28 @@ def mark_significance(rows: list[tuple[dict[str, Any], ItemScores | None]], sett
             raise ValueError(f"{items.path} and {ref_items.path} cover different items")
         diffs = reps(row, items) - reps(ref_row, ref_items)
         test = replicate_test(row["value"] - ref_row["value"], diffs, len(items.ids), settings["confidence"])
-        row.update(
-            reference_arm=reference,
-            delta=test.delta,
-            p_value=test.p_value,
-            significant=test.significant(1 - settings["confidence"]),
-        )
+        row.update(reference_arm=reference, delta=test.delta, p_value=test.p_value)
+    correct_p_values([row for row, _ in rows], settings)
+
+
+def correct_p_values(rows: list[dict[str, Any]], settings: dict[str, Any]) -> None:
+    """Fill `p_adjusted`, `correction` and `significant` of the tested rows in place: one family of
+    tests per value of the `correction_by` columns (one family for the whole summary when empty)."""
+    method, by = settings["correction"], list(settings["correction_by"])
+    if method not in CORRECTIONS:
+        raise ValueError(f"scoring.correction: {method!r} is not one of {list(CORRECTIONS)}")
+    unknown = sorted(set(by) - set(COLUMNS))
+    if unknown:
+        raise ValueError(f"scoring.correction_by: unknown column(s) {unknown}")
+    families: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        if row.get("p_value") is not None:
+            families.setdefault(tuple(row[k] for k in by), []).append(row)
+    alpha = 1 - settings["confidence"]
+    for family in families.values():
+        adjusted = adjust_p_values([row["p_value"] for row in family], method)
+        for row, p in zip(family, adjusted, strict=True):
+            row.update(p_adjusted=float(p), correction=method, significant=bool(p < alpha))
 
 
 def summary_rows(
@@ -156,15 +186,13 @@ def summary_rows(
         for path in paths
         for pair in read_score_file(path, evaluation)
     ]
-    mark_significance(rows, settings)
-    out = []
     for row, _ in rows:
         model = models.get(row["model"])
         if model is None:
             raise ValueError(f"score rows name model {row['model']!r}, which the config's models lack")
         row.update(family=model["family"], variant=model["variant"], size=str(model.get("size", "")))
-        out.append(row)
-    return out
+    mark_significance(rows, settings)
+    return [row for row, _ in rows]
 
 
 def write_summary(rows: list[dict[str, Any]], output: Path) -> None:
@@ -185,9 +213,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--loglik-scores", type=Path, nargs="*", default=[])
     parser.add_argument("--stability-scores", type=Path, nargs="*", default=[])
     parser.add_argument("--models", required=True, help="JSON: the config's models section")
-    parser.add_argument(
-        "--settings", default="{}", help="JSON: reference_arm, bootstrap_samples, seed, confidence"
-    )
+    parser.add_argument("--settings", default="{}", help=f"JSON over {json.dumps(DEFAULT_SETTINGS)}")
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(argv)
     scores = {"generate": args.scores, "loglik": args.loglik_scores, "stability": args.stability_scores}

@@ -197,6 +197,11 @@ rule summary:
                 "seed": config["seed"],
                 "reference_arm": config["scoring"].get("reference_arm", "base"),
                 **SCORE_SETTINGS_DICT,
+                **{
+                    key: config["scoring"][key]
+                    for key in ("correction", "correction_by")
+                    if key in config["scoring"]
+                },
             }
         ),
         loglik=lambda wc, input: (
