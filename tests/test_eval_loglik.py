@@ -9,9 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.evaluate.loglik import build_context, main, score_multiple_choice
+from pipeline.evaluate.loglik import DEFAULT_SETTINGS, build_context, main, score_multiple_choice
+from pipeline.evaluate.loglik_cells import DEFAULTS
+from pipeline.evaluate.stability import DEFAULTS as STABILITY_DEFAULTS
 from pipeline.examples import Example
 from pipeline.io import read_jsonl, write_jsonl
+from pipeline.tasks.readers import get_reader
 
 N_TEST = 12
 COLUMNS = ["question", "A", "B", "C", "D", "target"]
@@ -23,32 +26,23 @@ def mmlu_rows(path: Path) -> list[dict[str, str]]:
 
 
 def mmlu_items(root: Path, subject: str) -> list[Example]:
-    items = []
-    for split, rows in (
-        ("dev", mmlu_rows(root / "dev" / f"{subject}_dev.csv")),
-        ("test", mmlu_rows(root / "test" / f"{subject}_test.csv")[:N_TEST]),
-    ):
-        for i, row in enumerate(rows):
-            gold = {
-                "question": row["question"],
-                "choices": [row[k] for k in "ABCD"],
-                "answer": "ABCD".index(row["target"]),
-                "context": None,
-            }
-            items.append(
-                Example(
-                    f"{subject}-{split}-{i}",
-                    "mmlu",
-                    "qa",
-                    "en",
-                    subject,
-                    split,
-                    "",
-                    gold,
-                    {"subject": subject},
-                )
-            )
-    return items
+    """The subject's shot pool and first test items as the pipeline reads them (`mmlu_csv`)."""
+    docs = get_reader("mmlu_csv")(root, "en", {"subjects": [subject]})
+    tests = [d for d in docs if d.split == "test"][:N_TEST]
+    pool = [d for d in docs if d.split == DEFAULT_SETTINGS["fewshot_split"]]
+    return [
+        Example(d.id, "mmlu", "qa", "en", subject, d.split, d.text, d.gold, d.metadata) for d in pool + tests
+    ]
+
+
+def test_default_shots_are_lm_evals_dev_split(shared_data):
+    """lm-eval's MMLU draws shots from the `dev` folder: so does the default `fewshot_split`."""
+    root = shared_data / "qa" / "mmlu"
+    shots = [i.gold["question"] for i in mmlu_items(root, "anatomy") if i.split != "test"]
+    assert shots == [row["question"] for row in mmlu_rows(root / "dev" / "anatomy_dev.csv")]
+    assert (
+        DEFAULT_SETTINGS["fewshot_split"] == DEFAULTS["fewshot_split"] == STABILITY_DEFAULTS["fewshot_split"]
+    )
 
 
 def lm_eval_task(root: Path, subject: str, cache: Path):
@@ -94,7 +88,7 @@ def test_matches_lm_evaluation_harness(family, shared_data, tiny_model_factory, 
     lm = HFLM(pretrained=str(model_dir), device="cpu", batch_size=4)
     has_bos = lm.tok_encode("Answer:")[0] == lm.tokenizer.bos_token_id
     assert has_bos == (family == "llama")
-    dev_items = [i for i in items if i.split == "dev"]
+    dev_items = [i for i in items if i.split == "train"]
     test_items = [i for i in items if i.split == "test"]
 
     for k in (0, 1):
@@ -144,7 +138,7 @@ def test_cli_writes_one_result_per_scored_item(shared_data, tiny_model_factory, 
 def test_prompt_and_item_checks():
     gold = {"question": " Which? ", "choices": ["x", "y"], "answer": 1, "context": None}
     shot = Example(
-        "s", "mmlu", "qa", "en", "college_medicine", "dev", "", gold, {"subject": "college_medicine"}
+        "s", "mmlu", "qa", "en", "college_medicine", "train", "", gold, {"subject": "college_medicine"}
     )
     item = Example(
         "t", "mmlu", "qa", "en", "college_medicine", "test", "", gold, {"subject": "college_medicine"}

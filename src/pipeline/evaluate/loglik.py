@@ -30,7 +30,7 @@ FEWSHOT_DELIMITER = "\n\n"
 DEFAULT_SETTINGS: dict[str, Any] = {
     "k_shot": 0,
     "batch_size": 8,
-    "fewshot_split": "dev",
+    "fewshot_split": "train",
     "device": None,
     "max_length": None,
 }
@@ -157,7 +157,7 @@ def score_multiple_choice(
     items: list[Example],
     k_shot: int,
     batch_size: int,
-    fewshot_split: str = "dev",
+    fewshot_split: str = "train",
     device: str | None = None,
     max_length: int | None = None,
     scorer: LoglikelihoodScorer | None = None,

@@ -20,7 +20,7 @@ from pipeline.examples import Example
 from pipeline.io import write_json, write_jsonl
 
 STYLES = ("qa_answer_only", "qa_explain")
-DEFAULTS: dict[str, Any] = {"k_shot": 0, "fewshot_split": "dev", "max_items_per_cell": None}
+DEFAULTS: dict[str, Any] = {"k_shot": 0, "fewshot_split": "train", "max_items_per_cell": None}
 
 Cell = tuple[str, str, str]
 
