@@ -132,7 +132,7 @@ def test_a_configfile_replaces_the_demo_config():
     ("study", "expected"),
     [
         ("preferred-medllm", {"cpt": 2, "preferences": 6, "rpo": 6, "stability": 10, "score_stability": 10}),
-        ("partages", {"cpt": 4, "checkpoint_model": 8, "merge": 4, "loglik": 20}),
+        ("partages", {"cpt": 4, "checkpoint_model": 20, "merge": 4, "loglik": 32}),
     ],
 )
 def test_study_presets_dry_run_with_the_slurm_profile(tmp_path, study, expected):
@@ -163,6 +163,9 @@ def test_study_presets_dry_run_with_the_slurm_profile(tmp_path, study, expected)
     else:
         merge = next(j for j in jobs if "rule merge:" in j and "model=qwen3-4b," in j)
         assert "results/models/qwen3-4b/pdapt@step-1440" in merge
+        cpt = next(j for j in jobs if "rule cpt:" in j and "model=qwen3-4b," in j)
+        assert '"max_steps":4320' in cpt and '"save_steps":720' in cpt  # the paper's schedule
+        assert '"required_checkpoints":[720,1440,2160,2880,3600]' in cpt  # checked before training
         assert "gpu=1" in next(j for j in jobs if "rule loglik:" in j)
 
 

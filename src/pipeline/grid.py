@@ -77,7 +77,10 @@ class Grid:
                     raise ValueError(f"{section}.arms: unknown arm {name!r}")
 
     def _check_checkpoint(self, arm: Arm) -> None:
-        """A checkpoint arm names a step its CPT parent keeps."""
+        """A checkpoint arm names a step its CPT parent exports, for every model where the parent's
+        step count is fixed (`max_steps`); otherwise the CPT job checks it before training."""
+        from pipeline.train.cpt_settings import unreachable_step
+
         parent = self.arms.get(arm.parent or "")
         if parent is None or parent.method != "cpt":
             raise ValueError(f"arms.{arm.name}.parent: a checkpoint arm's parent must be a cpt arm")
@@ -87,6 +90,28 @@ class Grid:
                 f"arms.{arm.name}.step: {arm.spec.get('step')!r} is not among the steps arm "
                 f"{parent.name!r} keeps (training.cpt.keep_checkpoints: {kept!r})"
             )
+        for model in self.models:
+            settings = self.settings(parent.name, model)
+            total = settings.get("max_steps")
+            save = settings.get("save_steps")
+            step = arm.spec["step"]
+            if total is not None:
+                why = unreachable_step(step, total, save, kept)
+            elif kept == "all" and save is not None and step % save:
+                why = f"keep_checkpoints: all exports every {save} steps (save_steps)"
+            else:
+                continue  # the step count follows from epochs and the corpus: checked at CPT start
+            if why:
+                raise ValueError(
+                    f"arms.{arm.name}.step: {model}'s {parent.name!r} run never exports step "
+                    f"{arm.spec['step']}: {why}"
+                )
+
+    def checkpoint_steps(self, cpt_arm: str) -> list[int]:
+        """The steps the grid's checkpoint arms take from `cpt_arm` (its `required_checkpoints`)."""
+        return sorted(
+            {a.spec["step"] for a in self.arms.values() if a.method == "checkpoint" and a.parent == cpt_arm}
+        )
 
     def lineage(self, arm: str) -> list[str]:
         """The chain of arms from `base` to `arm`, e.g. ['base', 'cpt', 'cpt-it']."""

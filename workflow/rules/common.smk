@@ -255,4 +255,6 @@ def arm_settings(wildcards):
     """The arm's effective stage settings (the process layout travels through the launcher)."""
     settings = GRID.settings(wildcards.arm, wildcards.model)
     settings.pop("cpu_processes", None)
+    if GRID.checkpoint_steps(wildcards.arm):  # checked against the run's length before training
+        settings["required_checkpoints"] = GRID.checkpoint_steps(wildcards.arm)
     return canonical_json(settings)
