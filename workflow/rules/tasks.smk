@@ -47,7 +47,8 @@ rule extract_traces:
 
 
 rule build_mix:
-    """A training mix (IT: instruction → JSON; RoT: question → reasoning → conclusion)."""
+    """A training mix (IT: instruction → JSON; RoT: question → reasoning → conclusion), without
+    records that share a long n-gram with any evaluation test example (counted in its report)."""
     input:
         code=code(
             "examples.py",
@@ -55,8 +56,11 @@ rule build_mix:
             "tasks/prompts.py",
             "tasks/templates.py",
             "tasks/answers.py",
+            "corpus/decontaminate.py",
+            "corpus/dedup.py",
         ),
         tasks=task_files(GRID.eval_datasets),
+        test_tasks=task_files(),
         traces=lambda wc: [
             f"results/traces/{t}.jsonl"
             for t in config["mixes"][wc.mix].get("traces", [])
@@ -64,6 +68,7 @@ rule build_mix:
     output:
         mix="results/mixes/{mix}.jsonl",
         stats="results/mixes/{mix}.stats.json",
+        contamination="results/mixes/{mix}.contamination.json",
     log:
         "results/logs/build_mix/{mix}.log",
     conda:
@@ -81,24 +86,5 @@ rule build_mix:
         ),
     shell:
         "python -m pipeline.tasks.mix --kind {params.kind} --tasks {input.tasks} {params.traces}"
-        " --settings {params.settings:q} --output {output.mix} --stats {output.stats} > {log} 2>&1"
-
-
-rule decontaminate_mix:
-    """Report training-mix prompts that share a long n-gram with any evaluation test example."""
-    input:
-        code=code("corpus/decontaminate.py"),
-        mix="results/mixes/{mix}.jsonl",
-        tasks=task_files(),
-    output:
-        "results/mixes/{mix}.contamination.json",
-    log:
-        "results/logs/decontaminate_mix/{mix}.log",
-    conda:
-        "../envs/pipeline.yaml"
-    threads: job_threads("decontaminate_mix")
-    resources:
-        **job_resources("decontaminate_mix"),
-    shell:
-        "python -m pipeline.corpus.decontaminate --inputs {input.mix} --tasks {input.tasks}"
-        " --field prompt --output {output} > {log} 2>&1"
+        " --test-tasks {input.test_tasks} --settings {params.settings:q} --output {output.mix}"
+        " --stats {output.stats} --contamination {output.contamination} > {log} 2>&1"
