@@ -110,7 +110,7 @@ def score_rows(results: list[dict[str, Any]], cell: Cell, meta: dict[str, Any], 
 
 def main(argv: list[str] | None = None) -> None:
     from pipeline.evaluate.generate import parse_cell
-    from pipeline.evaluate.loglik import LoglikelihoodScorer, score_multiple_choice
+    from pipeline.evaluate.loglik import TEMPLATES, LoglikelihoodScorer, score_multiple_choice
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, required=True)
@@ -129,7 +129,11 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         raise ValueError(f"loglik settings: unknown key(s) {sorted(unknown)} (known: {sorted(DEFAULTS)})")
     settings = {**DEFAULTS, **raw}
-    meta["decoding"] = {"method": "loglik", "k_shot": settings["k_shot"]}
+    if settings["template"] not in TEMPLATES:
+        raise ValueError(
+            f"loglik settings.template: {settings['template']!r} is not one of {list(TEMPLATES)}"
+        )
+    meta["decoding"] = {"method": "loglik", "k_shot": settings["k_shot"], "template": settings["template"]}
 
     cells = [parse_cell(c) for c in args.cells]
     items = cell_items(
@@ -146,6 +150,7 @@ def main(argv: list[str] | None = None) -> None:
                 settings["batch_size"],
                 settings["fewshot_split"],
                 scorer=scorer,
+                template=settings["template"],
             )
         ]
         relative = Path(*cell)
