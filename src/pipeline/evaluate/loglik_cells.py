@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "batch_size": 8,
     "fewshot_split": "train",
     "max_items_per_cell": None,
+    "template": "mmlu",
 }
 Cell = tuple[str, str, str]
 
