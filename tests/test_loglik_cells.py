@@ -45,7 +45,11 @@ def test_scores_each_cell_with_its_own_shots(tmp_path, tiny_model_factory):
     rows = json.loads((tmp_path / "out" / "demo-mcq" / "it" / "mcq.json").read_text())
     assert [r["metric"] for r in rows] == ["loglik_acc", "loglik_acc_norm"]
     assert rows[0]["n"] == 3 and rows[0]["ci_low"] <= rows[0]["value"] <= rows[0]["ci_high"]
-    assert rows[0]["model"] == "m" and rows[0]["decoding"] == {"method": "loglik", "k_shot": 1, "template": "mmlu"}
+    assert rows[0]["model"] == "m" and rows[0]["decoding"] == {
+        "method": "loglik",
+        "k_shot": 1,
+        "template": "mmlu",
+    }
 
 
 def subject_items(counts: dict[str, int]) -> list[Example]:

@@ -233,3 +233,52 @@ def test_correction_families_follow_correction_by(tmp_path):
     assert (one_test["p_adjusted"] == one_test["p_value"]).all()
     with pytest.raises(ValueError, match=r"correction_by: unknown column\(s\) \['colour'\]"):
         run(tmp_path, "--scores", *map(str, files), settings={**SETTINGS, "correction_by": ["colour"]})
+
+
+def harness_row(arm: str, values: list[float], metric: str = "acc", with_items: bool = True) -> dict:
+    """A `pipeline.evaluate.harness` score row (lm-eval metric, per-document values as items)."""
+    value = float(np.mean(values))
+    extra = (
+        {"item_fields": ["value"], "items": [[str(i), v] for i, v in enumerate(values)]} if with_items else {}
+    )
+    return {
+        "model": "m",
+        "arm": arm,
+        "dataset": "medmcqa",
+        "language": None,
+        "task": "lm_eval",
+        "subtask": "none",
+        "metric": metric,
+        "value": value,
+        "n": len(values),
+        "stderr": 0.05,
+        "ci_low": value - 0.1,
+        "ci_high": value + 0.1,
+        "parse_failure_rate": None,
+        "decoding": {"method": "lm_eval", "num_fewshot": 3},
+        **extra,
+    }
+
+
+def test_lm_eval_rows_join_the_summary_and_are_tested_on_their_documents(tmp_path):
+    base_values, better_values = [0.0, 1.0] * 20, [1.0] * 36 + [0.0] * 4
+    files = [
+        write(
+            tmp_path / "base.json",
+            [harness_row("base", base_values), harness_row("base", [0.3], "f1", False)],
+        ),
+        write(
+            tmp_path / "cpt.json", [harness_row("cpt", better_values), harness_row("cpt", [0.5], "f1", False)]
+        ),
+    ]
+    frame = run(tmp_path, "--lm-eval-scores", *map(str, files))
+    assert set(frame["evaluation"]) == {"lm_eval"} and frame["language"].null_count() == 4
+    cpt = {r["metric"]: r for r in frame.filter(pl.col("arm") == "cpt").iter_rows(named=True)}
+    assert cpt["acc"]["delta"] == pytest.approx(0.4) and cpt["acc"]["significant"] is True
+    stats_a, stats_b = np.asarray(better_values)[:, None], np.asarray(base_values)[:, None]
+    from pipeline.evaluate.stats import paired_bootstrap
+
+    seed = cell_seed(SETTINGS["seed"], ("medmcqa", "", "lm_eval", "none"))
+    want = paired_bootstrap("accuracy", stats_a, stats_b, SETTINGS["bootstrap_samples"], seed)
+    assert cpt["acc"]["p_value"] == pytest.approx(want.p_value)
+    assert cpt["f1"]["p_value"] is None and cpt["f1"]["value"] == 0.5  # no per-document values: not tested

@@ -68,6 +68,9 @@ class Grid:
                 self._check_checkpoint(arm)
             if arm.method == "cpt" and arm.spec.get("corpus") not in self.config["corpus"]["corpora"]:
                 raise ValueError(f"arms.{arm.name}.corpus: unknown corpus {arm.spec.get('corpus')!r}")
+        for name in self._qa_section("lm_eval").get("arms") or []:
+            if name not in self.arms:
+                raise ValueError(f"lm_eval.arms: unknown arm {name!r}")
         for section in ("loglik", "stability"):
             for name in self._qa_section(section).get("datasets") or []:
                 if name not in self.registry:
@@ -156,6 +159,15 @@ class Grid:
 
     def loglik_cells(self) -> list[tuple[str, str, str]]:
         return self._qa_cells("loglik")
+
+    @property
+    def lm_eval_tasks(self) -> list[str]:
+        """lm-evaluation-harness tasks, groups or tags run on each of `lm_eval_arms`."""
+        return list(self._qa_section("lm_eval").get("tasks") or [])
+
+    @property
+    def lm_eval_arms(self) -> list[str]:
+        return self._section_arms("lm_eval") if self.lm_eval_tasks else []
 
     @property
     def stability_datasets(self) -> list[str]:

@@ -32,7 +32,7 @@ from pipeline.evaluate.stats import (
 )
 from pipeline.io import atomic_path
 
-EVALUATIONS = ("generate", "loglik", "stability")
+EVALUATIONS = ("generate", "loglik", "stability", "lm_eval")
 LOGLIK_METRICS = ("loglik_acc", "loglik_acc_norm")
 DEFAULT_SETTINGS: dict[str, Any] = {
     "reference_arm": "base",
@@ -82,9 +82,17 @@ class ItemScores:
     stats: np.ndarray
 
 
-def tested(row: dict[str, Any]) -> bool:
-    """Rows that get a significance test: each cell's main metric and the log-likelihood accuracies."""
+def tested(row: dict[str, Any], metric: dict[str, Any]) -> bool:
+    """Rows that get a significance test: each cell's main metric, the log-likelihood accuracies, and
+    the lm-evaluation-harness metrics that come with per-document values (means of them)."""
+    if row["evaluation"] == "lm_eval":
+        return bool(metric.get("items"))
     return row["metric"] == MAIN_METRIC.get(row["task"]) or row["metric"] in LOGLIK_METRICS
+
+
+def bootstrap_metric(row: dict[str, Any]) -> str:
+    """The statistic a row's items are bootstrapped with: harness metrics are means of their items."""
+    return "accuracy" if row["evaluation"] == "lm_eval" else row["metric"]
 
 
 def _item_scores(path: Path, row: dict[str, Any]) -> ItemScores:
@@ -110,7 +118,7 @@ def read_score_file(path: Path, evaluation: str) -> list[tuple[dict[str, Any], I
         row = {**{k: metric.get(k) for k in COLUMNS}, "evaluation": evaluation}
         row["style"] = metric.get("style")
         row["decoding"] = json.dumps(metric.get("decoding") or {}, sort_keys=True)
-        out.append((row, _item_scores(path, metric) if tested(row) else None))
+        out.append((row, _item_scores(path, metric) if tested(row, metric) else None))
     return out
 
 
@@ -133,8 +141,9 @@ def mark_significance(rows: list[tuple[dict[str, Any], ItemScores | None]], sett
     def reps(row: dict[str, Any], items: ItemScores) -> np.ndarray:
         key = _test_key(row, row["arm"])
         if key not in replicates:
-            seed = cell_seed(settings["seed"], tuple(row[k] for k in CELL))
-            replicates[key] = bootstrap(row["metric"], items.stats, settings["bootstrap_samples"], seed)
+            seed = cell_seed(settings["seed"], tuple(str(row[k] or "") for k in CELL))
+            samples = settings["bootstrap_samples"]
+            replicates[key] = bootstrap(bootstrap_metric(row), items.stats, samples, seed)
         return replicates[key]
 
     for row, items in rows:
@@ -178,7 +187,9 @@ def summary_rows(
     if unknown:
         raise ValueError(f"unknown evaluation(s) {unknown}; known: {list(EVALUATIONS)}")
     if not any(scores.values()):
-        raise ValueError("no score files: the grid evaluates nothing (evaluate_datasets, loglik, stability)")
+        raise ValueError(
+            "no score files: the grid evaluates nothing (evaluate_datasets, loglik, stability, lm_eval)"
+        )
     settings = {**DEFAULT_SETTINGS, **settings}
     rows = [
         pair
@@ -212,11 +223,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scores", type=Path, nargs="*", default=[], help="generation score files")
     parser.add_argument("--loglik-scores", type=Path, nargs="*", default=[])
     parser.add_argument("--stability-scores", type=Path, nargs="*", default=[])
+    parser.add_argument(
+        "--lm-eval-scores", type=Path, nargs="*", default=[], help="pipeline.evaluate.harness rows"
+    )
     parser.add_argument("--models", required=True, help="JSON: the config's models section")
     parser.add_argument("--settings", default="{}", help=f"JSON over {json.dumps(DEFAULT_SETTINGS)}")
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(argv)
-    scores = {"generate": args.scores, "loglik": args.loglik_scores, "stability": args.stability_scores}
+    scores = {
+        "generate": args.scores,
+        "loglik": args.loglik_scores,
+        "stability": args.stability_scores,
+        "lm_eval": args.lm_eval_scores,
+    }
     rows = summary_rows(scores, json.loads(args.models), json.loads(args.settings))
     write_summary(rows, args.output)
 
