@@ -381,8 +381,10 @@ def test_cli_writes_the_contamination_report(tmp_path):
     out, stats, report = tmp_path / "m.jsonl", tmp_path / "m.stats.json", tmp_path / "m.contamination.json"
     e3c = [str(p) for p in tasks if "e3c" in p.name]
     main(
-        ["--kind", "it", "--tasks", *e3c, "--test-tasks", *map(str, tasks), "--output", str(out)]
-        + ["--stats", str(stats), "--contamination", str(report)]
+        [
+            *("--kind", "it", "--tasks", *e3c, "--test-tasks", *map(str, tasks), "--output", str(out)),
+            *("--stats", str(stats), "--contamination", str(report)),
+        ]
     )
     written = json.loads(report.read_text())
     assert written["removed"] == 1 and written["by_test_dataset"] == {"meddocan": 1}

@@ -140,8 +140,12 @@ def lm_eval_task_files():
         return []
     root = Path(folder)
     if not root.is_dir():
-        raise ValueError(f"lm_eval.include_path: {folder} is not a folder of task YAMLs")
-    return sorted(str(p) for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+        raise ValueError(
+            f"lm_eval.include_path: {folder} is not a folder of task YAMLs"
+        )
+    return sorted(
+        str(p) for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    )
 
 
 PREFERENCES = config.get("training", {}).get("preferences") or {}
@@ -271,6 +275,8 @@ def arm_settings(wildcards):
     """The arm's effective stage settings (the process layout travels through the launcher)."""
     settings = GRID.settings(wildcards.arm, wildcards.model)
     settings.pop("cpu_processes", None)
-    if GRID.checkpoint_steps(wildcards.arm):  # checked against the run's length before training
+    if GRID.checkpoint_steps(
+        wildcards.arm
+    ):  # checked against the run's length before training
         settings["required_checkpoints"] = GRID.checkpoint_steps(wildcards.arm)
     return canonical_json(settings)

@@ -48,7 +48,8 @@ rule extract_traces:
 
 rule build_mix:
     """A training mix (IT: instruction → JSON; RoT: question → reasoning → conclusion), without
-    records that share a long n-gram with any evaluation test example (counted in its report)."""
+    records that share a long n-gram with any evaluation test example (counted in its report).
+    """
     input:
         code=code(
             "examples.py",

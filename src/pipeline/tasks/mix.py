@@ -7,9 +7,10 @@ are ignored); the trace's options, if any, are part of its question.
 
 A record whose prompt or completion shares a `decontamination_ngram`-word n-gram (13 by default)
 with a test example of another evaluated dataset (``--test-tasks``, default the ``--tasks`` files;
-`decontamination_scope: all` includes the record's own dataset) is removed (`decontamination_action: drop`, the default) or kept and counted (`flag`); the
-contamination report (``--contamination``) counts them by training and test dataset, e.g. E3C-ES
-training documents that are PharmaCoNER or MEDDOCAN test documents.
+`decontamination_scope: all` includes the record's own dataset) is removed
+(`decontamination_action: drop`, the default) or kept and counted (`flag`); the contamination
+report (``--contamination``) counts them by training and test dataset, e.g. E3C-ES training
+documents that are PharmaCoNER or MEDDOCAN test documents.
 
     python -m pipeline.tasks.mix --kind it|rot --tasks T1.jsonl [...] [--traces TR.jsonl ...]
         [--test-tasks T.jsonl ...] --settings JSON --output MIX.jsonl --stats STATS.json

@@ -129,7 +129,9 @@ def truncation_report(pairs: list[dict[str, str]], tokenizer: Any, max_length: i
         longest.append(whole)
     ordered = sorted(longest)
     dropped = sum(max_length is not None and p >= max_length for p in prompt_lengths)
-    truncated = sum(max_length is not None and p < max_length < w for p, w in zip(prompt_lengths, longest))
+    truncated = sum(
+        max_length is not None and p < max_length < w for p, w in zip(prompt_lengths, longest, strict=True)
+    )
     return {
         "max_length": max_length,
         "pairs": len(pairs),
