@@ -391,3 +391,33 @@ def test_cli_writes_the_contamination_report(tmp_path):
     assert written["test_tasks"] == list(map(str, tasks)) and len(read_jsonl(out)) == 1
     with pytest.raises(ValueError, match="decontamination_action"):
         parse_settings("it", {"decontamination_action": "keep"})
+
+
+@pytest.mark.e2e
+def test_real_e3c_spanish_training_cases_that_are_pharmaconer_or_meddocan_tests_are_removed(
+    shared_data, tmp_path
+):
+    """The shared samples: E3C-ES (SPACCC) training sentences are PharmaCoNER/MEDDOCAN test texts."""
+    import dataclasses
+
+    from conftest import REPO
+    from pipeline.tasks.registry import data_path, load_registry
+    from pipeline.tasks.registry import load_examples as registry_examples
+
+    if shared_data.resolve() != (REPO.parent / "shared" / "data").resolve():
+        pytest.skip("thesis.yaml paths point at ../shared/data beside the repository")
+    registry = load_registry(REPO / "config" / "datasets" / "thesis.yaml")
+    files = {}
+    for name in ("e3c-ner", "pharmaconer", "meddocan"):
+        spec = registry[name]
+        languages = tuple(lang for lang in spec.languages if data_path(name, spec, lang, REPO).exists())
+        examples = registry_examples(name, dataclasses.replace(spec, languages=languages), REPO)
+        (tmp_path / name).mkdir()
+        files[name] = write_tasks(tmp_path / name, examples)[0]
+    records, report = build_mix("it", [files["e3c-ner"]], [], {}, test_paths=list(files.values()))
+    assert report["removed"] >= 5 and set(report["by_pair"]) == {
+        "e3c-ner -> pharmaconer",
+        "e3c-ner -> meddocan",
+    }
+    assert all(item["id"].startswith("e3c-ner/es/") for item in report["items"])  # only Spanish cases
+    assert len(records) == report["records"] - report["removed"]
