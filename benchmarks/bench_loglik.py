@@ -36,7 +36,7 @@ def items_records(n: int, k_shot: int) -> list[dict[str, Any]]:
     records = []
     for i, text in enumerate(texts):
         subject = SUBJECTS[i % len(SUBJECTS)]
-        split = "dev" if i < k_shot * len(SUBJECTS) else "test"
+        split = "train" if i < k_shot * len(SUBJECTS) else "test"
         gold = {
             "question": f"{text} Which finding is most likely?",
             "choices": [" ".join(rng.sample(text.split(), 3)) for _ in range(4)],
@@ -88,7 +88,7 @@ def peer(spec: dict[str, Any]) -> dict[str, Any]:
     items = load_items(spec)
     shots: dict[str, list[Any]] = {}
     for item in items:
-        if item.split == "dev":
+        if item.split == "train":
             shots.setdefault(item.metadata["subject"], []).append(item)
     tests = [item for item in items if item.split == "test"]
     requests = [

@@ -230,3 +230,30 @@ def test_non_finite_guard_names_the_step(tmp_path):
         guard.on_log(args, state, TrainerControl(), logs={"loss": float("nan")})
     with pytest.raises(NonFiniteLossError, match=r"non-finite grad_norm \(inf\) at step 7"):
         guard.on_log(args, state, TrainerControl(), logs={"loss": 1.0, "grad_norm": float("inf")})
+
+
+def test_checkpoint_arms_are_checked_at_cpt_start_when_epochs_set_the_length():
+    """The old PARTAGES preset (epochs: 1 over ~954k blocks of 2,048 tokens) ends at step 828,
+    before the step-1440 checkpoint its merge needs: the job stops before training."""
+    old = CptSettings(
+        epochs=1,
+        effective_batch_size=1152,
+        save_steps=720,
+        keep_checkpoints="all",
+        required_checkpoints=[720, 1440],
+    )
+    total = old.total_steps(954_000)
+    assert total == 828
+    with pytest.raises(
+        ValueError, match=r"needs step 1440, which this run \(828 steps\) never exports: the run ends"
+    ):
+        old.kept_steps(total)
+    between = CptSettings(max_steps=30, save_steps=10, keep_checkpoints="all", required_checkpoints=[15])
+    with pytest.raises(ValueError, match="exports every 10 steps"):
+        between.kept_steps(30)
+    listed = CptSettings(max_steps=30, keep_checkpoints=[15], required_checkpoints=[15])
+    assert listed.kept_steps(30) == {15}
+    assert (
+        CptSettings(keep_checkpoints="all", required_checkpoints=[10, 30], save_steps=10).kept_steps(30)
+        == "all"
+    )

@@ -9,9 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.evaluate.loglik import build_context, main, score_multiple_choice
+from pipeline.evaluate.loglik import DEFAULT_SETTINGS, build_context, main, score_multiple_choice
+from pipeline.evaluate.loglik_cells import DEFAULTS
+from pipeline.evaluate.stability import DEFAULTS as STABILITY_DEFAULTS
 from pipeline.examples import Example
 from pipeline.io import read_jsonl, write_jsonl
+from pipeline.tasks.readers import get_reader
 
 N_TEST = 12
 COLUMNS = ["question", "A", "B", "C", "D", "target"]
@@ -23,43 +26,35 @@ def mmlu_rows(path: Path) -> list[dict[str, str]]:
 
 
 def mmlu_items(root: Path, subject: str) -> list[Example]:
-    items = []
-    for split, rows in (
-        ("dev", mmlu_rows(root / "dev" / f"{subject}_dev.csv")),
-        ("test", mmlu_rows(root / "test" / f"{subject}_test.csv")[:N_TEST]),
-    ):
-        for i, row in enumerate(rows):
-            gold = {
-                "question": row["question"],
-                "choices": [row[k] for k in "ABCD"],
-                "answer": "ABCD".index(row["target"]),
-                "context": None,
-            }
-            items.append(
-                Example(
-                    f"{subject}-{split}-{i}",
-                    "mmlu",
-                    "qa",
-                    "en",
-                    subject,
-                    split,
-                    "",
-                    gold,
-                    {"subject": subject},
-                )
-            )
-    return items
+    """The subject's shot pool and first test items as the pipeline reads them (`mmlu_csv`)."""
+    docs = get_reader("mmlu_csv")(root, "en", {"subjects": [subject]})
+    tests = [d for d in docs if d.split == "test"][:N_TEST]
+    pool = [d for d in docs if d.split == DEFAULT_SETTINGS["fewshot_split"]]
+    return [
+        Example(d.id, "mmlu", "qa", "en", subject, d.split, d.text, d.gold, d.metadata) for d in pool + tests
+    ]
 
 
-def lm_eval_task(root: Path, subject: str, cache: Path):
-    """The installed lm-eval's MMLU task config for `subject`, reading the local CSV files."""
+def test_default_shots_are_lm_evals_dev_split(shared_data):
+    """lm-eval's MMLU draws shots from the `dev` folder: so does the default `fewshot_split`."""
+    root = shared_data / "qa" / "mmlu"
+    shots = [i.gold["question"] for i in mmlu_items(root, "anatomy") if i.split != "test"]
+    assert shots == [row["question"] for row in mmlu_rows(root / "dev" / "anatomy_dev.csv")]
+    assert (
+        DEFAULT_SETTINGS["fewshot_split"] == DEFAULTS["fewshot_split"] == STABILITY_DEFAULTS["fewshot_split"]
+    )
+
+
+def lm_eval_task(root: Path, subject: str, cache: Path, variant: str = "default"):
+    """The installed lm-eval's MMLU task config for `subject` (`default`: lettered; `continuation`:
+    cloze), reading the local CSV files."""
     import lm_eval
     from lm_eval.api.task import ConfigurableTask
 
-    folder = Path(lm_eval.__file__).parent / "tasks" / "mmlu" / "default"
-    template = yaml.safe_load((folder / "_default_template_yaml").read_text())
+    folder = Path(lm_eval.__file__).parent / "tasks" / "mmlu" / variant
+    template = yaml.safe_load((folder / f"_{variant}_template_yaml").read_text())
     subject_cfg = yaml.safe_load((folder / f"mmlu_{subject}.yaml").read_text())
-    config = {**template, **{k: v for k, v in subject_cfg.items() if k != "include"}}
+    config = {**template, **{k: v for k, v in subject_cfg.items() if k not in ("include", "tag")}}
     config["metric_list"] = [{"metric": "acc"}, {"metric": "acc_norm"}]
     config["dataset_path"] = "csv"
     config["dataset_kwargs"] = {
@@ -70,7 +65,7 @@ def lm_eval_task(root: Path, subject: str, cache: Path):
         "column_names": COLUMNS,
         "cache_dir": str(cache),
     }
-    config.pop("dataset_name")
+    config.pop("dataset_name", None)
 
     def process_docs(dataset):
         return dataset.map(lambda d: {"choices": [d[k] for k in "ABCD"], "answer": "ABCD".index(d["target"])})
@@ -94,7 +89,7 @@ def test_matches_lm_evaluation_harness(family, shared_data, tiny_model_factory, 
     lm = HFLM(pretrained=str(model_dir), device="cpu", batch_size=4)
     has_bos = lm.tok_encode("Answer:")[0] == lm.tokenizer.bos_token_id
     assert has_bos == (family == "llama")
-    dev_items = [i for i in items if i.split == "dev"]
+    dev_items = [i for i in items if i.split == "train"]
     test_items = [i for i in items if i.split == "test"]
 
     for k in (0, 1):
@@ -144,7 +139,7 @@ def test_cli_writes_one_result_per_scored_item(shared_data, tiny_model_factory, 
 def test_prompt_and_item_checks():
     gold = {"question": " Which? ", "choices": ["x", "y"], "answer": 1, "context": None}
     shot = Example(
-        "s", "mmlu", "qa", "en", "college_medicine", "dev", "", gold, {"subject": "college_medicine"}
+        "s", "mmlu", "qa", "en", "college_medicine", "train", "", gold, {"subject": "college_medicine"}
     )
     item = Example(
         "t", "mmlu", "qa", "en", "college_medicine", "test", "", gold, {"subject": "college_medicine"}
@@ -161,3 +156,38 @@ def test_prompt_and_item_checks():
     bad_answer = Example("v", "mmlu", "qa", "en", "x", "test", "", {**gold, "answer": 5}, {"subject": "x"})
     with pytest.raises(ValueError, match="not an option index"):
         score_multiple_choice("unused", [bad_answer], k_shot=0, batch_size=1)
+
+
+@pytest.mark.e2e
+def test_cloze_template_matches_lm_evaluation_harness(shared_data, tiny_model_factory, tmp_path, monkeypatch):
+    """The option's text as the continuation (lm-eval's mmlu_<subject>_continuation): same prompts,
+    log-likelihoods, acc and acc_norm, and acc_norm (per character) differs from acc."""
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from lm_eval.models.huggingface import HFLM
+
+    root, subject = shared_data / "qa" / "mmlu", "anatomy"
+    model_dir = tiny_model_factory("llama", "instruct")
+    items = mmlu_items(root, subject)
+    task = lm_eval_task(root, subject, tmp_path / "hf-cache", "continuation")
+    docs = list(task.test_docs())[:N_TEST]
+    lm = HFLM(pretrained=str(model_dir), device="cpu", batch_size=4)
+    shots = [i for i in items if i.split == "train"]
+    tests = [i for i in items if i.split == "test"]
+    k = 2
+    ours = score_multiple_choice(model_dir, items, k_shot=k, batch_size=4, template="cloze")
+    contexts = [task.fewshot_context(doc, num_fewshot=k) for doc in docs]
+    assert [build_context(item, shots[:k], "cloze") for item in tests] == contexts
+    assert contexts[0].startswith("The following are questions (with answers) about anatomy.")
+    requests = [
+        task.construct_requests(doc, ctx, metadata=(task.config.task, doc_id, 1))
+        for doc_id, (doc, ctx) in enumerate(zip(docs, contexts, strict=True))
+    ]
+    assert requests[0][1].arguments[1] == " " + docs[0]["choices"][1]
+    flat = lm.loglikelihood([r for doc_requests in requests for r in doc_requests], disable_tqdm=True)
+    for doc_id, (doc, result) in enumerate(zip(docs, ours, strict=True)):
+        theirs = flat[4 * doc_id : 4 * doc_id + 4]
+        assert result.loglikelihoods == pytest.approx([ll for ll, _ in theirs], abs=1e-4)
+        metrics = task.process_results(doc, theirs)
+        assert (result.acc, result.acc_norm) == (metrics["acc"], metrics["acc_norm"])
+    assert any(r.pred != r.pred_norm for r in ours)

@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 
 from pipeline.evaluate.stats import (
+    adjust_p_values,
     bootstrap,
     estimate,
     paired_bootstrap,
     paired_test_rows,
+    replicate_test,
     wilson_interval,
 )
 
@@ -101,3 +103,39 @@ def test_bad_inputs_raise():
         estimate("accuracy", np.ones((3, 1)), confidence=1.5)
     with pytest.raises(ValueError, match="shape"):
         paired_bootstrap("f1", np.zeros((3, 3)), np.zeros((2, 3)))
+
+
+def test_bootstrap_p_value_is_never_zero():
+    """Every replicate on one side of zero: p = 2 (0 + 1) / (B + 1), not 0."""
+    better, worse = np.ones((40, 1)), np.zeros((40, 1))
+    test = paired_bootstrap("accuracy", better, worse, samples=999, seed=0)
+    assert test.p_value == pytest.approx(2 / 1000)
+    assert replicate_test(0.5, np.full(9, 0.5), 9, 0.95).p_value == pytest.approx(0.2)
+
+
+P_VALUES = [0.01, 0.04, 0.03, 0.005, 0.5]
+
+
+def test_holm_adjustment_known_values():
+    # sorted 0.005, 0.01, 0.03, 0.04, 0.5 times 5, 4, 3, 2, 1 -> .025 .04 .09 .08 .5, monotone .09
+    want = [0.04, 0.09, 0.09, 0.025, 0.5]
+    assert adjust_p_values(P_VALUES, "holm") == pytest.approx(want)
+
+
+def test_benjamini_hochberg_matches_scipy():
+    from scipy.stats import false_discovery_control
+
+    rng = np.random.default_rng(3)
+    p = np.concatenate([rng.random(40), rng.random(10) * 0.01, [0.02, 0.02]])
+    assert adjust_p_values(p, "bh") == pytest.approx(false_discovery_control(p, method="bh"))
+    assert adjust_p_values(P_VALUES, "bh") == pytest.approx([0.025, 0.05, 0.05, 0.025, 0.5])
+
+
+def test_adjustments_are_bounded_and_ordered():
+    p = np.random.default_rng(4).random(30)
+    holm, bh = adjust_p_values(p, "holm"), adjust_p_values(p, "bh")
+    assert (p <= bh).all() and (bh <= holm).all() and (holm <= 1).all()
+    assert (adjust_p_values(p, "none") == p).all()
+    assert adjust_p_values([], "holm").size == 0
+    with pytest.raises(ValueError, match="unknown multiple-comparison correction 'bonf'"):
+        adjust_p_values(p, "bonf")

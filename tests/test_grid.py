@@ -137,3 +137,51 @@ def test_deep_merge_does_not_mutate():
     base = {"a": {"b": 1, "c": 2}}
     merged = deep_merge(base, {"a": {"b": 3}})
     assert merged == {"a": {"b": 3, "c": 2}} and base == {"a": {"b": 1, "c": 2}}
+
+
+@pytest.mark.parametrize(
+    ("training", "step", "message"),
+    [
+        (
+            {"max_steps": 30, "save_steps": 10, "keep_checkpoints": "all"},
+            40,
+            "run never exports step 40: the run ends at step 30",
+        ),
+        ({"max_steps": 30, "save_steps": 10, "keep_checkpoints": "all"}, 15, "exports every 10 steps"),
+        ({"max_steps": 30, "save_steps": None, "keep_checkpoints": "all"}, 5, "exports every 3 steps"),
+        (
+            {"max_steps": None, "epochs": 1, "save_steps": 10, "keep_checkpoints": "all"},
+            15,
+            "exports every 10 steps",
+        ),
+        ({"max_steps": 30, "keep_checkpoints": [10, 40]}, 40, "the run ends at step 30"),
+    ],
+)
+def test_checkpoint_arms_must_be_reachable_at_dag_time(demo_config, training, step, message):
+    config = copy.deepcopy(demo_config)
+    config["training"]["cpt"].update(training)
+    config["arms"]["x"] = {"method": "checkpoint", "parent": "cpt", "step": step}
+    with pytest.raises(ValueError, match=f"arms\\.x\\.step: .*{message}"):
+        load_grid(config, REPO)
+
+
+def test_reachable_checkpoint_arms_and_what_the_cpt_job_is_told(demo_config):
+    config = copy.deepcopy(demo_config)
+    config["training"]["cpt"].update(max_steps=30, save_steps=10, keep_checkpoints="all")
+    config["arms"].update(
+        x={"method": "checkpoint", "parent": "cpt", "step": 20},
+        y={"method": "checkpoint", "parent": "cpt", "step": 30},  # the last step is saved too
+    )
+    assert load_grid(config, REPO).checkpoint_steps("cpt") == [20, 30]
+    config["training"]["cpt"].update(max_steps=None, epochs=1, save_steps=None)
+    assert load_grid(config, REPO).checkpoint_steps("cpt") == [20, 30]  # left to the CPT job's check
+
+
+def test_partages_preset_reaches_its_checkpoints_on_the_papers_schedule():
+    """The paper reports 4,320 steps with a checkpoint every 720; the merge needs step 1440."""
+    grid = load_grid(study_config("partages"), REPO)
+    for model in grid.models:
+        settings = grid.settings("pdapt", model)
+        assert settings["max_steps"] == 4320 and settings["save_steps"] == 720
+    assert grid.checkpoint_steps("pdapt") == [720, 1440, 2160, 2880, 3600]
+    assert grid.arms["pdapt-slerp"].parent == "pdapt@step-1440"

@@ -309,3 +309,22 @@ def test_failure_mid_merge_leaves_no_output(family_models, tmp_path):
     with pytest.raises(ValueError, match="sum to 0"):
         merge_models(base, [ft1], tmp_path / "out", settings)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_merged_folder_describes_the_merge_not_the_base(family_models, tmp_path):
+    """The base's medadapt_model.json (its seed and variant) is not copied: the merge writes its own."""
+    base, ft1, _ = family_models("llama")
+    other = tmp_path / "other"
+    shutil.copytree(ft1, other)
+    record = json.loads((base / "medadapt_model.json").read_text())
+    (other / "medadapt_model.json").write_text(json.dumps({**record, "variant": "base", "seed": 5}))
+    merge_models(base, [other], tmp_path / "out", {"method": "slerp", "t": 0.5})
+    merged = json.loads((tmp_path / "out" / "medadapt_model.json").read_text())
+    assert "seed" not in merged and "variant" not in merged  # inputs disagree: neither is the merge's
+    assert merged["family"] == record["family"] and merged["architecture"] == record["architecture"]
+    assert merged["made_by"] == "merge" and merged["method"] == "slerp"
+    assert [(i["role"], i["path"]) for i in merged["inputs"]] == [("base", str(base)), ("model", str(other))]
+    assert merged["inputs"][0]["model"] == record and merged["inputs"][1]["model"]["seed"] == 5
+    assert merged["settings"]["t"] == 0.5
+    merge_models(base, [ft1], tmp_path / "same", {"method": "slerp", "t": 0.5})
+    assert json.loads((tmp_path / "same" / "medadapt_model.json").read_text())["variant"] == "instruct"

@@ -274,3 +274,18 @@ def test_bad_settings_are_refused(settings, n_models, message):
 def test_tensor_seed_range():
     seeds = {methods.tensor_seed(s, n, m) for s in range(3) for n in NAMES for m in range(3)}
     assert len(seeds) == 36 and all(0 <= s < 2**63 for s in seeds)
+
+
+def test_ties_sign_election_at_a_bf16_tie_differs_from_mergekit():
+    """Documented (docs/merging.md): mergekit elects TIES signs in the merge dtype; at `dtype:
+    bfloat16` weighted differences that cancel exactly in bf16 elect +, ours (float32) elects -."""
+    from mergekit.merge_methods.generalized_task_arithmetic import get_mask
+
+    base = torch.tensor([1.0], dtype=torch.bfloat16)
+    models = torch.tensor([[1 + 58 / 256], [1 - 50 / 512]], dtype=torch.bfloat16)
+    weights = torch.tensor([0.3, 0.7])
+    theirs = get_mask((models - base) * weights.to(torch.bfloat16)[:, None], method="sum")
+    assert theirs.tolist() == [[True], [False]]  # bf16 sum of +0.0684 and -0.0684 is exactly 0
+    deltas = models.float() - base.float()
+    ours = methods.combine_deltas(base.float(), deltas.clone(), weights.tolist(), True, True, 1.0)
+    assert ours.item() == pytest.approx(float(models[1]))  # float32 sum is -0.0004: the second model wins

@@ -296,7 +296,7 @@ def test_cli_writes_mix_stats_and_vocabulary(tmp_path):
         ]
     )
     records = read_jsonl(out)
-    assert records == build_mix("it", tasks, [], json.loads(settings))
+    assert records == build_mix("it", tasks, [], json.loads(settings))[0]
     summary = json.loads(stats.read_text())
     assert summary["examples"] == len(records) == 2 * 2 * 2 * 5
     assert summary["by_task"] == {"crf": 20, "ner": 20}
@@ -328,3 +328,96 @@ def test_cli_rot_and_errors(tmp_path):
         build_mix("it", tasks, [], {"languages": ["es"]})
     with pytest.raises(ValueError, match="--settings: invalid JSON"):
         main(["--kind", "it", "--settings", "{", "--output", str(out), "--stats", str(stats)])
+
+
+def ner_doc(dataset: str, split: str, i: int, text: str) -> Example:
+    return Example(f"{dataset}-{split}-{i}", dataset, "ner", "es", "a", split, text, {"entities": []})
+
+
+CASE = (
+    "Paciente de 45 años que acude a urgencias por dolor abdominal intenso de tres días "
+    "de evolución acompañado de fiebre y vómitos"
+)
+
+
+def test_training_records_overlapping_another_datasets_test_set_are_removed_and_counted(tmp_path):
+    """E3C-ES shares clinical cases with PharmaCoNER's test set: dropped by default, counted by pair."""
+    examples = [
+        ner_doc("e3c", "train", 0, CASE + "."),
+        ner_doc("e3c", "train", 1, "Un texto de entrenamiento corto y distinto."),
+        ner_doc("pharmaconer", "test", 0, "Caso clínico. " + CASE.upper() + ", sin antecedentes."),
+        ner_doc("pharmaconer", "train", 2, "Otro caso de entrenamiento sin relación alguna con la prueba."),
+    ]
+    tasks = write_tasks(tmp_path, examples)
+    records, report = build_mix("it", tasks, [], {})
+    assert sorted(r["id"] for r in records) == ["e3c-train-1", "pharmaconer-train-2"]
+    assert report["removed"] == report["contaminated"] == 1 and report["records"] == 3
+    assert report["by_pair"] == {"e3c -> pharmaconer": 1}
+    assert report["items"] == [{"dataset": "e3c", "id": "e3c-train-0", "test_datasets": ["pharmaconer"]}]
+    flagged, report = build_mix("it", tasks, [], {"decontamination_action": "flag"})
+    assert len(flagged) == 3 and report["kept_contaminated"] == 1 and report["removed"] == 0
+    long_ngram, _ = build_mix("it", tasks, [], {"decontamination_ngram": 30})
+    assert len(long_ngram) == 3  # the shared passage is 23 words
+    e3c_only = [p for p in tasks if "e3c" in p.name]
+    assert len(build_mix("it", e3c_only, [], {})[0]) == 2  # its own files hold no test example
+    assert len(build_mix("it", e3c_only, [], {}, test_paths=tasks)[0]) == 1
+    (tmp_path / "own").mkdir()
+    own = write_tasks(tmp_path / "own", [ner_doc("e3c", "train", 0, CASE), ner_doc("e3c", "test", 1, CASE)])
+    assert len(build_mix("it", own, [], {})[0]) == 1  # a dataset's own split is left as published
+    assert build_mix("it", own, [], {"decontamination_scope": "all", "decontamination_action": "flag"})[1][
+        "by_pair"
+    ] == {"e3c -> e3c": 1}
+
+
+def test_cli_writes_the_contamination_report(tmp_path):
+    tasks = write_tasks(
+        tmp_path,
+        [
+            ner_doc("e3c", "train", 0, CASE),
+            ner_doc("e3c", "train", 1, "corto"),
+            ner_doc("meddocan", "test", 0, CASE),
+        ],
+    )
+    out, stats, report = tmp_path / "m.jsonl", tmp_path / "m.stats.json", tmp_path / "m.contamination.json"
+    e3c = [str(p) for p in tasks if "e3c" in p.name]
+    main(
+        [
+            *("--kind", "it", "--tasks", *e3c, "--test-tasks", *map(str, tasks), "--output", str(out)),
+            *("--stats", str(stats), "--contamination", str(report)),
+        ]
+    )
+    written = json.loads(report.read_text())
+    assert written["removed"] == 1 and written["by_test_dataset"] == {"meddocan": 1}
+    assert written["test_tasks"] == list(map(str, tasks)) and len(read_jsonl(out)) == 1
+    with pytest.raises(ValueError, match="decontamination_action"):
+        parse_settings("it", {"decontamination_action": "keep"})
+
+
+@pytest.mark.e2e
+def test_real_e3c_spanish_training_cases_that_are_pharmaconer_or_meddocan_tests_are_removed(
+    shared_data, tmp_path
+):
+    """The shared samples: E3C-ES (SPACCC) training sentences are PharmaCoNER/MEDDOCAN test texts."""
+    import dataclasses
+
+    from conftest import REPO
+    from pipeline.tasks.registry import data_path, load_registry
+    from pipeline.tasks.registry import load_examples as registry_examples
+
+    if shared_data.resolve() != (REPO.parent / "shared" / "data").resolve():
+        pytest.skip("thesis.yaml paths point at ../shared/data beside the repository")
+    registry = load_registry(REPO / "config" / "datasets" / "thesis.yaml")
+    files = {}
+    for name in ("e3c-ner", "pharmaconer", "meddocan"):
+        spec = registry[name]
+        languages = tuple(lang for lang in spec.languages if data_path(name, spec, lang, REPO).exists())
+        examples = registry_examples(name, dataclasses.replace(spec, languages=languages), REPO)
+        (tmp_path / name).mkdir()
+        files[name] = write_tasks(tmp_path / name, examples)[0]
+    records, report = build_mix("it", [files["e3c-ner"]], [], {}, test_paths=list(files.values()))
+    assert report["removed"] >= 5 and set(report["by_pair"]) == {
+        "e3c-ner -> pharmaconer",
+        "e3c-ner -> meddocan",
+    }
+    assert all(item["id"].startswith("e3c-ner/es/") for item in report["items"])  # only Spanish cases
+    assert len(records) == report["records"] - report["removed"]

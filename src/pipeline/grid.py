@@ -102,6 +102,9 @@ class Grid:
                 self._check_checkpoint(arm)
             if arm.method == "cpt" and arm.spec.get("corpus") not in self.config["corpus"]["corpora"]:
                 raise ValueError(f"arms.{arm.name}.corpus: unknown corpus {arm.spec.get('corpus')!r}")
+        for name in self._qa_section("lm_eval").get("arms") or []:
+            if name not in self.arms:
+                raise ValueError(f"lm_eval.arms: unknown arm {name!r}")
         for section in ("loglik", "stability"):
             for name in self._qa_section(section).get("datasets") or []:
                 if name not in self.registry and name not in self.dropped:
@@ -149,7 +152,10 @@ class Grid:
         return [s.name for s in self.sources.values() if s.manifest in targets]
 
     def _check_checkpoint(self, arm: Arm) -> None:
-        """A checkpoint arm names a step its CPT parent keeps."""
+        """A checkpoint arm names a step its CPT parent exports, for every model where the parent's
+        step count is fixed (`max_steps`); otherwise the CPT job checks it before training."""
+        from pipeline.train.cpt_settings import unreachable_step
+
         parent = self.arms.get(arm.parent or "")
         if parent is None or parent.method != "cpt":
             raise ValueError(f"arms.{arm.name}.parent: a checkpoint arm's parent must be a cpt arm")
@@ -159,6 +165,28 @@ class Grid:
                 f"arms.{arm.name}.step: {arm.spec.get('step')!r} is not among the steps arm "
                 f"{parent.name!r} keeps (training.cpt.keep_checkpoints: {kept!r})"
             )
+        for model in self.models:
+            settings = self.settings(parent.name, model)
+            total = settings.get("max_steps")
+            save = settings.get("save_steps")
+            step = arm.spec["step"]
+            if total is not None:
+                why = unreachable_step(step, total, save, kept)
+            elif kept == "all" and save is not None and step % save:
+                why = f"keep_checkpoints: all exports every {save} steps (save_steps)"
+            else:
+                continue  # the step count follows from epochs and the corpus: checked at CPT start
+            if why:
+                raise ValueError(
+                    f"arms.{arm.name}.step: {model}'s {parent.name!r} run never exports step "
+                    f"{arm.spec['step']}: {why}"
+                )
+
+    def checkpoint_steps(self, cpt_arm: str) -> list[int]:
+        """The steps the grid's checkpoint arms take from `cpt_arm` (its `required_checkpoints`)."""
+        return sorted(
+            {a.spec["step"] for a in self.arms.values() if a.method == "checkpoint" and a.parent == cpt_arm}
+        )
 
     def lineage(self, arm: str) -> list[str]:
         """The chain of arms from `base` to `arm`, e.g. ['base', 'cpt', 'cpt-it']."""
@@ -203,6 +231,15 @@ class Grid:
 
     def loglik_cells(self) -> list[tuple[str, str, str]]:
         return self._qa_cells("loglik")
+
+    @property
+    def lm_eval_tasks(self) -> list[str]:
+        """lm-evaluation-harness tasks, groups or tags run on each of `lm_eval_arms`."""
+        return list(self._qa_section("lm_eval").get("tasks") or [])
+
+    @property
+    def lm_eval_arms(self) -> list[str]:
+        return self._section_arms("lm_eval") if self.lm_eval_tasks else []
 
     @property
     def stability_datasets(self) -> list[str]:

@@ -5,6 +5,9 @@ the value, its uncertainty, the number of examples, the parse-failure rate, the 
 settings, the model's family, variant and size class, and a paired bootstrap test against the
 reference arm (the untouched `base` model by default) on the same items: `delta`, `p_value`
 and `significant` are filled on each cell's main metric (and the log-likelihood accuracies).
+`p_adjusted` corrects `p_value` for multiple comparisons (`correction`: Holm by default, or
+Benjamini-Hochberg, over every test of the summary or within the groups of `correction_by`),
+and `significant` reads the adjusted value.
 """
 
 from __future__ import annotations
@@ -19,16 +22,25 @@ from typing import Any
 import numpy as np
 
 from pipeline.evaluate.metrics import MAIN_METRIC
-from pipeline.evaluate.stats import bootstrap, cell_seed, item_table, replicate_test
+from pipeline.evaluate.stats import (
+    CORRECTIONS,
+    adjust_p_values,
+    bootstrap,
+    cell_seed,
+    item_table,
+    replicate_test,
+)
 from pipeline.io import atomic_path
 
-EVALUATIONS = ("generate", "loglik", "stability")
+EVALUATIONS = ("generate", "loglik", "stability", "lm_eval")
 LOGLIK_METRICS = ("loglik_acc", "loglik_acc_norm")
 DEFAULT_SETTINGS: dict[str, Any] = {
     "reference_arm": "base",
     "bootstrap_samples": 1000,
     "seed": 0,
     "confidence": 0.95,
+    "correction": "holm",
+    "correction_by": [],
 }
 
 COLUMNS = {
@@ -54,6 +66,8 @@ COLUMNS = {
     "reference_arm": str,
     "delta": float,
     "p_value": float,
+    "p_adjusted": float,
+    "correction": str,
     "significant": bool,
 }
 CELL = ("dataset", "language", "task", "subtask")
@@ -68,9 +82,17 @@ class ItemScores:
     stats: np.ndarray
 
 
-def tested(row: dict[str, Any]) -> bool:
-    """Rows that get a significance test: each cell's main metric and the log-likelihood accuracies."""
+def tested(row: dict[str, Any], metric: dict[str, Any]) -> bool:
+    """Rows that get a significance test: each cell's main metric, the log-likelihood accuracies, and
+    the lm-evaluation-harness metrics that come with per-document values (means of them)."""
+    if row["evaluation"] == "lm_eval":
+        return bool(metric.get("items"))
     return row["metric"] == MAIN_METRIC.get(row["task"]) or row["metric"] in LOGLIK_METRICS
+
+
+def bootstrap_metric(row: dict[str, Any]) -> str:
+    """The statistic a row's items are bootstrapped with: harness metrics are means of their items."""
+    return "accuracy" if row["evaluation"] == "lm_eval" else row["metric"]
 
 
 def _item_scores(path: Path, row: dict[str, Any]) -> ItemScores:
@@ -96,7 +118,7 @@ def read_score_file(path: Path, evaluation: str) -> list[tuple[dict[str, Any], I
         row = {**{k: metric.get(k) for k in COLUMNS}, "evaluation": evaluation}
         row["style"] = metric.get("style")
         row["decoding"] = json.dumps(metric.get("decoding") or {}, sort_keys=True)
-        out.append((row, _item_scores(path, metric) if tested(row) else None))
+        out.append((row, _item_scores(path, metric) if tested(row, metric) else None))
     return out
 
 
@@ -119,8 +141,9 @@ def mark_significance(rows: list[tuple[dict[str, Any], ItemScores | None]], sett
     def reps(row: dict[str, Any], items: ItemScores) -> np.ndarray:
         key = _test_key(row, row["arm"])
         if key not in replicates:
-            seed = cell_seed(settings["seed"], tuple(row[k] for k in CELL))
-            replicates[key] = bootstrap(row["metric"], items.stats, settings["bootstrap_samples"], seed)
+            seed = cell_seed(settings["seed"], tuple(str(row[k] or "") for k in CELL))
+            samples = settings["bootstrap_samples"]
+            replicates[key] = bootstrap(bootstrap_metric(row), items.stats, samples, seed)
         return replicates[key]
 
     for row, items in rows:
@@ -132,12 +155,28 @@ def mark_significance(rows: list[tuple[dict[str, Any], ItemScores | None]], sett
             raise ValueError(f"{items.path} and {ref_items.path} cover different items")
         diffs = reps(row, items) - reps(ref_row, ref_items)
         test = replicate_test(row["value"] - ref_row["value"], diffs, len(items.ids), settings["confidence"])
-        row.update(
-            reference_arm=reference,
-            delta=test.delta,
-            p_value=test.p_value,
-            significant=test.significant(1 - settings["confidence"]),
-        )
+        row.update(reference_arm=reference, delta=test.delta, p_value=test.p_value)
+    correct_p_values([row for row, _ in rows], settings)
+
+
+def correct_p_values(rows: list[dict[str, Any]], settings: dict[str, Any]) -> None:
+    """Fill `p_adjusted`, `correction` and `significant` of the tested rows in place: one family of
+    tests per value of the `correction_by` columns (one family for the whole summary when empty)."""
+    method, by = settings["correction"], list(settings["correction_by"])
+    if method not in CORRECTIONS:
+        raise ValueError(f"scoring.correction: {method!r} is not one of {list(CORRECTIONS)}")
+    unknown = sorted(set(by) - set(COLUMNS))
+    if unknown:
+        raise ValueError(f"scoring.correction_by: unknown column(s) {unknown}")
+    families: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        if row.get("p_value") is not None:
+            families.setdefault(tuple(row[k] for k in by), []).append(row)
+    alpha = 1 - settings["confidence"]
+    for family in families.values():
+        adjusted = adjust_p_values([row["p_value"] for row in family], method)
+        for row, p in zip(family, adjusted, strict=True):
+            row.update(p_adjusted=float(p), correction=method, significant=bool(p < alpha))
 
 
 def summary_rows(
@@ -148,7 +187,9 @@ def summary_rows(
     if unknown:
         raise ValueError(f"unknown evaluation(s) {unknown}; known: {list(EVALUATIONS)}")
     if not any(scores.values()):
-        raise ValueError("no score files: the grid evaluates nothing (evaluate_datasets, loglik, stability)")
+        raise ValueError(
+            "no score files: the grid evaluates nothing (evaluate_datasets, loglik, stability, lm_eval)"
+        )
     settings = {**DEFAULT_SETTINGS, **settings}
     rows = [
         pair
@@ -156,15 +197,13 @@ def summary_rows(
         for path in paths
         for pair in read_score_file(path, evaluation)
     ]
-    mark_significance(rows, settings)
-    out = []
     for row, _ in rows:
         model = models.get(row["model"])
         if model is None:
             raise ValueError(f"score rows name model {row['model']!r}, which the config's models lack")
         row.update(family=model["family"], variant=model["variant"], size=str(model.get("size", "")))
-        out.append(row)
-    return out
+    mark_significance(rows, settings)
+    return [row for row, _ in rows]
 
 
 def write_summary(rows: list[dict[str, Any]], output: Path) -> None:
@@ -184,13 +223,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scores", type=Path, nargs="*", default=[], help="generation score files")
     parser.add_argument("--loglik-scores", type=Path, nargs="*", default=[])
     parser.add_argument("--stability-scores", type=Path, nargs="*", default=[])
-    parser.add_argument("--models", required=True, help="JSON: the config's models section")
     parser.add_argument(
-        "--settings", default="{}", help="JSON: reference_arm, bootstrap_samples, seed, confidence"
+        "--lm-eval-scores", type=Path, nargs="*", default=[], help="pipeline.evaluate.harness rows"
     )
+    parser.add_argument("--models", required=True, help="JSON: the config's models section")
+    parser.add_argument("--settings", default="{}", help=f"JSON over {json.dumps(DEFAULT_SETTINGS)}")
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(argv)
-    scores = {"generate": args.scores, "loglik": args.loglik_scores, "stability": args.stability_scores}
+    scores = {
+        "generate": args.scores,
+        "loglik": args.loglik_scores,
+        "stability": args.stability_scores,
+        "lm_eval": args.lm_eval_scores,
+    }
     rows = summary_rows(scores, json.loads(args.models), json.loads(args.settings))
     write_summary(rows, args.output)
 

@@ -142,6 +142,21 @@ LOGLIK_GROUPS = (
 )
 
 
+def lm_eval_task_files():
+    """The task YAMLs (and data beside them) under `lm_eval.include_path`: inputs of the lm_eval jobs."""
+    folder = (config.get("lm_eval") or {}).get("include_path")
+    if not folder:
+        return []
+    root = Path(folder)
+    if not root.is_dir():
+        raise ValueError(
+            f"lm_eval.include_path: {folder} is not a folder of task YAMLs"
+        )
+    return sorted(
+        str(p) for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    )
+
+
 PREFERENCES = config.get("training", {}).get("preferences") or {}
 
 
@@ -191,6 +206,11 @@ def summary_scores(wildcards):
             arm=GRID.stability_arms,
             style=STABILITY_STYLES,
             cell=STABILITY_CELLS,
+        ),
+        "lm_eval_scores": expand(
+            "results/lm_eval/{model}/{arm}/scores.json",
+            model=GRID.models,
+            arm=GRID.lm_eval_arms,
         ),
     }
 
@@ -285,4 +305,8 @@ def arm_settings(wildcards):
     """The arm's effective stage settings (the process layout travels through the launcher)."""
     settings = GRID.settings(wildcards.arm, wildcards.model)
     settings.pop("cpu_processes", None)
+    if GRID.checkpoint_steps(
+        wildcards.arm
+    ):  # checked against the run's length before training
+        settings["required_checkpoints"] = GRID.checkpoint_steps(wildcards.arm)
     return canonical_json(settings)

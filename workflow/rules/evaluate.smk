@@ -178,6 +178,41 @@ rule loglik:
         " --items-dir {params.out_dir:q} --scores-dir {params.out_dir:q} --settings {params.settings:q} > {log:q} 2>&1"
 
 
+rule lm_eval:
+    """lm-evaluation-harness tasks by name on one model folder; lm-eval's results JSON kept."""
+    input:
+        code=code("evaluate/harness.py", "evaluate/stats.py"),
+        model="results/models/{model}/{arm}",
+        include=lm_eval_task_files(),
+    output:
+        results="results/lm_eval/{model}/{arm}/results.json",
+        scores="results/lm_eval/{model}/{arm}/scores.json",
+    log:
+        "results/logs/lm_eval/{model}/{arm}.log",
+    benchmark:
+        "results/benchmarks/lm_eval/{model}/{arm}.tsv"
+    conda:
+        "../envs/training.yaml"
+    threads: job_threads("lm_eval")
+    resources:
+        **job_resources("lm_eval"),
+    params:
+        settings=lambda wc: canonical_json(
+            {
+                **config["lm_eval"].get("settings", {}),
+                "tasks": config["lm_eval"]["tasks"],
+                "include_path": config["lm_eval"].get("include_path"),
+                "model": wc.model,
+                "arm": wc.arm,
+                "seed": config["seed"],
+                "confidence": config["scoring"].get("confidence", 0.95),
+            }
+        ),
+    shell:
+        "python -m pipeline.evaluate.harness --model {input.model:q} --results {output.results:q}"
+        " --scores {output.scores:q} --settings {params.settings:q} > {log:q} 2>&1"
+
+
 rule summary:
     """One table of every score: model × arm × dataset × language × task × sub-task × metric."""
     input:
@@ -199,6 +234,11 @@ rule summary:
                 "seed": config["seed"],
                 "reference_arm": config["scoring"].get("reference_arm", "base"),
                 **SCORE_SETTINGS_DICT,
+                **{
+                    key: config["scoring"][key]
+                    for key in ("correction", "correction_by")
+                    if key in config["scoring"]
+                },
             }
         ),
         loglik=lambda wc, input: (
@@ -209,6 +249,10 @@ rule summary:
             if input.stability_scores
             else []
         ),
+        lm_eval=lambda wc, input: (
+            ["--lm-eval-scores", *input.lm_eval_scores] if input.lm_eval_scores else []
+        ),
     shell:
         "python -m pipeline.summary --scores {input.scores:q} {params.loglik:q} {params.stability:q}"
-        " --models {params.models:q} --settings {params.settings:q} --output {output:q} > {log:q} 2>&1"
+        " {params.lm_eval:q} --models {params.models:q} --settings {params.settings:q} --output {output:q}"
+        " > {log:q} 2>&1"

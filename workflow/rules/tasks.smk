@@ -49,7 +49,9 @@ rule extract_traces:
 
 
 rule build_mix:
-    """A training mix (IT: instruction → JSON; RoT: question → reasoning → conclusion)."""
+    """A training mix (IT: instruction → JSON; RoT: question → reasoning → conclusion), without
+    records that share a long n-gram with any evaluation test example (counted in its report).
+    """
     input:
         code=code(
             "examples.py",
@@ -57,8 +59,11 @@ rule build_mix:
             "tasks/prompts.py",
             "tasks/templates.py",
             "tasks/answers.py",
+            "corpus/decontaminate.py",
+            "corpus/dedup.py",
         ),
         tasks=task_files(GRID.eval_datasets),
+        test_tasks=task_files(),
         traces=lambda wc: [
             f"results/traces/{t}.jsonl"
             for t in config["mixes"][wc.mix].get("traces", [])
@@ -66,6 +71,7 @@ rule build_mix:
     output:
         mix="results/mixes/{mix}.jsonl",
         stats="results/mixes/{mix}.stats.json",
+        contamination="results/mixes/{mix}.contamination.json",
     log:
         "results/logs/build_mix/{mix}.log",
     conda:
@@ -81,24 +87,5 @@ rule build_mix:
         traces=lambda wc, input: ["--traces", *input.traces] if input.traces else [],
     shell:
         "python -m pipeline.tasks.mix --kind {params.kind:q} --tasks {input.tasks:q} {params.traces:q}"
-        " --settings {params.settings:q} --output {output.mix:q} --stats {output.stats:q} > {log:q} 2>&1"
-
-
-rule decontaminate_mix:
-    """Report training-mix prompts that share a long n-gram with any evaluation test example."""
-    input:
-        code=code("corpus/decontaminate.py"),
-        mix="results/mixes/{mix}.jsonl",
-        tasks=task_files(),
-    output:
-        "results/mixes/{mix}.contamination.json",
-    log:
-        "results/logs/decontaminate_mix/{mix}.log",
-    conda:
-        "../envs/pipeline.yaml"
-    threads: job_threads("decontaminate_mix")
-    resources:
-        **job_resources("decontaminate_mix"),
-    shell:
-        "python -m pipeline.corpus.decontaminate --inputs {input.mix:q} --tasks {input.tasks:q}"
-        " --field prompt --output {output:q} > {log:q} 2>&1"
+        " --test-tasks {input.test_tasks:q} --settings {params.settings:q} --output {output.mix:q}"
+        " --stats {output.stats:q} --contamination {output.contamination:q} > {log:q} 2>&1"

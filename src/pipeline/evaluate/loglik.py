@@ -1,7 +1,11 @@
 """Log-likelihood multiple-choice scoring, with lm-evaluation-harness (HFLM, MMLU) semantics.
 
-Each item becomes one request per option: context = the MMLU prompt (description, k shots from
-the few-shot split, the question with lettered options, ``Answer:``), continuation = " " + letter.
+Each item becomes one request per option. Two templates, those of lm-eval's MMLU tasks:
+``mmlu`` (``mmlu_<subject>``): context = description, k shots from the few-shot split, the
+question with lettered options, ``Answer:``; continuation = " " + letter. ``cloze``
+(``mmlu_<subject>_continuation``): context = description, shots, ``Question: ...\nAnswer:`` without
+the options; continuation = " " + the option's text, so `acc_norm` (per character) differs from
+`acc` where the options differ in length.
 Tokenisation follows HFLM: trailing context whitespace moves to the continuation, context and
 context+continuation are encoded with the tokenizer's default special tokens (so a BOS is added
 where the tokenizer adds one, unless the text already starts with it), and the continuation is
@@ -30,10 +34,12 @@ FEWSHOT_DELIMITER = "\n\n"
 DEFAULT_SETTINGS: dict[str, Any] = {
     "k_shot": 0,
     "batch_size": 8,
-    "fewshot_split": "dev",
+    "fewshot_split": "train",
     "device": None,
     "max_length": None,
+    "template": "mmlu",
 }
+TEMPLATES = ("mmlu", "cloze")
 
 
 @dataclass(frozen=True)
@@ -51,16 +57,23 @@ class ItemResult:
     acc_norm: float
 
 
-def description(subject: str) -> str:
-    return (
-        f"The following are multiple choice questions (with answers) about {subject.replace('_', ' ')}.\n\n"
-    )
+def description(subject: str, template: str = "mmlu") -> str:
+    kind = "multiple choice questions" if template == "mmlu" else "questions"
+    return f"The following are {kind} (with answers) about {subject.replace('_', ' ')}.\n\n"
 
 
-def doc_to_text(question: str, choices: list[str]) -> str:
-    """lm-eval's MMLU ``doc_to_text`` (lettered options, as many as the item has)."""
+def doc_to_text(question: str, choices: list[str], template: str = "mmlu") -> str:
+    """lm-eval's MMLU ``doc_to_text``: lettered options (as many as the item has), or none (cloze)."""
+    if template == "cloze":
+        return f"Question: {question.strip()}\nAnswer:"
     options = "".join(f"\n{OPTION_LETTERS[i]}. {c}" for i, c in enumerate(choices))
     return f"{question.strip()}{options}\nAnswer:"
+
+
+def choices_of(item: Example, template: str = "mmlu") -> list[str]:
+    """What each option's continuation is (without the target delimiter): its letter or its text."""
+    choices = item.gold["choices"]
+    return list(choices) if template == "cloze" else list(OPTION_LETTERS[: len(choices)])
 
 
 def _subject(item: Example) -> str:
@@ -70,18 +83,20 @@ def _subject(item: Example) -> str:
     return subject
 
 
-def build_context(item: Example, shots: list[Example]) -> str:
-    """The k-shot MMLU prompt of `item` (lm-eval's plain-text few-shot context)."""
-    parts = [description(_subject(item))]
+def build_context(item: Example, shots: list[Example], template: str = "mmlu") -> str:
+    """The k-shot prompt of `item` in `template` (lm-eval's plain-text few-shot context)."""
+    if template not in TEMPLATES:
+        raise ValueError(f"unknown loglik template {template!r}; known: {list(TEMPLATES)}")
+    parts = [description(_subject(item), template)]
     for shot in shots:
         gold = shot.gold
         parts.append(
-            doc_to_text(gold["question"], gold["choices"])
+            doc_to_text(gold["question"], gold["choices"], template)
             + TARGET_DELIMITER
-            + OPTION_LETTERS[gold["answer"]]
+            + choices_of(shot, template)[gold["answer"]]
             + FEWSHOT_DELIMITER
         )
-    parts.append(doc_to_text(item.gold["question"], item.gold["choices"]))
+    parts.append(doc_to_text(item.gold["question"], item.gold["choices"], template))
     return "".join(parts)
 
 
@@ -157,14 +172,16 @@ def score_multiple_choice(
     items: list[Example],
     k_shot: int,
     batch_size: int,
-    fewshot_split: str = "dev",
+    fewshot_split: str = "train",
     device: str | None = None,
     max_length: int | None = None,
     scorer: LoglikelihoodScorer | None = None,
+    template: str = "mmlu",
 ) -> list[ItemResult]:
     """Score every item not in `fewshot_split`; shots are the first `k_shot` items of that split
     with the same ``metadata.subject`` (lm-eval's ``first_n`` sampler). Pass `scorer` to reuse
-    a loaded model across calls."""
+    a loaded model across calls. `acc_norm` divides each log-likelihood by the character length
+    of its continuation (without the delimiter), as lm-eval does."""
     for item in items:
         _check_item(item)
     pool: dict[str, list[Example]] = {}
@@ -177,9 +194,8 @@ def score_multiple_choice(
         shots = pool.get(_subject(item), [])[:k_shot]
         if len(shots) < k_shot:
             raise ValueError(f"item {item.id}: {k_shot} shots asked, {len(shots)} in split {fewshot_split!r}")
-        context = build_context(item, shots)
-        letters = OPTION_LETTERS[: len(item.gold["choices"])]
-        requests += [(context, TARGET_DELIMITER + letter) for letter in letters]
+        context = build_context(item, shots, template)
+        requests += [(context, TARGET_DELIMITER + choice) for choice in choices_of(item, template)]
     scorer = scorer or LoglikelihoodScorer(model_dir, device, max_length)
     scores = scorer.loglikelihoods(requests, batch_size)
     results, offset = [], 0
@@ -187,7 +203,7 @@ def score_multiple_choice(
         n = len(item.gold["choices"])
         lls, greedy = zip(*scores[offset : offset + n], strict=True)
         offset += n
-        norm = [ll / len(OPTION_LETTERS[i]) for i, ll in enumerate(lls)]
+        norm = [ll / len(choice) for ll, choice in zip(lls, choices_of(item, template), strict=True)]
         pred, pred_norm, gold = _argmax(lls), _argmax(norm), item.gold["answer"]
         results.append(
             ItemResult(
@@ -236,6 +252,7 @@ def main(argv: list[str] | None = None) -> None:
         settings["fewshot_split"],
         settings["device"],
         settings["max_length"],
+        template=settings["template"],
     )
     write_jsonl(args.output, (asdict(r) for r in results))
 

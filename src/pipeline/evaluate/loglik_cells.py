@@ -1,7 +1,9 @@
 """One log-likelihood job: load a model once, score the multiple-choice cells it is given.
 
 For each cell (dataset/language/sub-task) the test items are scored with lm-evaluation-harness
-semantics (`pipeline.evaluate.loglik`), k-shot from the cell's `fewshot_split`. Writes per-item
+semantics (`pipeline.evaluate.loglik`), k-shot from the cell's `fewshot_split` (default `train`,
+which for MMLU is its `dev` folder: lm-eval's few-shot split), at most `max_items_per_cell` test
+items per cell, drawn with the run's seed and stratified by subject. Writes per-item
 results and, per cell, score rows (`loglik_acc`, `loglik_acc_norm`) in the layout of
 `pipeline.evaluate.score`, so the summary reads them like any other score file.
 """
@@ -11,6 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
+import random
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -22,12 +26,46 @@ from pipeline.progress import Progress, setup_job_logging
 
 log = logging.getLogger(__name__)
 
-DEFAULTS: dict[str, Any] = {"k_shot": 0, "batch_size": 8, "fewshot_split": "dev", "max_items_per_cell": None}
+DEFAULTS: dict[str, Any] = {
+    "k_shot": 0,
+    "batch_size": 8,
+    "fewshot_split": "train",
+    "max_items_per_cell": None,
+    "template": "mmlu",
+}
 Cell = tuple[str, str, str]
 
 
-def cell_items(task_files: list[Path], cells: list[Cell], fewshot_split: str, max_items: int | None):
-    """Per cell: its shot pool and its (first `max_items` by id) test items, with a subject set."""
+def stratified_sample(tests: list[Example], limit: int | None, seed: int, cell: Cell) -> list[Example]:
+    """At most `limit` of `tests`, sorted by id: a seeded sample stratified by ``metadata.subject``.
+
+    Each subject gets a share proportional to its size (largest remainders, ties to the larger
+    subject then the name), so a capped cell keeps the cell's mix of subjects instead of the
+    alphabetically first one; the draw depends only on the seed, the cell and the item ids.
+    """
+    tests = sorted(tests, key=lambda e: e.id)
+    if limit is None or len(tests) <= limit:
+        return tests
+    by_subject: dict[str, list[Example]] = {}
+    for example in tests:
+        by_subject.setdefault(example.metadata["subject"], []).append(example)
+    exact = {s: limit * len(items) / len(tests) for s, items in by_subject.items()}
+    quota = {s: math.floor(x) for s, x in exact.items()}
+    spare = limit - sum(quota.values())
+    for subject in sorted(exact, key=lambda s: (quota[s] - exact[s], -len(by_subject[s]), s))[:spare]:
+        quota[subject] += 1
+    chosen = []
+    for subject, items in sorted(by_subject.items()):
+        rng = random.Random(":".join([str(seed), *cell, subject]))
+        chosen += rng.sample(items, quota[subject])
+    return sorted(chosen, key=lambda e: e.id)
+
+
+def cell_items(
+    task_files: list[Path], cells: list[Cell], fewshot_split: str, max_items: int | None, seed: int = 0
+) -> dict[Cell, list[Example]]:
+    """Per cell: its shot pool and its test items (a seeded sample of `max_items`, stratified by
+    subject, when capped), every item with a ``metadata.subject`` (the dataset's name by default)."""
     wanted = set(cells)
     found: dict[Cell, list[Example]] = {c: [] for c in cells}
     for path in task_files:
@@ -40,7 +78,7 @@ def cell_items(task_files: list[Path], cells: list[Cell], fewshot_split: str, ma
                 )
     result = {}
     for cell, examples in found.items():
-        tests = sorted((e for e in examples if e.split == "test"), key=lambda e: e.id)[:max_items]
+        tests = stratified_sample([e for e in examples if e.split == "test"], max_items, seed, cell)
         if not tests:
             files = ", ".join(map(str, task_files))
             raise ValueError(f"no test items for cell {'/'.join(cell)} in {files}")
@@ -77,7 +115,7 @@ def score_rows(results: list[dict[str, Any]], cell: Cell, meta: dict[str, Any], 
 
 def main(argv: list[str] | None = None) -> None:
     from pipeline.evaluate.generate import parse_cell
-    from pipeline.evaluate.loglik import LoglikelihoodScorer, score_multiple_choice
+    from pipeline.evaluate.loglik import TEMPLATES, LoglikelihoodScorer, score_multiple_choice
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, required=True)
@@ -97,10 +135,16 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         raise ValueError(f"loglik settings: unknown key(s) {sorted(unknown)} (known: {sorted(DEFAULTS)})")
     settings = {**DEFAULTS, **raw}
-    meta["decoding"] = {"method": "loglik", "k_shot": settings["k_shot"]}
+    if settings["template"] not in TEMPLATES:
+        raise ValueError(
+            f"loglik settings.template: {settings['template']!r} is not one of {list(TEMPLATES)}"
+        )
+    meta["decoding"] = {"method": "loglik", "k_shot": settings["k_shot"], "template": settings["template"]}
 
     cells = [parse_cell(c) for c in args.cells]
-    items = cell_items(args.tasks, cells, settings["fewshot_split"], settings["max_items_per_cell"])
+    items = cell_items(
+        args.tasks, cells, settings["fewshot_split"], settings["max_items_per_cell"], seed=seed
+    )
     scorer = LoglikelihoodScorer(args.model)
     progress = Progress(len(items), "log-likelihood cells", log, every=0)
     for cell, examples in items.items():
@@ -113,6 +157,7 @@ def main(argv: list[str] | None = None) -> None:
                 settings["batch_size"],
                 settings["fewshot_split"],
                 scorer=scorer,
+                template=settings["template"],
             )
         ]
         relative = Path(*cell)

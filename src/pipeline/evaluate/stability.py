@@ -21,7 +21,7 @@ from pipeline.io import write_json, write_jsonl
 from pipeline.progress import setup_job_logging
 
 STYLES = ("qa_answer_only", "qa_explain")
-DEFAULTS: dict[str, Any] = {"k_shot": 0, "fewshot_split": "dev", "max_items_per_cell": None}
+DEFAULTS: dict[str, Any] = {"k_shot": 0, "fewshot_split": "train", "max_items_per_cell": None}
 
 Cell = tuple[str, str, str]
 

@@ -124,12 +124,43 @@ def paired_bootstrap(
 def replicate_test(delta: float, diffs: np.ndarray, n: int, confidence: float) -> PairedTest:
     """The test of an observed difference `delta` from its paired bootstrap replicates `diffs`.
 
-    The p-value is two-sided: twice the smaller share of replicates on either side of zero.
+    The p-value is two-sided: twice the smaller tail, each tail counted as (b + 1) / (B + 1) with
+    b of the B replicates on that side of zero (Davison & Hinkley 1997, eq. 4.11), so that a
+    finite bootstrap never reports p = 0 (its smallest p-value is 2 / (B + 1)).
     """
+    diffs = np.asarray(diffs, dtype=float)
     tail = (1 - confidence) / 2
     low, high = np.quantile(diffs, [tail, 1 - tail])
-    p = min(1.0, 2 * min(float(np.mean(diffs <= 0)), float(np.mean(diffs >= 0))))
+    smaller = min(int(np.sum(diffs <= 0)), int(np.sum(diffs >= 0)))
+    p = min(1.0, 2 * (smaller + 1) / (len(diffs) + 1))
     return PairedTest(delta, float(low), float(high), p, n)
+
+
+CORRECTIONS = ("holm", "bh", "none")
+
+
+def adjust_p_values(p_values: Sequence[float], method: str) -> np.ndarray:
+    """p-values adjusted for multiple comparisons over one family of tests.
+
+    `holm`: Holm's step-down family-wise error control (p_(i) x (m - i + 1), made monotone);
+    `bh`: Benjamini-Hochberg false discovery rate (p_(i) x m / i, made monotone from the top);
+    `none`: unchanged. Adjusted values are capped at 1 and returned in the input order.
+    """
+    if method not in CORRECTIONS:
+        raise ValueError(f"unknown multiple-comparison correction {method!r}; known: {list(CORRECTIONS)}")
+    p = np.asarray(p_values, dtype=float)
+    m = len(p)
+    if m == 0 or method == "none":
+        return p.copy()
+    order = np.argsort(p, kind="stable")
+    ranked = p[order]
+    if method == "holm":
+        adjusted = np.maximum.accumulate(ranked * (m - np.arange(m)))
+    else:
+        adjusted = np.minimum.accumulate((ranked * m / np.arange(1, m + 1))[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.minimum(adjusted, 1.0)
+    return out
 
 
 def cell_seed(seed: int, cell: Sequence[str]) -> int:

@@ -16,7 +16,8 @@ from pipeline.merge.settings import MergeSettings, parse_settings
 from pipeline.merge.writer import OutputTensor, ShardWriter, plan_shards, torch_dtype, write_index
 
 PARAMETERS_FILE = "merge_parameters.json"
-_NOT_COPIED = {"config.json", "README.md", PARAMETERS_FILE, "model.safetensors.index.json"}
+MODEL_FILE = "medadapt_model.json"  # what a model folder is (family, variant, seed, how it was made)
+_NOT_COPIED = {"config.json", "README.md", PARAMETERS_FILE, MODEL_FILE, "model.safetensors.index.json"}
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".h5", ".msgpack")
 
 
@@ -62,6 +63,7 @@ def merge_models(
             "tensors": resolved,
         }
         write_json(tmp / PARAMETERS_FILE, record)
+        write_json(tmp / MODEL_FILE, merged_model_record(base_ckpt.path, [o.path for o in others], config))
         write_text(tmp / "README.md", model_card(record, Path(output).name))
     return record
 
@@ -108,6 +110,39 @@ def _merge_tensor(
     if config.spec.sparsify:
         params["density"] = densities
     return merged, params
+
+
+def _model_record(folder: Path) -> dict[str, Any] | None:
+    path = folder / MODEL_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: invalid JSON ({err.msg})") from err
+
+
+def merged_model_record(base: Path, models: list[Path], config: MergeSettings) -> dict[str, Any]:
+    """The merged folder's `medadapt_model.json`: how it was made (method, inputs and their own
+    records, settings), and the family and architecture the inputs share; not the base's seed or
+    variant, which describe another model (a merge of an instruct and a base model is neither)."""
+    inputs = [("base", base), *(("model", m) for m in models)]
+    records = [_model_record(path) for _, path in inputs]
+    shared = {
+        key: records[0][key]
+        for key in ("family", "architecture", "variant")
+        if records[0] and key in records[0] and all(r and r.get(key) == records[0][key] for r in records)
+    }
+    return {
+        **shared,
+        "made_by": "merge",
+        "method": config.method,
+        "inputs": [
+            {"role": role, "path": str(path), "model": record}
+            for (role, path), record in zip(inputs, records, strict=True)
+        ],
+        "settings": config.record(),
+    }
 
 
 def _copy_side_files(base: Path, output: Path) -> None:

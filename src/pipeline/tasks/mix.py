@@ -5,8 +5,16 @@ One record per training example: ``{"id", "prompt", "completion", "dataset", "ta
 "reasoning", "answer", "language"}`` (optional ``"dataset"``, default the file's stem; other keys
 are ignored); the trace's options, if any, are part of its question.
 
+A record whose prompt or completion shares a `decontamination_ngram`-word n-gram (13 by default)
+with a test example of another evaluated dataset (``--test-tasks``, default the ``--tasks`` files;
+`decontamination_scope: all` includes the record's own dataset) is removed
+(`decontamination_action: drop`, the default) or kept and counted (`flag`); the contamination
+report (``--contamination``) counts them by training and test dataset, e.g. E3C-ES training
+documents that are PharmaCoNER or MEDDOCAN test documents.
+
     python -m pipeline.tasks.mix --kind it|rot --tasks T1.jsonl [...] [--traces TR.jsonl ...]
-        --settings JSON --output MIX.jsonl --stats STATS.json [--vocab VOCAB.txt]
+        [--test-tasks T.jsonl ...] --settings JSON --output MIX.jsonl --stats STATS.json
+        [--contamination REPORT.json] [--vocab VOCAB.txt]
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pipeline.corpus.decontaminate import ngrams
 from pipeline.examples import TASKS, Example
 from pipeline.io import iter_jsonl, write_json, write_jsonl, write_text
 from pipeline.tasks.answers import gold_answer
@@ -35,6 +44,8 @@ from pipeline.tasks.prompts import (
 )
 
 KINDS = ("it", "rot")
+DECONTAMINATION_ACTIONS = ("drop", "flag")
+DECONTAMINATION_SCOPES = ("other_datasets", "all")
 TRAIN_SPLIT = "train"
 TRACE_TASK = "reasoning"
 TRACE_SUBTASK = "trace"
@@ -78,6 +89,9 @@ class ITSettings:
     max_examples_per_cell: int | None = None
     prompt_language: str = "en"
     strict_language: bool = False
+    decontamination_action: str = "drop"
+    decontamination_scope: str = "other_datasets"
+    decontamination_ngram: int = 13
     seed: int = 0
 
 
@@ -89,6 +103,9 @@ class RoTSettings:
     qa_explanations: bool = True
     prompt_language: str = "en"
     strict_language: bool = False
+    decontamination_action: str = "drop"
+    decontamination_scope: str = "other_datasets"
+    decontamination_ngram: int = 13
     seed: int = 0
 
 
@@ -103,7 +120,17 @@ def _check_setting(name: str, value: Any) -> Any:
         if unknown:
             raise ValueError(f"settings['tasks']: unknown task(s) {unknown} (expected some of {TASKS})")
         return tuple(value)
-    if name in ("max_examples_per_task", "max_examples_per_cell", "max_examples", "token_budget_words"):
+    if name == "decontamination_action" and value not in DECONTAMINATION_ACTIONS:
+        raise ValueError(f"settings[{name!r}] must be one of {DECONTAMINATION_ACTIONS}, got {value!r}")
+    if name == "decontamination_scope" and value not in DECONTAMINATION_SCOPES:
+        raise ValueError(f"settings[{name!r}] must be one of {DECONTAMINATION_SCOPES}, got {value!r}")
+    if name in (
+        "max_examples_per_task",
+        "max_examples_per_cell",
+        "max_examples",
+        "token_budget_words",
+        "decontamination_ngram",
+    ):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ValueError(f"settings[{name!r}] must be a positive integer or null, got {value!r}")
         return value
@@ -365,10 +392,82 @@ def mix_stats(records: Sequence[dict[str, Any]], kind: str) -> dict[str, Any]:
     }
 
 
+def evaluation_ngrams(examples: Sequence[Example], n: int) -> dict[str, set[str]]:
+    """Each `n`-word n-gram of the test examples (text, question, context, choices) -> its datasets."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for example in examples:
+        if example.split != "test":
+            continue
+        texts = [example.text]
+        if example.task == "qa":
+            gold = example.gold
+            texts += [
+                t for t in (gold.get("question"), gold.get("context"), *gold["choices"]) if isinstance(t, str)
+            ]
+        for text in texts:
+            for gram in ngrams(text, n):
+                found[gram].add(example.dataset)
+    return found
+
+
+def overlapping_datasets(record: dict[str, Any], grams: dict[str, set[str]], n: int) -> set[str]:
+    """The test datasets one of whose n-grams the record's prompt or completion contains."""
+    hits: set[str] = set()
+    for field in ("prompt", "completion"):
+        for gram in ngrams(record[field], n):
+            hits |= grams.get(gram, set())
+    return hits
+
+
+def decontaminate(
+    records: list[dict[str, Any]], test_examples: Sequence[Example], action: str, n: int, scope: str
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The records left after `action` (drop or flag) on those overlapping a test example, and the
+    contamination report: how many overlap, by training dataset and by test dataset, and which.
+
+    `scope` `other_datasets` (the default) looks only at other datasets' test sets, leaving each
+    dataset's official split as published; `all` includes the record's own dataset.
+    """
+    grams = evaluation_ngrams(test_examples, n)
+    kept, contaminated = [], []
+    for record in records:
+        hits = overlapping_datasets(record, grams, n) if grams else set()
+        if scope == "other_datasets":
+            hits.discard(record["dataset"])
+        if hits:
+            contaminated.append((record, sorted(hits)))
+        if not hits or action == "flag":
+            kept.append(record)
+    pairs = Counter(f"{r['dataset']} -> {t}" for r, hits in contaminated for t in hits)
+    report = {
+        "action": action,
+        "scope": scope,
+        "ngram": n,
+        "test_examples": sum(e.split == "test" for e in test_examples),
+        "test_ngrams": len(grams),
+        "records": len(records),
+        "contaminated": len(contaminated),
+        "removed": len(contaminated) if action == "drop" else 0,
+        "kept_contaminated": len(contaminated) if action == "flag" else 0,
+        "by_dataset": dict(sorted(Counter(r["dataset"] for r, _ in contaminated).items())),
+        "by_test_dataset": dict(sorted(Counter(t for _, hits in contaminated for t in hits).items())),
+        "by_pair": dict(sorted(pairs.items())),
+        "items": [
+            {"dataset": r["dataset"], "id": r["id"], "test_datasets": hits} for r, hits in contaminated
+        ],
+    }
+    return kept, report
+
+
 def build_mix(
-    kind: str, task_paths: Sequence[str | Path], trace_paths: Sequence[str | Path], settings: dict[str, Any]
-) -> list[dict[str, Any]]:
-    """The records of a mix from files; an empty result raises ValueError."""
+    kind: str,
+    task_paths: Sequence[str | Path],
+    trace_paths: Sequence[str | Path],
+    settings: dict[str, Any],
+    test_paths: Sequence[str | Path] | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The records of a mix from files, decontaminated against the test examples of `test_paths`
+    (default `task_paths`), and the contamination report; an empty result raises ValueError."""
     parsed = parse_settings(kind, settings)
     examples = load_examples(task_paths)
     if isinstance(parsed, ITSettings):
@@ -377,9 +476,17 @@ def build_mix(
         records = it_mix(examples, parsed)
     else:
         records = rot_mix(load_traces(trace_paths), examples, parsed)
+    tests = examples if test_paths is None else load_examples(test_paths)
+    records, report = decontaminate(
+        records,
+        tests,
+        parsed.decontamination_action,
+        parsed.decontamination_ngram,
+        parsed.decontamination_scope,
+    )
     if not records:
         raise ValueError(f"the {kind} mix is empty after its filters (settings {settings})")
-    return records
+    return records, report
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -389,9 +496,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--kind", choices=KINDS, required=True)
     parser.add_argument("--tasks", nargs="*", default=[], help="task files (Example JSONL)")
     parser.add_argument("--traces", nargs="*", default=[], help="reasoning-trace JSONL files (rot only)")
+    parser.add_argument(
+        "--test-tasks",
+        nargs="*",
+        help="task files whose test examples the mix must not overlap (default --tasks)",
+    )
     parser.add_argument("--settings", default="{}", help="mix settings as one JSON object")
     parser.add_argument("--output", required=True, help="the mix (JSONL)")
     parser.add_argument("--stats", required=True, help="the mix statistics (JSON)")
+    parser.add_argument("--contamination", help="optional: the contamination report (JSON)")
     parser.add_argument("--vocab", help="optional: the mix vocabulary, one lower-cased word type per line")
     args = parser.parse_args(argv)
     try:
@@ -400,9 +513,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise ValueError(f"--settings: invalid JSON ({err.msg})") from err
     if not isinstance(settings, dict):
         raise ValueError(f"--settings must be a JSON object, got {args.settings!r}")
-    records = build_mix(args.kind, args.tasks, args.traces, settings)
+    records, report = build_mix(args.kind, args.tasks, args.traces, settings, args.test_tasks)
     write_jsonl(args.output, records)
     write_json(args.stats, mix_stats(records, args.kind))
+    if args.contamination:
+        write_json(args.contamination, {**report, "test_tasks": args.test_tasks or args.tasks})
     if args.vocab:
         write_text(args.vocab, "".join(f"{w}\n" for w in sorted(vocabulary(records))))
 

@@ -26,6 +26,30 @@ SCHEDULERS = (
 )
 
 
+def default_save_steps(total_steps: int) -> int:
+    """Steps between resumable checkpoints when `save_steps` is null: about ten per run."""
+    return max(1, math.ceil(total_steps / 10))
+
+
+def unreachable_step(
+    step: int, total_steps: int, save_steps: int | None, keep: list[int] | Literal["all"]
+) -> str | None:
+    """Why a run of `total_steps` does not export checkpoint `step`, or None when it does.
+
+    A step listed in `keep` is saved and exported when the run reaches it; with `keep: all`,
+    only the saved steps are: the multiples of `save_steps` and the last step.
+    """
+    if step > total_steps:
+        return f"the run ends at step {total_steps}"
+    if keep == "all":
+        every = save_steps or default_save_steps(total_steps)
+        if step % every and step != total_steps:
+            return f"keep_checkpoints: all exports every {every} steps (save_steps) and the last one"
+    elif step not in keep:
+        return f"keep_checkpoints {keep} does not list it"
+    return None
+
+
 @dataclass(frozen=True)
 class CptSettings:
     """Every key of `--settings`; see docs/training.md for their meaning."""
@@ -52,6 +76,7 @@ class CptSettings:
     precision: str = "auto"
     gradient_checkpointing: bool = False
     keep_state: bool = False
+    required_checkpoints: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.lr_scheduler not in SCHEDULERS:
@@ -76,6 +101,8 @@ class CptSettings:
                 self._bad("keep_checkpoints", 'must be a list of steps or "all"')
             for step in self.keep_checkpoints:
                 self._positive_int("keep_checkpoints", step)
+        for step in self.required_checkpoints:
+            self._positive_int("required_checkpoints", step)
         if self.zero_stage not in (2, 3, None):
             self._bad("zero_stage", "must be 2, 3 or null (no DeepSpeed)")
         if self.precision not in PRECISIONS:
@@ -127,14 +154,23 @@ class CptSettings:
 
     def checkpoint_steps(self, total_steps: int) -> int:
         """Steps between resumable checkpoints: `save_steps`, else about ten per run."""
-        return self.save_steps or max(1, math.ceil(total_steps / 10))
+        return self.save_steps or default_save_steps(total_steps)
 
     def kept_steps(self, total_steps: int) -> set[int] | Literal["all"]:
-        if self.keep_checkpoints == "all":
-            return "all"
-        late = [step for step in self.keep_checkpoints if step > total_steps]
-        if late:
-            raise ValueError(
-                f"settings.keep_checkpoints: step(s) {late} are beyond the run's {total_steps} steps"
-            )
-        return set(self.keep_checkpoints)
+        """The exported steps; raises, before any training, when a kept step or a step a checkpoint
+        arm needs (`required_checkpoints`) lies beyond the run or between its saves."""
+        if self.keep_checkpoints != "all":
+            late = [step for step in self.keep_checkpoints if step > total_steps]
+            if late:
+                raise ValueError(
+                    f"settings.keep_checkpoints: step(s) {late} are beyond the run's {total_steps} steps"
+                )
+        for step in self.required_checkpoints:
+            why = unreachable_step(step, total_steps, self.save_steps, self.keep_checkpoints)
+            if why:
+                raise ValueError(
+                    f"settings.required_checkpoints: a checkpoint arm needs step {step}, which this run "
+                    f"({total_steps} steps) never exports: {why}; fix the arm's step or the schedule "
+                    "(max_steps, epochs, save_steps)"
+                )
+        return "all" if self.keep_checkpoints == "all" else set(self.keep_checkpoints)

@@ -2,7 +2,14 @@
 
 TRL 1.16 dropped ``rpo_alpha``; the same objective is ``loss_type=["sigmoid", "sft"]`` with
 ``loss_weights=[1, α]``: ``-log σ(β·Δ) + α·NLL(chosen)``, where TRL's NLL is the mean over every chosen
-completion token of the batch. ``loss: "dpo"`` trains the sigmoid term alone (the CPT+DPO ablation).
+completion token of the batch (``nll_normalization: "token"``). ``nll_normalization: "sequence"`` is
+the normalisation of Pang et al. (2024, Iterative Reasoning Preference Optimization, eq. 2): each
+chosen sequence's NLL ``-log p(y|x)`` divided by its whole length ``|x| + |y|`` in tokens, averaged over
+the batch. ``loss: "dpo"`` trains the sigmoid term alone (the CPT+DPO ablation).
+
+Pairs longer than ``max_length`` tokens (prompt + response) are cut at the end by TRL
+(``keep_start``: the answer line goes first) and pairs whose prompt alone fills it are dropped; the run
+counts both before training, logs them and writes them to ``OUT_DIR/rpo_run.json``.
 LoRA by default (the reference is the adapter-free model); ``lora: null`` trains every weight against a
 frozen copy. Same output layout as `pipeline.train.sft`.
 
@@ -18,7 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pipeline.io import atomic_dir, iter_jsonl
+from pipeline.io import atomic_dir, iter_jsonl, write_json
 from pipeline.models.chat import load_tokenizer
 from pipeline.progress import setup_job_logging
 from pipeline.train.callbacks import NonFiniteGuard, ProgressLog, ThroughputLog
@@ -50,7 +57,8 @@ DEFAULTS: dict[str, Any] = {
     "max_steps": None,
     "per_device_batch_size": 2,
     "gradient_accumulation": 1,
-    "max_length": 1024,
+    "max_length": 4096,
+    "nll_normalization": "token",
     "lora": LORA_DEFAULTS,
     "merge_adapter": True,
     "seed": 0,
@@ -58,6 +66,8 @@ DEFAULTS: dict[str, Any] = {
     "quantization": None,  # "nf4": QLoRA (4-bit base, LoRA adapter; CUDA only)
 }
 LOSSES = ("rpo", "dpo")
+NLL_NORMALIZATIONS = ("token", "sequence")
+RUN_RECORD = "rpo_run.json"
 PAIR_KEYS = ("prompt", "chosen", "rejected")
 
 
@@ -71,6 +81,13 @@ def resolve_settings(settings: dict[str, Any]) -> dict[str, Any]:
         raise ValueError("rpo settings.quantization: QLoRA trains a LoRA adapter; set `lora` too")
     if merged["loss"] not in LOSSES:
         raise ValueError(f"rpo settings.loss: {merged['loss']!r} is not one of {list(LOSSES)}")
+    if merged["nll_normalization"] not in NLL_NORMALIZATIONS:
+        raise ValueError(
+            f"rpo settings.nll_normalization: {merged['nll_normalization']!r} is not one of "
+            f"{list(NLL_NORMALIZATIONS)}"
+        )
+    if merged["max_length"] is not None and merged["max_length"] < 2:
+        raise ValueError(f"rpo settings.max_length: must be null or >= 2, got {merged['max_length']!r}")
     if merged["alpha"] < 0 or not merged["beta"] > 0:
         raise ValueError("rpo settings: alpha must be >= 0 and beta > 0")
     check_training_length(merged, "rpo settings")
@@ -78,10 +95,54 @@ def resolve_settings(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def loss_terms(settings: dict[str, Any]) -> tuple[list[str], list[float]]:
-    """TRL's (loss_type, loss_weights): DPO's sigmoid loss, plus α·NLL for RPO."""
-    if settings["loss"] == "dpo":
+    """TRL's (loss_type, loss_weights): DPO's sigmoid loss, plus α·NLL for RPO with TRL's per-token
+    normalisation (the per-sequence one is added by `RPOTrainer`)."""
+    if settings["loss"] == "dpo" or settings["nll_normalization"] == "sequence":
         return ["sigmoid"], [1.0]
     return ["sigmoid", "sft"], [1.0, float(settings["alpha"])]
+
+
+def sequence_nll_weight(settings: dict[str, Any]) -> float:
+    """α when RPO's NLL is normalised per sequence (Pang et al.), else 0."""
+    rpo_sequence = settings["loss"] == "rpo" and settings["nll_normalization"] == "sequence"
+    return float(settings["alpha"]) if rpo_sequence else 0.0
+
+
+def sequence_nll(per_token_logps: Any, completion_mask: Any, attention_mask: Any) -> Any:
+    """Pang et al.'s NLL term on a DPO batch ``[chosen..., rejected...]``: per chosen sequence,
+    ``-Σ log p(completion tokens) / (|x| + |y|)`` (prompt and completion tokens, as trained), averaged.
+
+    `per_token_logps[i, t]` is the log-probability of token t + 1 of row i (TRL's shifted layout).
+    """
+    n = per_token_logps.size(0) // 2
+    chosen = (per_token_logps[:n] * completion_mask[:n, 1:]).sum(dim=1)
+    return (-chosen / attention_mask[:n].sum(dim=1).clamp(min=1)).mean()
+
+
+def truncation_report(pairs: list[dict[str, str]], tokenizer: Any, max_length: int | None) -> dict[str, Any]:
+    """How many pairs `max_length` cuts, tokenised as TRL does (plain text, the tokenizer's own
+    special tokens): ``truncated`` pairs lose the end of the chosen or rejected response (its answer
+    first), ``dropped`` pairs have a prompt that alone fills `max_length` (TRL drops them)."""
+    prompt_lengths, longest = [], []
+    for pair in pairs:
+        prompt = len(tokenizer(pair["prompt"])["input_ids"])
+        whole = max(len(tokenizer(pair["prompt"] + pair[k])["input_ids"]) for k in ("chosen", "rejected"))
+        prompt_lengths.append(prompt)
+        longest.append(whole)
+    ordered = sorted(longest)
+    dropped = sum(max_length is not None and p >= max_length for p in prompt_lengths)
+    truncated = sum(
+        max_length is not None and p < max_length < w for p, w in zip(prompt_lengths, longest, strict=True)
+    )
+    return {
+        "max_length": max_length,
+        "pairs": len(pairs),
+        "truncated": truncated,
+        "dropped": dropped,
+        "longest_tokens": ordered[-1],
+        "p95_tokens": ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))],
+        "longest_prompt_tokens": max(prompt_lengths),
+    }
 
 
 def read_pairs(path: str | Path) -> list[dict[str, str]]:
@@ -111,15 +172,57 @@ def dpo_config(settings: dict[str, Any], work_dir: str) -> Any:
     )
 
 
+def rpo_trainer_class() -> type:
+    """TRL's `DPOTrainer` with Pang et al.'s per-sequence NLL term (weight `sequence_nll_weight`)
+    added to its loss, from the policy's own forward pass (no extra forward)."""
+    from trl import DPOTrainer
+
+    class FirstOutputs:
+        """The policy model, remembering the outputs of its first call (TRL calls the policy once)."""
+
+        def __init__(self, model: Any) -> None:
+            self.model, self.outputs = model, None
+
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            outputs = self.model(*args, **kwargs)
+            if self.outputs is None:
+                self.outputs = outputs
+            return outputs
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.model, name)
+
+    class RPOTrainer(DPOTrainer):
+        def __init__(self, *args: Any, sequence_nll_weight: float = 0.0, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.sequence_nll_weight = sequence_nll_weight
+
+        def _compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool) -> Any:
+            if not self.sequence_nll_weight:
+                return super()._compute_loss(model, inputs, return_outputs)
+            policy = FirstOutputs(model)
+            result = super()._compute_loss(policy, inputs, return_outputs)
+            mask = inputs["completion_mask"]
+            logps = policy.outputs.log_probs[:, -(mask.size(1) - 1) :]
+            nll = sequence_nll(logps, mask, inputs["attention_mask"])
+            mode = "train" if self.model.training else "eval"
+            self._metrics[mode]["nll_sequence"].append(self.accelerator.gather(nll.detach()).mean().item())
+            if return_outputs:
+                return result[0] + self.sequence_nll_weight * nll, result[1]
+            return result + self.sequence_nll_weight * nll
+
+    return RPOTrainer
+
+
 def build_trainer(
     model_dir: str | Path, pairs: list[dict[str, str]], settings: dict[str, Any], work_dir: str
 ) -> Any:
     """A `DPOTrainer` with the RPO (or DPO) loss on `pairs` for the model in `model_dir`."""
     from datasets import Dataset
-    from trl import DPOTrainer
 
     model_path = str(Path(model_dir).resolve())
-    return DPOTrainer(
+    return rpo_trainer_class()(
+        sequence_nll_weight=sequence_nll_weight(settings),
         model=model_path,
         args=dpo_config(settings, work_dir),
         train_dataset=Dataset.from_list(pairs),
@@ -141,10 +244,21 @@ def train(
     settings = resolve_settings(settings)
     require_quantization_support(settings["quantization"])
     pairs = read_pairs(pairs_path)
+    truncation = truncation_report(pairs, load_tokenizer(model_dir), settings["max_length"])
+    print(f"rpo: {json.dumps(truncation)}", flush=True)
+    if truncation["truncated"] or truncation["dropped"]:
+        print(
+            f"rpo: WARNING max_length {settings['max_length']} cuts the end of {truncation['truncated']} and "
+            f"drops {truncation['dropped']} of {truncation['pairs']} pairs ({pairs_path})",
+            flush=True,
+        )
     with atomic_dir(output) as tmp, tempfile.TemporaryDirectory(prefix="rpo-") as work_dir:
         trainer = build_trainer(model_dir, pairs, settings, work_dir)
         trainer.train()
         save_trained(trainer, model_dir, tmp, settings["merge_adapter"])
+        write_json(
+            tmp / RUN_RECORD, {"settings": settings, "pairs": str(pairs_path), "truncation": truncation}
+        )
     write_log([log_frame(trainer.state.log_history, JOINT)], log)
 
 

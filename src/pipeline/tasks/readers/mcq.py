@@ -172,7 +172,8 @@ def read_mmlu(root: Path, language: str, options: dict[str, Any]) -> list[Docume
     """MMLU headerless CSV `question,A,B,C,D,answer` in `<split dir>/<subject>_<dir>.csv`.
 
     `options.subjects` picks subjects (default: all); `options.splits` maps our splits to the
-    MMLU folders (default train←dev, dev←val, test←test).
+    MMLU folders (default train←dev, dev←val, test←test: `train` holds the 5 shots per subject
+    lm-eval draws its few-shot examples from, the default `fewshot_split` of the loglik stage).
     """
     docs = []
     subjects = options.get("subjects")
