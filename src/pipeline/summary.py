@@ -21,6 +21,7 @@ import numpy as np
 from pipeline.evaluate.metrics import MAIN_METRIC
 from pipeline.evaluate.stats import bootstrap, cell_seed, item_table, replicate_test
 from pipeline.io import atomic_path
+from pipeline.provenance import code_state, commit_label, config_hash
 
 EVALUATIONS = ("generate", "loglik", "stability")
 LOGLIK_METRICS = ("loglik_acc", "loglik_acc_norm")
@@ -55,6 +56,9 @@ COLUMNS = {
     "delta": float,
     "p_value": float,
     "significant": bool,
+    "run_id": str,
+    "config_hash": str,
+    "commit": str,
 }
 CELL = ("dataset", "language", "task", "subtask")
 
@@ -167,6 +171,17 @@ def summary_rows(
     return out
 
 
+def run_columns(grid_config_hash: str) -> dict[str, str | None]:
+    """`run_id`, `config_hash` and `commit` of this summary: which grid and which code made it.
+
+    `run_id` hashes the other two: equal ids, same config and same code (`commit` ends in `-dirty`
+    when the code had uncommitted changes), so grids combined into one table stay apart.
+    """
+    commit = commit_label(code_state())
+    run_id = config_hash({"config_hash": grid_config_hash, "commit": commit})[:16]
+    return {"run_id": run_id, "config_hash": grid_config_hash, "commit": commit}
+
+
 def write_summary(rows: list[dict[str, Any]], output: Path) -> None:
     import polars as pl
 
@@ -188,11 +203,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--settings", default="{}", help="JSON: reference_arm, bootstrap_samples, seed, confidence"
     )
+    parser.add_argument("--config-hash", default="", help="SHA-256 of the whole config's canonical JSON")
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(argv)
     scores = {"generate": args.scores, "loglik": args.loglik_scores, "stability": args.stability_scores}
     rows = summary_rows(scores, json.loads(args.models), json.loads(args.settings))
-    write_summary(rows, args.output)
+    run = run_columns(args.config_hash or None)
+    write_summary([{**row, **run} for row in rows], args.output)
 
 
 if __name__ == "__main__":

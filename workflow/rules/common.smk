@@ -4,6 +4,7 @@ from snakemake.settings.types import DeploymentMethod
 
 from pipeline.grid import load_grid
 from pipeline.io import canonical_json
+from pipeline.provenance import config_hash
 from pipeline.resources import RESOURCE_KEYS, job_shape, slurm_resources
 from pipeline.workflow import prepare_job_environment
 

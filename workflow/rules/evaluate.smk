@@ -180,7 +180,9 @@ rule summary:
     """One table of every score: model × arm × dataset × language × task × sub-task × metric."""
     input:
         unpack(summary_scores),
-        code=code("summary.py", "evaluate/stats.py", "evaluate/metrics.py"),
+        code=code(
+            "summary.py", "evaluate/stats.py", "evaluate/metrics.py", "provenance.py"
+        ),
     output:
         "results/summary.parquet",
     log:
@@ -192,6 +194,7 @@ rule summary:
         **job_resources("summary"),
     params:
         models=canonical_json(config["models"]),
+        config_hash=config_hash(config),
         settings=canonical_json(
             {
                 "seed": config["seed"],
@@ -211,4 +214,5 @@ rule summary:
         ),
     shell:
         "python -m pipeline.summary --scores {input.scores} {params.loglik} {params.stability}"
-        " --models {params.models:q} --settings {params.settings:q} --output {output} > {log} 2>&1"
+        " --models {params.models:q} --settings {params.settings:q} --config-hash {params.config_hash}"
+        " --output {output} > {log} 2>&1"

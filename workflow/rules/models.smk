@@ -6,6 +6,7 @@ rule base_model:
             "models/families.py",
             "models/fetch.py",
             "tasks/templates.py",
+            "provenance.py",
         ),
         text=lambda wc: ["results/demo"] if base_source(wc) == "tiny" else [],
     output:
@@ -34,7 +35,7 @@ rule base_model:
 rule checkpoint_model:
     """A kept CPT checkpoint as a model of its own (evaluated and merged like any arm)."""
     input:
-        code=code("models/fetch.py"),
+        code=code("models/fetch.py", "provenance.py"),
         model=parent_dir,
     output:
         directory("results/models/{model}/{arm}"),

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.io import atomic_dir, iter_jsonl
+from pipeline.provenance import RunRecorder
 from pipeline.train.callbacks import NonFiniteGuard, ThroughputLog
 from pipeline.train.qlora import (
     LORA_DEFAULTS,
@@ -138,12 +139,14 @@ def train(
 ) -> None:
     """Train on the pairs of `pairs_path`; write the model to `output` and the training log to `log`."""
     settings = resolve_settings(settings)
+    recorder = RunRecorder("rpo", settings, {"pairs": pairs_path}, model_dir)
     require_quantization_support(settings["quantization"])
     pairs = read_pairs(pairs_path)
     with atomic_dir(output) as tmp, tempfile.TemporaryDirectory(prefix="rpo-") as work_dir:
         trainer = build_trainer(model_dir, pairs, settings, work_dir)
         trainer.train()
         save_trained(trainer, model_dir, tmp, settings["merge_adapter"])
+        recorder.write(tmp, output, pairs=len(pairs))
     write_log([log_frame(trainer.state.log_history, JOINT)], log)
 
 

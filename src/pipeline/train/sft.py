@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.io import atomic_dir, atomic_path, iter_jsonl
+from pipeline.provenance import RunRecorder, name_adapter_base
 from pipeline.train import chat
 from pipeline.train.callbacks import NonFiniteGuard, ThroughputLog
 from pipeline.train.qlora import (
@@ -257,6 +258,7 @@ def train(
 ) -> None:
     """Train on the mixes in `data`; write the model (or per-task adapters) to `output`, the log to `log`."""
     settings = resolve_settings(settings)
+    recorder = RunRecorder("sft", settings, input_roles("data", data), model_dir)
     require_quantization_support(settings["quantization"])
     records = select_records([r for path in data for r in read_mix(path)], settings)
     if settings["per_task_adapters"]:
@@ -278,6 +280,7 @@ def train(
             (tmp / "adapters.json").write_text(
                 json.dumps({task: f"adapters/{task}" for task in groups}, indent=2) + "\n", encoding="utf-8"
             )
+        recorder.write(tmp, output, examples={name: len(group) for name, group in groups.items()})
     write_log(frames, log)
 
 
@@ -285,8 +288,8 @@ def save_trained(trainer: Any, base_model: str | Path, target: Path, merge: bool
     """Save the trained model to `target` in the output layout.
 
     LoRA + merge: a full merged checkpoint, the adapter kept in ``target/adapter``; LoRA without merge:
-    the PEFT adapter (``adapter_config.json`` names the absolute base path); full training: the checkpoint.
-    The tokenizer goes beside each.
+    the PEFT adapter; full training: the checkpoint. The tokenizer goes beside each. An adapter's
+    ``adapter_config.json`` names its base as `pipeline.provenance.adapter_base_name` does (the hub id).
     """
     from accelerate.utils import is_peft_model
 
@@ -297,9 +300,19 @@ def save_trained(trainer: Any, base_model: str | Path, target: Path, merge: bool
         model.save_pretrained(target / "adapter")
         tokenizer.save_pretrained(target / "adapter")
         merge_adapter(base_model, target / "adapter").save_pretrained(target)
+        name_adapter_base(target / "adapter", base_model)
     else:
         model.save_pretrained(target)
+        if is_peft_model(model):
+            name_adapter_base(target, base_model)
     tokenizer.save_pretrained(target)
+
+
+def input_roles(role: str, paths: list[str | Path]) -> dict[str, str | Path]:
+    """Provenance input names: `role` for one path, `role[i]` for several."""
+    if len(paths) == 1:
+        return {role: paths[0]}
+    return {f"{role}[{i}]": path for i, path in enumerate(paths)}
 
 
 def merge_adapter(base_model: str | Path, adapter_dir: str | Path) -> Any:
