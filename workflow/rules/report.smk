@@ -30,6 +30,7 @@ rule report:
                 "seed": config["seed"],
                 "bootstrap_samples": config["scoring"]["bootstrap_samples"],
                 "confidence": config["scoring"]["confidence"],
+                "config_hash": config_hash(config),
                 **LOGLIK_GROUPS,
             }
         ),

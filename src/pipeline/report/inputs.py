@@ -26,11 +26,12 @@ SUMMARY_COLUMNS = tuple(COLUMNS)
 
 @dataclass(frozen=True)
 class TrainLog:
-    """What the cost table needs from a training log."""
+    """What the cost table and the training curves need from a training log."""
 
     tokens: int | None
     seconds: float | None
     steps: int | None
+    losses: pl.DataFrame | None = None  # step, adapter, loss (train rows), eval_loss (validation rows)
 
 
 @dataclass(frozen=True)
@@ -142,8 +143,20 @@ def load_train_logs(paths: list[Path]) -> dict[tuple[str, str], TrainLog]:
             None if tokens is None else int(tokens),
             None if seconds is None else float(seconds),
             None if steps is None else int(steps),
+            _losses(frame),
         )
     return out
+
+
+def _losses(frame: pl.DataFrame) -> pl.DataFrame:
+    """The loss columns of a training log (absent ones null; `adapter` "joint" when not per task)."""
+    columns = {"loss": pl.Float64, "eval_loss": pl.Float64, "adapter": pl.Utf8}
+    present = [pl.col("step").cast(pl.Int64)]
+    present += [
+        pl.col(c).cast(t) if c in frame.columns else pl.lit(None, dtype=t).alias(c)
+        for c, t in columns.items()
+    ]
+    return frame.select(present).with_columns(pl.col("adapter").fill_null("joint"))
 
 
 def load_throughput(paths: list[Path]) -> dict[tuple[str, str], dict[str, Any]]:
