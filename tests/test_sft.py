@@ -50,6 +50,13 @@ def test_read_mix_names_file_and_line(tmp_path):
         sft.read_mix(path)
 
 
+def test_report_to_is_off_by_default_and_checked():
+    assert sft.resolve_settings({})["report_to"] == []
+    assert sft.training_arguments(sft.resolve_settings({}), "w")["report_to"] == "none"
+    with pytest.raises(ValueError, match=r"sft settings.report_to: must be a list"):
+        sft.resolve_settings({"report_to": "tensorboard"})
+
+
 def test_settings_defaults_and_unknown_keys():
     settings = sft.resolve_settings({"lr": 1e-3, "lora": {"r": 4}, "filter": {"tasks": ["ner"]}})
     assert settings["lora"] == {**qlora.LORA_DEFAULTS, "r": 4}
@@ -184,7 +191,9 @@ def test_per_task_adapters_without_merge(tiny_model_factory, tmp_path):
     mix = write_mix(tmp_path / "mix.jsonl", records)
     out, log = tmp_path / "model", tmp_path / "log.parquet"
     settings = {**FAST, "max_steps": 1, "per_task_adapters": True, "merge_adapter": False}
-    sft.train(model_dir, [mix], out, log, settings)
+    sft.train(model_dir, [mix], out, log, {**settings, "report_to": ["tensorboard"]})
+    assert len(list((out / "tensorboard").rglob("events.out.tfevents.*"))) == 2  # one run per adapter
+    assert sft.TENSORBOARD_ENV not in os.environ
     assert json.loads((out / "adapters.json").read_text()) == {"ner": "adapters/ner", "qa": "adapters/qa"}
     for task in ("ner", "qa"):
         adapter = out / "adapters" / task

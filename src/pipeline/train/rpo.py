@@ -31,9 +31,11 @@ from pipeline.train.qlora import (
 from pipeline.train.sft import (
     JOINT,
     check_keys,
+    check_report_to,
     check_training_length,
     log_frame,
     save_trained,
+    tensorboard_dir,
     training_arguments,
     write_log,
 )
@@ -55,6 +57,7 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "gradient_checkpointing": True,
     "quantization": None,  # "nf4": QLoRA (4-bit base, LoRA adapter; CUDA only)
+    "report_to": [],  # Trainer integrations, e.g. ["tensorboard"]: event files in OUT_DIR/tensorboard
 }
 LOSSES = ("rpo", "dpo")
 PAIR_KEYS = ("prompt", "chosen", "rejected")
@@ -73,6 +76,7 @@ def resolve_settings(settings: dict[str, Any]) -> dict[str, Any]:
     if merged["alpha"] < 0 or not merged["beta"] > 0:
         raise ValueError("rpo settings: alpha must be >= 0 and beta > 0")
     check_training_length(merged, "rpo settings")
+    check_report_to(merged["report_to"], "rpo settings")
     return merged
 
 
@@ -142,7 +146,11 @@ def train(
     recorder = RunRecorder("rpo", settings, {"pairs": pairs_path}, model_dir)
     require_quantization_support(settings["quantization"])
     pairs = read_pairs(pairs_path)
-    with atomic_dir(output) as tmp, tempfile.TemporaryDirectory(prefix="rpo-") as work_dir:
+    with (
+        atomic_dir(output) as tmp,
+        tempfile.TemporaryDirectory(prefix="rpo-") as work_dir,
+        tensorboard_dir(settings["report_to"], tmp),
+    ):
         trainer = build_trainer(model_dir, pairs, settings, work_dir)
         trainer.train()
         save_trained(trainer, model_dir, tmp, settings["merge_adapter"])

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +55,13 @@ DEFAULTS: dict[str, Any] = {
     "quantization": None,
     "gradient_checkpointing": True,
     "fused_lm_head": None,  # TRL's chunked LM-head loss; None: on CUDA only (its CPU fallback is ~3x slower)
+    "report_to": [],  # Trainer integrations, e.g. ["tensorboard"]: event files in OUT_DIR/tensorboard
 }
 LOSSES = ("full", "completion_only")
 MIX_KEYS = ("id", "prompt", "completion", "dataset", "task", "language", "kind")
 MIX_KINDS = ("it", "rot")
 JOINT = "joint"
+TENSORBOARD_ENV = "TENSORBOARD_LOGGING_DIR"  # read by transformers' TensorBoardCallback
 # Log-history keys already in the shared training-log schema (under their own or their column name).
 LOGGED = {*SCHEMA, "learning_rate", "num_input_tokens_seen"}
 
@@ -83,7 +87,31 @@ def resolve_settings(settings: dict[str, Any]) -> dict[str, Any]:
     if merged["loss"] not in LOSSES:
         raise ValueError(f"sft settings.loss: {merged['loss']!r} is not one of {list(LOSSES)}")
     check_training_length(merged, "sft settings")
+    check_report_to(merged["report_to"], "sft settings")
     return merged
+
+
+def check_report_to(report_to: Any, where: str) -> None:
+    """`report_to` must be a list of Trainer integration names (empty: off)."""
+    if not isinstance(report_to, list) or not all(isinstance(r, str) and r for r in report_to):
+        raise ValueError(f"{where}.report_to: must be a list of integration names, got {report_to!r}")
+
+
+@contextmanager
+def tensorboard_dir(report_to: list[str], output: Path) -> Iterator[None]:
+    """With TensorBoard on, the Trainer writes its event files to `output`/tensorboard (a file target)."""
+    if "tensorboard" not in report_to:
+        yield
+        return
+    previous = os.environ.get(TENSORBOARD_ENV)
+    os.environ[TENSORBOARD_ENV] = str(output / "tensorboard")
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(TENSORBOARD_ENV, None)
+        else:
+            os.environ[TENSORBOARD_ENV] = previous
 
 
 def check_training_length(settings: dict[str, Any], where: str) -> None:
@@ -175,7 +203,7 @@ def training_arguments(settings: dict[str, Any], work_dir: str) -> dict[str, Any
         logging_steps=1,
         include_num_input_tokens_seen="non_padding",
         save_strategy="no",
-        report_to="none",
+        report_to=settings["report_to"] or "none",
     )
 
 
@@ -268,7 +296,11 @@ def train(
     else:
         groups = {JOINT: records}
     frames = []
-    with atomic_dir(output) as tmp, tempfile.TemporaryDirectory(prefix="sft-") as work_dir:
+    with (
+        atomic_dir(output) as tmp,
+        tempfile.TemporaryDirectory(prefix="sft-") as work_dir,
+        tensorboard_dir(settings["report_to"], tmp),
+    ):
         for name, group in groups.items():
             trainer = build_trainer(model_dir, group, settings, work_dir)
             trainer.train()
