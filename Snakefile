@@ -18,6 +18,10 @@ if not workflow.overwrite_configfiles:
 report: "workflow/report/workflow.rst"
 
 
+# The cluster image (workflow/containers/), used with --software-deployment-method apptainer.
+container: config.get("container")
+
+
 validate(config, "workflow/schemas/config.schema.yaml")
 
 

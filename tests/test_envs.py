@@ -127,3 +127,21 @@ def test_env_installs_what_its_rules_import(env: str) -> None:
             if not distributions(top) & installed:
                 missing.setdefault(top, []).append(module)
     assert not missing, f"workflow/envs/{env}.yaml lacks what its rules import: {missing}"
+
+
+def test_container_definitions_install_this_package_from_existing_files() -> None:
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = extras["optional-dependencies"]
+    apptainer = (ROOT / "workflow" / "containers" / "medadapt.def").read_text(encoding="utf-8")
+    files = re.search(r"^%files\n(.*?)^%", apptainer, re.MULTILINE | re.DOTALL)
+    assert files is not None
+    for line in files.group(1).split("\n"):
+        if line.strip():
+            assert (ROOT / line.split()[0]).exists(), line
+    docker = (ROOT / "workflow" / "containers" / "Dockerfile").read_text(encoding="utf-8")
+    for line in re.findall(r"^COPY (.+) /opt/medadapt/", docker, re.MULTILINE):
+        assert all((ROOT / name).exists() for name in line.split()), line
+    for text in (apptainer, docker):
+        extra = re.search(r'pip install --no-cache-dir "/opt/medadapt\[(\w+)\]"', text)
+        assert extra is not None and extra.group(1) in extras
+        assert "MEDADAPT_CODE_COMMIT" in text  # provenance without a git checkout
