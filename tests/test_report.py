@@ -20,6 +20,7 @@ from pipeline.report.__main__ import main as report_main
 from pipeline.report.build import build_report
 from pipeline.report.document import Section, write_report
 from pipeline.report.inputs import Inputs, load_summary, model_parameters, parse_grid
+from pipeline.report.published import load_published
 from pipeline.report.settings import resolve_settings
 from pipeline.report.significance import ItemStore
 from pipeline.report.tables import Score
@@ -293,8 +294,47 @@ def _build(root: Path, models: dict, arms: list[str], side_files: bool) -> dict[
         "benchmarks": [bench],
         "loglik": sorted((root / "loglik").glob("*/*/*.jsonl")),
         "model_dirs": sorted((root / "models").glob("*/base")),
+        "published": [*sorted(PUBLISHED.glob("*.yaml")), _published_study(root)],
     }
     return args
+
+
+PUBLISHED = Path(__file__).resolve().parents[1] / "config" / "studies" / "published"
+
+
+def _published_study(root: Path) -> Path:
+    """A published table over the synthetic log-likelihood cells: one row of ours, one of another model."""
+    path = root / "published.yaml"
+    column = {"evaluation": "loglik", "subject": "med_mcq", "language": "fr"}
+    study = {
+        "study": "Synthetic",
+        "paper": "a test",
+        "tables": [
+            {
+                "id": "table1",
+                "caption": "Table 1: medical accuracy.",
+                "where": "§1",
+                "unit": "percent",
+                "decimals": 1,
+                "columns": [
+                    {"name": "med", "printed": "Med. FR", "ours": column},
+                    {"name": "x", "printed": "X"},
+                ],
+                "rows": [
+                    {
+                        "label": "Llama",
+                        "model": "llama-1b",
+                        "arm": "cpt",
+                        "values": [61.5, 2.0],
+                        "stderr": [1.1, 0.1],
+                    },
+                    {"label": "Other-7B", "model": "other-7b", "arm": None, "values": [40.0, None]},
+                ],
+            }
+        ],
+    }
+    path.write_text(json.dumps(study), encoding="utf-8")
+    return path
 
 
 def _cli(args: dict[str, Any], grid: dict[str, Any], settings: dict[str, Any], output: Path) -> None:
@@ -343,6 +383,7 @@ def _api(
         benchmarks=i.load_benchmarks(args.get("benchmarks", [])),
         loglik=i.load_loglik(args.get("loglik", [])),
         parameters=i.load_parameters(args.get("model_dirs", []), list(grid["models"])),
+        published=[load_published(p) for p in args.get("published", [])],
     )
     return build_report(loaded, settings)
 
@@ -381,6 +422,7 @@ def test_every_section_is_populated_and_written(full: dict[str, Any]) -> None:
         "ranks",
         "tradeoff",
         "stability",
+        "published",
     }
     assert set(sections) == expected
     assert [k for k, s in sections.items() if not s.populated] == []
@@ -565,6 +607,7 @@ def test_missing_arms_and_inputs_are_said(tmp_path: Path) -> None:
         "progression",
         "tradeoff",
         "stability",
+        "published",
     }
     assert sections["rq1"].populated and sections["averages"].populated and sections["ranks"].populated
     index = (tmp_path / "report" / "index.md").read_text()
@@ -688,3 +731,31 @@ def test_tables_are_written_as_csv_with_intervals_and_booktabs_latex(full: dict[
     assert tex.count("\\toprule") == tex.count("\\midrule") == tex.count("\\bottomrule") == 1
     assert "\\label{tab:rq1_arm_task}" in tex and tex.count(" \\\\\n") == len(table.rows) + 1
     assert "◆" not in tex and "$\\blacklozenge$" in tex
+
+
+def test_published_numbers_are_printed_beside_ours(full: dict[str, Any]) -> None:
+    """Each published row as printed, then ours for the same model × arm in the same unit (± its se)."""
+    section = full["sections"]["published"]
+    table = _table(section, "published_synthetic_table1")
+    assert table.columns == ["source", "model", "arm", "Med. FR", "X"]
+    assert table.rows[0] == ["published", "Llama", "cpt", "61.5 ± 1.1", "2.0 ± 0.1"]
+    ours = full["summary"].filter(
+        (pl.col("model") == "llama-1b")
+        & (pl.col("arm") == "cpt")
+        & (pl.col("dataset") == "med-mcq")
+        & (pl.col("language") == "fr")
+        & (pl.col("metric") == "loglik_acc")
+    )
+    value, se = 100 * ours["value"].item(), 100 * ours["stderr"].item()
+    assert table.rows[1] == ["ours", "llama-1b", "cpt", f"{value:.1f} ± {se:.1f}", None]
+    assert table.rows[2] == ["published", "Other-7B", "–", "40.0", None]
+    names = {a.name for a in section.artefacts}
+    assert {
+        "published_partages_table3",
+        "published_preferred_medllm_table2",
+        "published_thesis_table2",
+    } <= names
+    # Preferred-MedLLM's Table 2 rows name our arms: our stability accuracies follow them.
+    pm = _table(section, "published_preferred_medllm_table2")
+    assert pm.rows[0][:3] == ["published", "Preferred-MedLLM-Qwen-72B (CPT+RPO)", "cpt-rpo"]
+    assert any(r[0] == "ours" and r[2] == "cpt" for r in pm.rows)

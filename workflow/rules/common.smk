@@ -228,6 +228,9 @@ def report_inputs(wildcards):
             cell=LOGLIK_CELLS,
         ),
         "base_models": expand("results/models/{model}/base", model=GRID.models),
+        "published": [
+            str(Path(workflow.basedir) / p) for p in config.get("published", [])
+        ],
     }
 
 
@@ -238,6 +241,7 @@ REPORT_FILES = (
     "throughput",
     "benchmarks",
     "loglik",
+    "published",
 )
 
 

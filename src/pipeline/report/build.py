@@ -15,6 +15,7 @@ from pipeline.report.sections.knowledge import knowledge_sections
 from pipeline.report.sections.language import language_sections
 from pipeline.report.sections.modelsize import modelsize_sections
 from pipeline.report.sections.progression import progression_sections
+from pipeline.report.sections.published import published_sections
 from pipeline.report.sections.ranks import rank_sections
 from pipeline.report.sections.stability import stability_sections
 from pipeline.report.sections.task import task_sections
@@ -33,6 +34,7 @@ BUILDERS = (
     knowledge_sections,
     rank_sections,
     stability_sections,
+    published_sections,
 )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import polars as pl
 
 from pipeline.io import read_jsonl
+from pipeline.report.published import PublishedStudy
 from pipeline.summary import COLUMNS
 
 SUMMARY_COLUMNS = tuple(COLUMNS)
@@ -57,6 +58,7 @@ class Inputs:
     benchmarks: dict[tuple[str, str], Benchmark] = field(default_factory=dict)
     loglik: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     parameters: dict[str, int] = field(default_factory=dict)
+    published: list[PublishedStudy] = field(default_factory=list)
 
 
 def _json(path: Path) -> Any:
