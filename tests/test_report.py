@@ -314,6 +314,9 @@ def _published_study(root: Path) -> Path:
                 "id": "table1",
                 "caption": "Table 1: medical accuracy.",
                 "where": "§1",
+                "layout": "knowledge",
+                "group": "medical",
+                "language": "fr",
                 "unit": "percent",
                 "decimals": 1,
                 "columns": [
@@ -651,7 +654,10 @@ def test_knowledge_tables_follow_the_partages_layout(full: dict[str, Any]) -> No
     table = _table(section, "knowledge_medical_fr")
     assert table.columns == ["model", "arm", "med-mcq", "average"]
     llama = {r[1]: r for r in table.rows if r[0] == "llama-1b"}
-    assert list(llama) == ["base", "cpt@step-10", "cpt", "cpt-slerp"]  # base, checkpoints by step, the rest
+    # base, checkpoints by step, the rest; then the published rows of the same benchmarks (percent → fraction)
+    assert list(llama) == ["base", "cpt@step-10", "cpt", "cpt-slerp", "published: cpt"]
+    assert llama.pop("published: cpt")[2:] == [pytest.approx(0.615), pytest.approx(0.615)]
+    assert table.rows[-1][:3] == ["Other-7B", "published: Other-7B", pytest.approx(0.4)]
     summary = full["summary"].filter(
         (pl.col("evaluation") == "loglik")
         & (pl.col("metric") == "loglik_acc")

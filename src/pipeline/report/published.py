@@ -40,6 +40,9 @@ class PublishedTable:
     decimals: int
     columns: list[dict[str, Any]]
     rows: list[PublishedRow]
+    layout: str = ""  # the report table it matches: knowledge (group × language), stability, ...
+    group: str | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,17 @@ def load_published(path: str | os.PathLike[str]) -> PublishedStudy:
                 PublishedRow(str(r["label"]), str(r["model"]), r.get("arm"), r["values"], r.get("stderr"))
             )
         tables.append(
-            PublishedTable(t["id"], t["caption"], t["where"], t["unit"], t["decimals"], t["columns"], rows)
+            PublishedTable(
+                t["id"],
+                t["caption"],
+                t["where"],
+                t["unit"],
+                t["decimals"],
+                t["columns"],
+                rows,
+                t.get("layout", ""),
+                t.get("group"),
+                t.get("language"),
+            )
         )
     return PublishedStudy(raw["study"], raw["paper"], raw.get("note", ""), tables)
