@@ -45,5 +45,6 @@ rule all:
     input:
         "results/summary.parquet",
         "results/report",
+        "results/model_cards",
         "results/corpus/stats.md",
         expand("results/mixes/{mix}.contamination.json", mix=config.get("mixes", {})),

@@ -111,8 +111,12 @@ def test_a_trained_folder_records_lineage_inputs_and_code(tmp_path, monkeypatch)
         for metric in ("accuracy", "parse_ok")
     ]
     summary.write_summary(rows, tmp_path / "summary.parquet")
+    provenance.main(["cards", str(out), "--summary", str(tmp_path / "summary.parquet"), "--output", "cards"])
+    assert (out / CARD).read_text() == card  # the model folder is left as it is
+    evaluated = Path("cards/qwen/it.md").read_text()
     provenance.main(["card", str(out), "--summary", str(tmp_path / "summary.parquet")])
     card = (out / CARD).read_text()
+    assert card == evaluated
     results = front_matter(card)["model-index"][0]["results"]
     assert [r["metrics"] for r in results] == [[{"type": "accuracy", "value": 0.625}]]  # main metric only
     assert "| generate | demo-qa | en | qa | mcq | accuracy | 0.6250 | [0.500, 0.750] | 40 |" in card

@@ -44,3 +44,23 @@ rule report:
         " --stability-dir results/stability --grid {params.grid:q}"
         " {params.files} --model-dirs {input.base_models}"
         " --settings {params.settings:q} --output {output} > {log} 2>&1"
+
+
+rule model_cards:
+    """Every model folder's card with its evaluation rows from the summary (to publish a model with)."""
+    input:
+        code=code("provenance.py", "summary.py"),
+        summary="results/summary.parquet",
+        models=expand("results/models/{model}/{arm}", model=GRID.models, arm=GRID.arms),
+    output:
+        directory("results/model_cards"),
+    log:
+        "results/logs/model_cards.log",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: job_threads("model_cards")
+    resources:
+        **job_resources("model_cards"),
+    shell:
+        "python -m pipeline.provenance cards {input.models} --summary {input.summary}"
+        " --output {output} > {log} 2>&1"
