@@ -220,7 +220,7 @@ def test_cli_output_loads_with_transformers(family_models, tmp_path):
     assert AutoTokenizer.from_pretrained(out).get_vocab() == AutoTokenizer.from_pretrained(base).get_vocab()
     card = (out / "README.md").read_text()
     assert "`slerp`" in card and str(ft1) in card and '"t": 0.5' in card
-    assert card.startswith("---\n") and "base_model_relation: merge" in card
+    assert card.startswith("---\n") and "tags:\n- medadapt\n- merge" in card
     run = json.loads((out / RUN_RECORD).read_text())
     assert run["method"] == "merge" and run["code"] == code_state() and run["settings"]["t"] == 0.5
     assert run["merged"]["models"][0]["path"] == os.path.relpath(ft1)

@@ -14,7 +14,7 @@ import yaml
 from pipeline import provenance, summary
 from pipeline.io import write_json
 from pipeline.models import fetch
-from pipeline.provenance import CARD, RUN_RECORD, RunRecorder
+from pipeline.provenance import CARD, RUN_RECORD, RunRecorder, model_card
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -180,3 +180,16 @@ def test_summary_carries_run_config_and_commit_columns(tmp_path):
     summary.write_summary(rows, tmp_path / "s.parquet")
     frame = pl.read_parquet(tmp_path / "s.parquet")
     assert frame.select("run_id", "config_hash", "commit").row(0) == (run["run_id"], "h" * 64, run["commit"])
+
+
+def test_a_base_that_is_not_on_the_hub_is_not_named_as_the_cards_base_model(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    base = Path("base")
+    base.mkdir()
+    RunRecorder("base", {}, base_model={"id": "tiny:llama-base", "revision": None, "hub": False}).write(
+        base, base
+    )
+    out = Path("m/it")
+    out.mkdir(parents=True)
+    meta = front_matter(model_card(RunRecorder("sft", {}, parent=base).record(out)))
+    assert "base_model" not in meta and meta["medadapt"]["base_model"] == "tiny:llama-base"

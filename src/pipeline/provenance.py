@@ -55,6 +55,7 @@ LIBRARIES = (
     "polars",
     "numpy",
     "snakemake",
+    "tensorboard",
 )
 # Hub metadata `relation` of each method to its parent (https://huggingface.co/docs/hub/model-cards).
 RELATIONS = {"sft": "finetune", "rpo": "finetune", "cpt": "finetune", "merge": "merge"}
@@ -245,12 +246,13 @@ def card_metadata(
     """The card's YAML front matter (hub keys: base_model, base_model_relation, tags, model-index)."""
     base = record["base_model"]
     meta: dict[str, Any] = {"library_name": "transformers"}
-    if record["method"] != "base":
+    if record["method"] != "base" and base["hub"]:  # the hub accepts hub ids only
         meta["base_model"] = base["id"]
         if record["method"] in RELATIONS:
             meta["base_model_relation"] = RELATIONS[record["method"]]
     meta["tags"] = ["medadapt", record["method"]]
     meta["medadapt"] = {
+        "base_model": base["id"],
         "base_model_revision": base.get("revision"),
         "run_id": record["run_id"],
         "code_commit": record["code"]["commit"],
