@@ -18,6 +18,10 @@ if not workflow.overwrite_configfiles:
 report: "workflow/report/workflow.rst"
 
 
+# The cluster image (workflow/containers/), used with --software-deployment-method apptainer.
+container: config.get("container")
+
+
 # The workflow and its jobs import the package from this checkout, installed or not.
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
@@ -41,6 +45,7 @@ rule all:
     input:
         "results/summary.parquet",
         "results/report",
+        "results/model_cards",
         "results/corpus/stats.md",
         expand("results/mixes/{mix}.contamination.json", mix=config.get("mixes", {})),
 

@@ -20,6 +20,7 @@ import torch
 from safetensors.torch import load_file
 
 from conftest import TINY_TEXTS
+from pipeline.provenance import RUN_RECORD, code_state
 from pipeline.train.callbacks import KILL_AT_STEP_ENV
 
 REPO = Path(__file__).resolve().parents[1]
@@ -105,6 +106,11 @@ def test_kill_and_resume_equals_an_uninterrupted_run(cpt_inputs, tmp_path):
     manifest = json.loads((resumed / "out" / "cpt_run.json").read_text())
     assert manifest["resumed_from"] == "checkpoint-4"
     assert manifest["gradient_accumulation_steps"] == 2 and manifest["steps"] == 8
+    for inside, name in (("", "out"), ("checkpoints/step-3", "out@step-3")):
+        run = json.loads((resumed / "out" / inside / RUN_RECORD).read_text())
+        assert run["method"] == "cpt" and run["name"].endswith(name) and run["code"] == code_state()
+        assert run["resumed_from"] == "checkpoint-4" and run["settings"]["max_steps"] == 8
+        assert (resumed / "out" / inside / "README.md").read_text().startswith("---\n")
     for inside in ("", "checkpoints/step-3", "checkpoints/step-8"):
         expected = load_file(straight / "out" / inside / "model.safetensors")
         got = load_file(resumed / "out" / inside / "model.safetensors")

@@ -67,7 +67,14 @@ def test_changing_one_arm_reruns_only_that_arm(demo_run, tmp_path):
     out = snakemake("-n", "--directory", str(demo_run), "--configfile", str(config)).stdout
     n_models = len(yaml.safe_load((REPO / "config" / "config.yaml").read_text())["models"])
     counts = {rule: n for rule, n in job_counts(out).items() if rule != "all"}
-    assert counts == {"sft": n_models, "generate": n_models, "score": n_models, "summary": 1, "report": 1}
+    assert counts == {
+        "sft": n_models,
+        "generate": n_models,
+        "score": n_models,
+        "summary": 1,
+        "report": 1,
+        "model_cards": 1,
+    }
     assert "arm=rot" in out and "arm=it," not in out
 
 
@@ -76,3 +83,27 @@ def test_instruction_tuning_raises_valid_json_share_on_ner(summary):
     valid = ner.group_by("arm").agg((1 - pl.col("parse_failure_rate")).mean().alias("valid_json"))
     share = dict(valid.iter_rows())
     assert share["it"] > share["base"], share
+
+
+def test_every_model_folder_says_where_it_came_from(demo_run, summary):
+    """A card and a run record naming the code's commit in every model folder (and kept checkpoint),
+    adapters naming their base, the summary's run columns, evaluated cards and paper-ready report files."""
+    from pipeline.provenance import CARD, RUN_RECORD, code_state
+
+    commit = code_state(REPO)["commit"]
+    folders = [p for p in (demo_run / "results" / "models").glob("*/*") if p.is_dir()]
+    folders += list((demo_run / "results" / "models").glob("*/*/checkpoints/step-*"))
+    assert folders
+    for folder in folders:
+        record = yaml.safe_load((folder / RUN_RECORD).read_text())
+        assert record["code"]["commit"] == commit and record["config_hash"], folder
+        assert (folder / CARD).read_text().startswith("---\n"), folder
+    for adapter in (demo_run / "results" / "models").glob("*/*/adapter/adapter_config.json"):
+        base = yaml.safe_load(adapter.read_text())["base_model_name_or_path"]
+        assert base.startswith("results/models/"), adapter  # tiny bases have no hub id: the parent folder
+    assert summary["commit"].str.starts_with(commit).all() and summary["run_id"].n_unique() == 1
+    cards = demo_run / "results" / "model_cards"
+    assert len(list(cards.glob("*/*.md"))) == len([f for f in folders if "checkpoints" not in f.parts])
+    report = demo_run / "results" / "report"
+    for suffix in ("png", "pdf", "svg", "tex"):
+        assert list(report.glob(f"*.{suffix}")), suffix

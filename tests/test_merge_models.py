@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from pipeline.merge import merge_models
 from pipeline.merge.__main__ import main
 from pipeline.merge.checkpoint import Checkpoint
 from pipeline.models.tiny import build_tiny_model
+from pipeline.provenance import RUN_RECORD, code_state
 
 pytest.importorskip("mergekit")
 
@@ -218,6 +220,10 @@ def test_cli_output_loads_with_transformers(family_models, tmp_path):
     assert AutoTokenizer.from_pretrained(out).get_vocab() == AutoTokenizer.from_pretrained(base).get_vocab()
     card = (out / "README.md").read_text()
     assert "`slerp`" in card and str(ft1) in card and '"t": 0.5' in card
+    assert card.startswith("---\n") and "tags:\n- medadapt\n- merge" in card
+    run = json.loads((out / RUN_RECORD).read_text())
+    assert run["method"] == "merge" and run["code"] == code_state() and run["settings"]["t"] == 0.5
+    assert run["merged"]["models"][0]["path"] == os.path.relpath(ft1)
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".merged")]  # no temp dir left
 

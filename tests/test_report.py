@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import struct
 from pathlib import Path
@@ -19,6 +20,7 @@ from pipeline.report.__main__ import main as report_main
 from pipeline.report.build import build_report
 from pipeline.report.document import Section, write_report
 from pipeline.report.inputs import Inputs, load_summary, model_parameters, parse_grid
+from pipeline.report.published import load_published
 from pipeline.report.settings import resolve_settings
 from pipeline.report.significance import ItemStore
 from pipeline.report.tables import Score
@@ -253,6 +255,7 @@ def _build(root: Path, models: dict, arms: list[str], side_files: bool) -> dict[
                     }
                     for s in range(1, steps + 1)
                 ]
+                history += [{"step": s, "eval_loss": 5.2 - s / 12} for s in (steps // 2, steps)]
                 write_training_log(history, root / "logs" / model / f"{arm}.parquet")
             write_json(
                 root / "pred" / model / arm / "throughput.json",
@@ -294,8 +297,50 @@ def _build(root: Path, models: dict, arms: list[str], side_files: bool) -> dict[
         "benchmarks": [bench],
         "loglik": sorted((root / "loglik").glob("*/*/*.jsonl")),
         "model_dirs": sorted((root / "models").glob("*/base")),
+        "published": [*sorted(PUBLISHED.glob("*.yaml")), _published_study(root)],
     }
     return args
+
+
+PUBLISHED = Path(__file__).resolve().parents[1] / "config" / "studies" / "published"
+
+
+def _published_study(root: Path) -> Path:
+    """A published table over the synthetic log-likelihood cells: one row of ours, one of another model."""
+    path = root / "published.yaml"
+    column = {"evaluation": "loglik", "subject": "med_mcq", "language": "fr"}
+    study = {
+        "study": "Synthetic",
+        "paper": "a test",
+        "tables": [
+            {
+                "id": "table1",
+                "caption": "Table 1: medical accuracy.",
+                "where": "§1",
+                "layout": "knowledge",
+                "group": "medical",
+                "language": "fr",
+                "unit": "percent",
+                "decimals": 1,
+                "columns": [
+                    {"name": "med", "printed": "Med. FR", "ours": column},
+                    {"name": "x", "printed": "X"},
+                ],
+                "rows": [
+                    {
+                        "label": "Llama",
+                        "model": "llama-1b",
+                        "arm": "cpt",
+                        "values": [61.5, 2.0],
+                        "stderr": [1.1, 0.1],
+                    },
+                    {"label": "Other-7B", "model": "other-7b", "arm": None, "values": [40.0, None]},
+                ],
+            }
+        ],
+    }
+    path.write_text(json.dumps(study), encoding="utf-8")
+    return path
 
 
 def _cli(args: dict[str, Any], grid: dict[str, Any], settings: dict[str, Any], output: Path) -> None:
@@ -344,6 +389,7 @@ def _api(
         benchmarks=i.load_benchmarks(args.get("benchmarks", [])),
         loglik=i.load_loglik(args.get("loglik", [])),
         parameters=i.load_parameters(args.get("model_dirs", []), list(grid["models"])),
+        published=[load_published(p) for p in args.get("published", [])],
     )
     return build_report(loaded, settings)
 
@@ -376,11 +422,13 @@ def test_every_section_is_populated_and_written(full: dict[str, Any]) -> None:
         "rq4",
         "rq5",
         "cost",
+        "training",
         "progression",
         "knowledge",
         "ranks",
         "tradeoff",
         "stability",
+        "published",
     }
     assert set(sections) == expected
     assert [k for k, s in sections.items() if not s.populated] == []
@@ -515,7 +563,12 @@ def test_progression_ranks_tradeoff_and_stability(full: dict[str, Any]) -> None:
         ("cpt-slerp", "merge", 30),
     ]
     ranks = _table(s["ranks"], "average_rank")
-    assert ranks.columns[-2:] == ["rank medical", "rank general"]
+    # Log-likelihood scores exist for some arms only: every arm is ranked over the same columns.
+    assert ranks.columns[4:] == [f"rank {t}" for t in sorted(_main(full["summary"])["task"].unique())]
+    assert all(cell is not None for row in ranks.rows for cell in row[4:])
+    assert "Left out of the ranks, as not every model × arm has them: medical, general" in " ".join(
+        s["ranks"].text
+    )
     tasks = _main(full["summary"]).group_by("model", "arm", "task").agg(pl.col("value").mean())
     ner = tasks.filter(pl.col("task") == "ner").with_columns(pl.col("value").rank("average", descending=True))
     top = ranks.rows[0]
@@ -556,9 +609,11 @@ def test_missing_arms_and_inputs_are_said(tmp_path: Path) -> None:
         "rq4",
         "rq5",
         "cost",
+        "training",
         "progression",
         "tradeoff",
         "stability",
+        "published",
     }
     assert sections["rq1"].populated and sections["averages"].populated and sections["ranks"].populated
     index = (tmp_path / "report" / "index.md").read_text()
@@ -602,7 +657,10 @@ def test_knowledge_tables_follow_the_partages_layout(full: dict[str, Any]) -> No
     table = _table(section, "knowledge_medical_fr")
     assert table.columns == ["model", "arm", "med-mcq", "average"]
     llama = {r[1]: r for r in table.rows if r[0] == "llama-1b"}
-    assert list(llama) == ["base", "cpt@step-10", "cpt", "cpt-slerp"]  # base, checkpoints by step, the rest
+    # base, checkpoints by step, the rest; then the published rows of the same benchmarks (percent → fraction)
+    assert list(llama) == ["base", "cpt@step-10", "cpt", "cpt-slerp", "published: cpt"]
+    assert llama.pop("published: cpt")[2:] == [pytest.approx(0.615), pytest.approx(0.615)]
+    assert table.rows[-1][:3] == ["Other-7B", "published: Other-7B", pytest.approx(0.4)]
     summary = full["summary"].filter(
         (pl.col("evaluation") == "loglik")
         & (pl.col("metric") == "loglik_acc")
@@ -616,3 +674,97 @@ def test_knowledge_tables_follow_the_partages_layout(full: dict[str, Any]) -> No
     assert (
         llama["base"][2].marks == "" and llama["cpt"][2].marks == "▲" and llama["cpt-slerp"][2].marks == "▼"
     )
+
+
+def _label_boxes(figure: Any) -> list[tuple[str, Any]]:
+    """(text, window extent) of every text a drawn figure shows: those of its visible axes (but tick
+    labels outside the view, which are not drawn), its legends and its own texts."""
+    from matplotlib.text import Text
+
+    texts = [*figure.texts, *(t for legend in figure.legends for t in legend.findobj(Text))]
+    for ax in figure.axes:
+        if not ax.get_visible():
+            continue
+        hidden = set()
+        for axis, (low, high) in ((ax.xaxis, sorted(ax.get_xlim())), (ax.yaxis, sorted(ax.get_ylim()))):
+            for where, label in zip(axis.get_majorticklocs(), axis.get_majorticklabels(), strict=False):
+                if not low - 1e-9 <= where <= high + 1e-9:
+                    hidden.add(id(label))
+        texts += [t for t in ax.findobj(Text) if id(t) not in hidden]
+    renderer = figure.canvas.get_renderer()
+    unique = {id(t): t for t in texts}.values()
+    return [
+        (t.get_text(), t.get_window_extent(renderer))
+        for t in unique
+        if t.get_visible() and t.get_text().strip()
+    ]
+
+
+def test_figures_are_paper_ready_and_their_labels_never_overlap(full: dict[str, Any]) -> None:
+    """Every figure is written as PNG, PDF and SVG; drawn, no two labels overlap and none is clipped."""
+    from pipeline.report.figures import FULL, paper_style
+
+    out = full["root"] / "report"
+    figures = [a for s in full["sections"].values() for a in s.artefacts if a.figure is not None]
+    names = {a.name for a in figures}
+    assert {"rq1_vs_base_forest", "tradeoff_scatter", "rq2_data_size_curve", "training_curves"} <= names
+    for a in figures:
+        assert a.figure.get_figwidth() <= FULL, a.name
+        for fmt in ("png", "pdf", "svg"):
+            assert (out / f"{a.name}.{fmt}").stat().st_size > 0, (a.name, fmt)
+        with paper_style():
+            a.figure.canvas.draw()
+            boxes = _label_boxes(a.figure)
+        page = a.figure.bbox
+        for i, (text, box) in enumerate(boxes):
+            assert page.x0 - 1 <= box.x0 and box.x1 <= page.x1 + 1, f"{a.name}: {text!r} clipped"
+            assert page.y0 - 1 <= box.y0 and box.y1 <= page.y1 + 1, f"{a.name}: {text!r} clipped"
+            for other, other_box in boxes[i + 1 :]:
+                overlap = box.overlaps(other_box) and (
+                    min(box.x1, other_box.x1) - max(box.x0, other_box.x0) > 1
+                    and min(box.y1, other_box.y1) - max(box.y0, other_box.y0) > 1
+                )
+                assert not overlap, f"{a.name}: labels {text!r} and {other!r} overlap"
+
+
+def test_tables_are_written_as_csv_with_intervals_and_booktabs_latex(full: dict[str, Any]) -> None:
+    out = full["root"] / "report"
+    table = _table(full["sections"]["rq1"], "rq1_arm_task")
+    rows = list(csv.reader((out / "rq1_arm_task.csv").open(encoding="utf-8")))
+    assert rows[0][:5] == ["arm", "argmining", "argmining ci_low", "argmining ci_high", "argmining marks"]
+    first = table.rows[0][1]
+    assert [float(v) for v in rows[1][1:4]] == [first.value, first.low, first.high] and rows[1][
+        4
+    ] == first.marks
+    tex = (out / "rq1_arm_task.tex").read_text(encoding="utf-8")
+    assert tex.count("\\toprule") == tex.count("\\midrule") == tex.count("\\bottomrule") == 1
+    assert "\\label{tab:rq1_arm_task}" in tex and tex.count(" \\\\\n") == len(table.rows) + 1
+    assert "◆" not in tex and "$\\blacklozenge$" in tex
+
+
+def test_published_numbers_are_printed_beside_ours(full: dict[str, Any]) -> None:
+    """Each published row as printed, then ours for the same model × arm in the same unit (± its se)."""
+    section = full["sections"]["published"]
+    table = _table(section, "published_synthetic_table1")
+    assert table.columns == ["source", "model", "arm", "Med. FR", "X"]
+    assert table.rows[0] == ["published", "Llama", "cpt", "61.5 ± 1.1", "2.0 ± 0.1"]
+    ours = full["summary"].filter(
+        (pl.col("model") == "llama-1b")
+        & (pl.col("arm") == "cpt")
+        & (pl.col("dataset") == "med-mcq")
+        & (pl.col("language") == "fr")
+        & (pl.col("metric") == "loglik_acc")
+    )
+    value, se = 100 * ours["value"].item(), 100 * ours["stderr"].item()
+    assert table.rows[1] == ["ours", "llama-1b", "cpt", f"{value:.1f} ± {se:.1f}", None]
+    assert table.rows[2] == ["published", "Other-7B", "–", "40.0", None]
+    names = {a.name for a in section.artefacts}
+    assert {
+        "published_partages_table3",
+        "published_preferred_medllm_table2",
+        "published_thesis_table2",
+    } <= names
+    # Preferred-MedLLM's Table 2 rows name our arms: our stability accuracies follow them.
+    pm = _table(section, "published_preferred_medllm_table2")
+    assert pm.rows[0][:3] == ["published", "Preferred-MedLLM-Qwen-72B (CPT+RPO)", "cpt-rpo"]
+    assert any(r[0] == "ours" and r[2] == "cpt" for r in pm.rows)

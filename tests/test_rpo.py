@@ -147,7 +147,7 @@ def test_cli_lora_run_writes_merged_model_and_log(tiny_model_factory, tmp_path):
     settings = {**FAST, "max_steps": 2, "lr": 1e-2, "lora": LORA, "nll_normalization": "sequence"}
     argv = ["--model", str(model_dir), "--pairs", str(pairs), "--output", str(out), "--log", str(log)]
     rpo.main([*argv, "--settings", json.dumps(settings)])
-    record = json.loads((out / "rpo_run.json").read_text())
+    record = json.loads((out / "medadapt_run.json").read_text())
     assert record["truncation"]["pairs"] == 2 and record["truncation"]["truncated"] == 0
     assert record["settings"]["nll_normalization"] == "sequence"
     assert (out / "adapter" / "adapter_config.json").exists() and (out / "tokenizer.json").exists()

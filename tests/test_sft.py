@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+from pathlib import Path
 
 import polars as pl
 import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from pipeline.models import chat, qlora, sft
+from pipeline.models import chat
+from pipeline.provenance import RUN_RECORD, code_state
+from pipeline.train import qlora, sft
 
 FAST = {"max_steps": 2, "per_device_batch_size": 2, "max_length": 128, "gradient_checkpointing": False}
 
@@ -44,6 +49,13 @@ def test_read_mix_names_file_and_line(tmp_path):
     path.write_text(json.dumps(record(2, kind="cpt")) + "\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"mix.jsonl:1: key 'kind'"):
         sft.read_mix(path)
+
+
+def test_report_to_is_off_by_default_and_checked():
+    assert sft.resolve_settings({})["report_to"] == []
+    assert sft.training_arguments(sft.resolve_settings({}), "w")["report_to"] == "none"
+    with pytest.raises(ValueError, match=r"sft settings.report_to: must be a list"):
+        sft.resolve_settings({"report_to": "tensorboard"})
 
 
 def test_settings_defaults_and_unknown_keys():
@@ -153,7 +165,12 @@ def test_cli_merged_output_matches_the_adapter(tiny_model_factory, tmp_path):
     argv = ["--model", str(model_dir), "--data", mix, "--output", str(out), "--log", str(log)]
     sft.main([*argv, "--settings", json.dumps(settings)])
     adapter_config = json.loads((out / "adapter" / "adapter_config.json").read_text())
-    assert adapter_config["base_model_name_or_path"] == str(model_dir.resolve())
+    assert adapter_config["base_model_name_or_path"] == os.path.relpath(model_dir)  # no hub id: the path
+    run = json.loads((out / RUN_RECORD).read_text())
+    assert run["method"] == "sft" and run["code"] == code_state()
+    assert run["inputs"]["data"]["sha256"] == hashlib.sha256(Path(mix).read_bytes()).hexdigest()
+    assert run["settings"]["lr"] == 1e-2 and run["examples"] == {"joint": 6}
+    assert (out / "README.md").read_text().startswith("---\nlibrary_name: transformers\n")
     merged = AutoModelForCausalLM.from_pretrained(out).eval()
     tuned = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(model_dir), out / "adapter").eval()
     base = AutoModelForCausalLM.from_pretrained(model_dir).eval()
@@ -175,12 +192,14 @@ def test_per_task_adapters_without_merge(tiny_model_factory, tmp_path):
     mix = write_mix(tmp_path / "mix.jsonl", records)
     out, log = tmp_path / "model", tmp_path / "log.parquet"
     settings = {**FAST, "max_steps": 1, "per_task_adapters": True, "merge_adapter": False}
-    sft.train(model_dir, [mix], out, log, settings)
+    sft.train(model_dir, [mix], out, log, {**settings, "report_to": ["tensorboard"]})
+    assert len(list((out / "tensorboard").rglob("events.out.tfevents.*"))) == 2  # one run per adapter
+    assert sft.TENSORBOARD_ENV not in os.environ
     assert json.loads((out / "adapters.json").read_text()) == {"ner": "adapters/ner", "qa": "adapters/qa"}
     for task in ("ner", "qa"):
         adapter = out / "adapters" / task
-        assert json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"] == str(
-            model_dir.resolve()
+        assert json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"] == (
+            os.path.relpath(model_dir)
         )
         assert (adapter / "tokenizer.json").exists() and not (adapter / "model.safetensors").exists()
     assert (out / "tokenizer.json").exists()

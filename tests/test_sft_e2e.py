@@ -10,7 +10,8 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from pipeline.models import chat, sft
+from pipeline.models import chat
+from pipeline.train import sft
 
 # Words the tiny tokenizer knows (conftest.TINY_TEXTS), so that prompts stay short.
 DISEASES = ["fever", "chest pain", "cefalea", "febbre", "dolore", "aspirin"]

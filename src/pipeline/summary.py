@@ -31,6 +31,7 @@ from pipeline.evaluate.stats import (
     replicate_test,
 )
 from pipeline.io import atomic_path
+from pipeline.provenance import code_state, commit_label, config_hash
 
 EVALUATIONS = ("generate", "loglik", "stability", "lm_eval")
 LOGLIK_METRICS = ("loglik_acc", "loglik_acc_norm")
@@ -69,6 +70,9 @@ COLUMNS = {
     "p_adjusted": float,
     "correction": str,
     "significant": bool,
+    "run_id": str,
+    "config_hash": str,
+    "commit": str,
 }
 CELL = ("dataset", "language", "task", "subtask")
 
@@ -82,12 +86,21 @@ class ItemScores:
     stats: np.ndarray
 
 
+def headline(row: dict[str, Any]) -> bool:
+    """A row of a cell's main metric, a log-likelihood accuracy or an lm-evaluation-harness metric."""
+    return (
+        row["evaluation"] == "lm_eval"
+        or row["metric"] == MAIN_METRIC.get(row["task"])
+        or row["metric"] in LOGLIK_METRICS
+    )
+
+
 def tested(row: dict[str, Any], metric: dict[str, Any]) -> bool:
-    """Rows that get a significance test: each cell's main metric, the log-likelihood accuracies, and
-    the lm-evaluation-harness metrics that come with per-document values (means of them)."""
+    """Rows that get a significance test: the headline rows, harness metrics only where they come with
+    per-document values (means of them)."""
     if row["evaluation"] == "lm_eval":
         return bool(metric.get("items"))
-    return row["metric"] == MAIN_METRIC.get(row["task"]) or row["metric"] in LOGLIK_METRICS
+    return headline(row)
 
 
 def bootstrap_metric(row: dict[str, Any]) -> str:
@@ -206,6 +219,17 @@ def summary_rows(
     return [row for row, _ in rows]
 
 
+def run_columns(grid_config_hash: str) -> dict[str, str | None]:
+    """`run_id`, `config_hash` and `commit` of this summary: which grid and which code made it.
+
+    `run_id` hashes the other two: equal ids, same config and same code (`commit` ends in `-dirty`
+    when the code had uncommitted changes), so grids combined into one table stay apart.
+    """
+    commit = commit_label(code_state())
+    run_id = config_hash({"config_hash": grid_config_hash, "commit": commit})[:16]
+    return {"run_id": run_id, "config_hash": grid_config_hash, "commit": commit}
+
+
 def write_summary(rows: list[dict[str, Any]], output: Path) -> None:
     import polars as pl
 
@@ -228,6 +252,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--models", required=True, help="JSON: the config's models section")
     parser.add_argument("--settings", default="{}", help=f"JSON over {json.dumps(DEFAULT_SETTINGS)}")
+    parser.add_argument("--config-hash", default="", help="SHA-256 of the whole config's canonical JSON")
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(argv)
     scores = {
@@ -237,7 +262,8 @@ def main(argv: list[str] | None = None) -> None:
         "lm_eval": args.lm_eval_scores,
     }
     rows = summary_rows(scores, json.loads(args.models), json.loads(args.settings))
-    write_summary(rows, args.output)
+    run = run_columns(args.config_hash or None)
+    write_summary([{**row, **run} for row in rows], args.output)
 
 
 if __name__ == "__main__":

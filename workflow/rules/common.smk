@@ -7,6 +7,7 @@ from pipeline.config_check import check_resource_rules
 from pipeline.grid import load_grid
 from pipeline.io import canonical_json
 from pipeline.paths import is_produced, resolve
+from pipeline.provenance import config_hash
 from pipeline.resources import RESOURCE_KEYS, job_shape, slurm_resources
 from pipeline.workflow import prepare_job_environment
 
@@ -269,6 +270,9 @@ def report_inputs(wildcards):
             cell=LOGLIK_CELLS,
         ),
         "base_models": expand("results/models/{model}/base", model=GRID.models),
+        "published": [
+            str(Path(workflow.basedir) / p) for p in config.get("published", [])
+        ],
     }
 
 
@@ -279,6 +283,7 @@ REPORT_FILES = (
     "throughput",
     "benchmarks",
     "loglik",
+    "published",
 )
 
 

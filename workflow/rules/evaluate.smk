@@ -217,7 +217,9 @@ rule summary:
     """One table of every score: model × arm × dataset × language × task × sub-task × metric."""
     input:
         unpack(summary_scores),
-        code=code("summary.py", "evaluate/stats.py", "evaluate/metrics.py"),
+        code=code(
+            "summary.py", "evaluate/stats.py", "evaluate/metrics.py", "provenance.py"
+        ),
     output:
         "results/summary.parquet",
     log:
@@ -229,6 +231,7 @@ rule summary:
         **job_resources("summary"),
     params:
         models=canonical_json(config["models"]),
+        config_hash=config_hash(config),
         settings=canonical_json(
             {
                 "seed": config["seed"],
@@ -254,5 +257,5 @@ rule summary:
         ),
     shell:
         "python -m pipeline.summary --scores {input.scores:q} {params.loglik:q} {params.stability:q}"
-        " {params.lm_eval:q} --models {params.models:q} --settings {params.settings:q} --output {output:q}"
-        " > {log:q} 2>&1"
+        " {params.lm_eval:q} --models {params.models:q} --settings {params.settings:q}"
+        " --config-hash {params.config_hash:q} --output {output:q} > {log:q} 2>&1"

@@ -1,7 +1,7 @@
 rule merge:
     """Merge an arm's parent model with the base model (SLERP and friends), out of core."""
     input:
-        code=code("merge"),
+        code=code("merge", "provenance.py"),
         base="results/models/{model}/base",
         model=parent_dir,
     output:

@@ -8,6 +8,7 @@ rule base_model:
             "models/sources.py",
             "paths.py",
             "tasks/templates.py",
+            "provenance.py",
         ),
         source=base_inputs,
     output:
@@ -42,7 +43,7 @@ rule base_model:
 rule checkpoint_model:
     """A kept CPT checkpoint as a model of its own (evaluated and merged like any arm)."""
     input:
-        code=code("models/fetch.py", "models/sources.py", "paths.py"),
+        code=code("models/fetch.py", "models/sources.py", "paths.py", "provenance.py"),
         model=parent_dir,
     output:
         directory("results/models/{model}/{arm}"),

@@ -30,6 +30,7 @@ rule report:
                 "seed": config["seed"],
                 "bootstrap_samples": config["scoring"]["bootstrap_samples"],
                 "confidence": config["scoring"]["confidence"],
+                "config_hash": config_hash(config),
                 **LOGLIK_GROUPS,
             }
         ),
@@ -44,3 +45,23 @@ rule report:
         " --stability-dir results/stability --grid {params.grid:q}"
         " {params.files:q} --model-dirs {input.base_models:q}"
         " --settings {params.settings:q} --output {output:q} > {log:q} 2>&1"
+
+
+rule model_cards:
+    """Every model folder's card with its evaluation rows from the summary (to publish a model with)."""
+    input:
+        code=code("provenance.py", "summary.py"),
+        summary="results/summary.parquet",
+        models=expand("results/models/{model}/{arm}", model=GRID.models, arm=GRID.arms),
+    output:
+        directory("results/model_cards"),
+    log:
+        "results/logs/model_cards.log",
+    conda:
+        "../envs/pipeline.yaml"
+    threads: job_threads("model_cards")
+    resources:
+        **job_resources("model_cards"),
+    shell:
+        "python -m pipeline.provenance cards {input.models:q} --summary {input.summary:q}"
+        " --output {output:q} > {log:q} 2>&1"

@@ -1,8 +1,7 @@
-"""The README.md model card of a merged model."""
+"""The merge section of a merged model's README.md card."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 _DESCRIPTIONS = {
@@ -18,31 +17,15 @@ _DESCRIPTIONS = {
 }
 
 
-def model_card(record: dict[str, Any], name: str) -> str:
-    """Markdown naming what was merged, how, and with which parameters."""
-    models = "\n".join(f"- `{m}`" for m in record["models"])
-    settings = json.dumps(record["settings"], indent=2, ensure_ascii=False)
-    return f"""---
-library_name: transformers
-tags:
-- merge
-- {record["method"]}
----
-# {name}
-
-A merge of language models made with medadapt's `pipeline.merge` stage.
+def merge_details(record: dict[str, Any]) -> str:
+    """The merge's own section of the model card (`pipeline.provenance` writes the rest)."""
+    models = "\n".join(f"  - `{m}`" for m in record["models"])
+    return f"""## Merge
 
 - **Method:** `{record["method"]}`: {_DESCRIPTIONS[record["method"]]}.
 - **Base model:** `{record["base"]}` (its config and tokenizer are used)
 - **Merged with:**
 {models}
 
-## Settings
-
-```json
-{settings}
-```
-
 The value of every per-tensor parameter (`t`, `weight`, `density`) as resolved for
-each tensor, after layer gradients and name filters, is in `merge_parameters.json`.
-"""
+each tensor, after layer gradients and name filters, is in `merge_parameters.json`."""

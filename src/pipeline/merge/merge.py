@@ -7,17 +7,25 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from pipeline.io import atomic_dir, write_json, write_text
+from pipeline.io import atomic_dir, write_json
 from pipeline.merge import methods
-from pipeline.merge.card import model_card
+from pipeline.merge.card import merge_details
 from pipeline.merge.checkpoint import Checkpoint, check_compatible
 from pipeline.merge.parameters import layer_positions, resolve
 from pipeline.merge.settings import MergeSettings, parse_settings
 from pipeline.merge.writer import OutputTensor, ShardWriter, plan_shards, torch_dtype, write_index
+from pipeline.provenance import RUN_RECORD, RunRecorder, model_reference
 
 PARAMETERS_FILE = "merge_parameters.json"
-MODEL_FILE = "medadapt_model.json"  # what a model folder is (family, variant, seed, how it was made)
-_NOT_COPIED = {"config.json", "README.md", PARAMETERS_FILE, MODEL_FILE, "model.safetensors.index.json"}
+MODEL_FILE = "medadapt_model.json"  # what a model folder is (family, variant, how it was made)
+_NOT_COPIED = {
+    "config.json",
+    "README.md",
+    RUN_RECORD,
+    PARAMETERS_FILE,
+    MODEL_FILE,
+    "model.safetensors.index.json",
+}
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".h5", ".msgpack")
 
 
@@ -31,6 +39,7 @@ def merge_models(
     import torch
 
     config = parse_settings(settings, len(models))
+    recorder = RunRecorder("merge", config.record(), parent=models[0])
     base_ckpt = Checkpoint.open(base)
     others = [Checkpoint.open(m) for m in models]
     check_compatible(base_ckpt, others)
@@ -64,7 +73,12 @@ def merge_models(
         }
         write_json(tmp / PARAMETERS_FILE, record)
         write_json(tmp / MODEL_FILE, merged_model_record(base_ckpt.path, [o.path for o in others], config))
-        write_text(tmp / "README.md", model_card(record, Path(output).name))
+        recorder.write(
+            tmp,
+            output,
+            merge_details(record),
+            merged={"base": model_reference(base), "models": [model_reference(m) for m in models]},
+        )
     return record
 
 

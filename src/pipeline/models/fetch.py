@@ -26,11 +26,13 @@ from typing import Any
 
 from pipeline.io import atomic_dir, strings_in
 from pipeline.models.sources import ModelSource, parse_source, requirement
+from pipeline.progress import setup_job_logging
+from pipeline.provenance import CARD, RUN_RECORD, RunRecorder, lineage, read_run_record, write_provenance
 
 log = logging.getLogger(__name__)
 
 MODEL_RECORD = "medadapt_model.json"
-WEIGHT_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken"]
+WEIGHT_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken", "README.md"]
 
 # How often the prompt wording is repeated in a tiny tokenizer's training text, so that it gets
 # whole-word tokens like the data does (short prompts keep the demo's training and decoding cheap).
@@ -55,11 +57,13 @@ def file_sha256(path: Path) -> str:
 
 
 def link_folder(source: Path, tmp: Path) -> None:
-    """Symlink a checkpoint folder's files (not its model record, which is rewritten)."""
+    """Symlink a checkpoint folder's files, but not the records and card this job writes anew
+    (a publisher's card stays; a medadapt folder's own card is rewritten)."""
     if not (source / "config.json").exists():
         raise ValueError(f"model source {source}: no config.json (not a Hugging Face checkpoint folder)")
+    rewritten = {MODEL_RECORD, RUN_RECORD} | ({CARD} if (source / RUN_RECORD).exists() else set())
     for path in source.iterdir():
-        if path.is_file() and path.name != MODEL_RECORD:
+        if path.is_file() and path.name not in rewritten:
             os.symlink(path.resolve(), tmp / path.name)
 
 
@@ -154,21 +158,38 @@ def fetch(
     text_dir: Path | None = None,
     downloads: Path = Path("results/downloads"),
 ) -> None:
-    """Build or fetch one model into `output` (atomically), with its model record."""
+    """Build or fetch one model into `output` (atomically), with its model record, run record and card."""
     from pipeline.models.tiny import build_tiny_model, iter_texts
 
     source = parse_source(raw_source)
+    recorder = RunRecorder("base", settings)
     if source.kind == "tiny":
         files = sorted(p for p in Path(text_dir or "").rglob("*") if p.is_file()) if text_dir else []
         if not files:
             raise ValueError(f"tiny model: no text found under --text-dir {text_dir!s}")
         texts = itertools.chain(iter_texts(files), *[prompt_texts() for _ in range(PROMPT_TEXT_WEIGHT)])
         build_tiny_model(texts, family, variant, settings["architecture"], settings["seed"], output)
+        recorder.inputs = {"tokenizer_text": str(text_dir)}
+        recorder.base_model = {"id": f"tiny:{family}-{variant}", "revision": None, "hub": False}
+        write_provenance(output, recorder.record(output, family=family, variant=variant))
         return
     with atomic_dir(output) as tmp:
         resolved = materialise(source, tmp, downloads)
         record = {"family": family, "variant": variant, "source": source.describe(), "resolved": resolved}
         (tmp / MODEL_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        made_here = source.kind == "local" and read_run_record(source.local_path) is not None
+        if made_here:  # a CPT checkpoint (or any medadapt model) as an arm of its own
+            recorder.method, recorder.parent = "checkpoint", source.local_path
+            recorder.inputs = {"checkpoint": source.local_path}
+            recorder.base_model = lineage(source.local_path)
+        else:
+            revision = resolved.get("revision") or resolved.get("gguf_sha256")
+            recorder.base_model = {"id": source.location, "revision": revision, "hub": source.kind == "hub"}
+        run_record = recorder.record(output, family=family, variant=variant)
+        if (tmp / CARD).exists() and not made_here:  # the publisher's card stays
+            (tmp / RUN_RECORD).write_text(json.dumps(run_record, indent=2) + "\n", encoding="utf-8")
+        else:
+            write_provenance(tmp, run_record)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -182,7 +203,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--settings", default="{}", help="JSON: {architecture: {...}, seed: int} (tiny)")
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    setup_job_logging()
     raw = json.loads(args.source) if args.source.startswith("{") else args.source
     fetch(raw, args.family, args.variant, args.output, json.loads(args.settings), args.text_dir)
 

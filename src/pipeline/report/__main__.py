@@ -28,6 +28,7 @@ from pipeline.report.inputs import (
     load_train_logs,
     parse_grid,
 )
+from pipeline.report.published import load_published
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -59,6 +60,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--model-dirs", **files, help="model folders results/models/{model}/base (parameters)"
     )
+    parser.add_argument(
+        "--published", **files, help="the seed papers' published numbers, config/studies/published/*.yaml"
+    )
     parser.add_argument("--settings", default="{}", help="JSON over pipeline.report.settings.DEFAULTS")
     args = parser.parse_args(argv)
     try:
@@ -78,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         benchmarks=load_benchmarks(args.benchmarks),
         loglik=load_loglik(args.loglik),
         parameters=load_parameters(args.model_dirs, list(grid["models"])),
+        published=[load_published(path) for path in args.published],
     )
     sections, statement = build_report(inputs, settings)
     write_report(sections, statement, args.output)

@@ -6,6 +6,7 @@ from typing import Any
 
 from pipeline.report.context import Context
 from pipeline.report.document import Section
+from pipeline.report.figures import paper_style
 from pipeline.report.inputs import Inputs
 from pipeline.report.sections.cost import cost_sections
 from pipeline.report.sections.datadiff import datadiff_sections
@@ -14,9 +15,11 @@ from pipeline.report.sections.knowledge import knowledge_sections
 from pipeline.report.sections.language import language_sections
 from pipeline.report.sections.modelsize import modelsize_sections
 from pipeline.report.sections.progression import progression_sections
+from pipeline.report.sections.published import published_sections
 from pipeline.report.sections.ranks import rank_sections
 from pipeline.report.sections.stability import stability_sections
 from pipeline.report.sections.task import task_sections
+from pipeline.report.sections.training import training_sections
 from pipeline.report.settings import resolve_settings
 
 BUILDERS = (
@@ -26,10 +29,12 @@ BUILDERS = (
     modelsize_sections,
     language_sections,
     cost_sections,
+    training_sections,
     progression_sections,
     knowledge_sections,
     rank_sections,
     stability_sections,
+    published_sections,
 )
 
 
@@ -56,5 +61,6 @@ def grid_statement(ctx: Context) -> list[str]:
 def build_report(inputs: Inputs, settings: dict[str, Any]) -> tuple[list[Section], list[str]]:
     """(sections, grid statement) of the report."""
     ctx = Context(inputs, resolve_settings(settings))
-    sections = [section for builder in BUILDERS for section in builder(ctx)]
+    with paper_style():
+        sections = [section for builder in BUILDERS for section in builder(ctx)]
     return sections, grid_statement(ctx)

@@ -1,5 +1,6 @@
-"""The report folder: one file per table (.md, .csv) and figure (.png), a caption (.rst) beside each,
-`captions.json`, and `index.md` + `index.html` linking everything."""
+"""The report folder: one file per table (.md, .csv with intervals and marks, .tex with booktabs) and
+figure (.png, .pdf, .svg), a caption (.rst) beside each, `captions.json`, and `index.md` + `index.html`
+linking everything."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from pipeline.io import atomic_dir
-from pipeline.report.figures import save_png
+from pipeline.report.figures import save_figure
 from pipeline.report.tables import Table
 
 
@@ -67,7 +68,9 @@ def _index_md(sections: list[Section], grid: list[str]) -> str:
         for paragraph in s.text:
             lines += [paragraph, ""]
         for a in s.artefacts:
-            lines += [f"**{a.name}** — {a.caption} ([{a.filename}]({a.filename}))", ""]
+            others = [f"{a.name}.{x}" for x in (("csv", "tex") if a.table is not None else ("pdf", "svg"))]
+            links = ", ".join(f"[{name}]({name})" for name in [a.filename, *others])
+            lines += [f"**{a.name}** — {a.caption} ({links})", ""]
             lines += [a.table.markdown() if a.table is not None else f"![{a.name}]({a.filename})", ""]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -116,8 +119,9 @@ def write_report(sections: list[Section], grid: list[str], output: Path) -> None
                 if a.table is not None:
                     (tmp / a.filename).write_text(a.table.markdown(), encoding="utf-8")
                     (tmp / f"{a.name}.csv").write_text(a.table.csv(), encoding="utf-8")
+                    (tmp / f"{a.name}.tex").write_text(a.table.latex(a.caption, a.name), encoding="utf-8")
                 else:
-                    save_png(a.figure, tmp / a.filename)
+                    save_figure(a.figure, tmp / a.name)
                 (tmp / f"{a.name}.rst").write_text(_rst(a.caption), encoding="utf-8")
                 captions[a.filename] = a.caption
         (tmp / "captions.json").write_text(

@@ -19,6 +19,7 @@ from typing import Any
 import polars as pl
 
 from pipeline.io import read_jsonl
+from pipeline.report.published import PublishedStudy
 from pipeline.summary import COLUMNS
 
 SUMMARY_COLUMNS = tuple(COLUMNS)
@@ -26,11 +27,12 @@ SUMMARY_COLUMNS = tuple(COLUMNS)
 
 @dataclass(frozen=True)
 class TrainLog:
-    """What the cost table needs from a training log."""
+    """What the cost table and the training curves need from a training log."""
 
     tokens: int | None
     seconds: float | None
     steps: int | None
+    losses: pl.DataFrame | None = None  # step, adapter, loss (train rows), eval_loss (validation rows)
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class Inputs:
     benchmarks: dict[tuple[str, str], Benchmark] = field(default_factory=dict)
     loglik: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     parameters: dict[str, int] = field(default_factory=dict)
+    published: list[PublishedStudy] = field(default_factory=list)
 
 
 def _json(path: Path) -> Any:
@@ -142,8 +145,20 @@ def load_train_logs(paths: list[Path]) -> dict[tuple[str, str], TrainLog]:
             None if tokens is None else int(tokens),
             None if seconds is None else float(seconds),
             None if steps is None else int(steps),
+            _losses(frame),
         )
     return out
+
+
+def _losses(frame: pl.DataFrame) -> pl.DataFrame:
+    """The loss columns of a training log (absent ones null; `adapter` "joint" when not per task)."""
+    columns = {"loss": pl.Float64, "eval_loss": pl.Float64, "adapter": pl.Utf8}
+    present = [pl.col("step").cast(pl.Int64)]
+    present += [
+        pl.col(c).cast(t) if c in frame.columns else pl.lit(None, dtype=t).alias(c)
+        for c, t in columns.items()
+    ]
+    return frame.select(present).with_columns(pl.col("adapter").fill_null("joint"))
 
 
 def load_throughput(paths: list[Path]) -> dict[tuple[str, str], dict[str, Any]]:

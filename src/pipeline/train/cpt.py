@@ -25,6 +25,7 @@ import torch
 
 from pipeline.models.record import MODEL_RECORD
 from pipeline.progress import setup_job_logging
+from pipeline.provenance import RunRecorder
 from pipeline.train.blocks import collate_blocks, load_blocks, plan_blocks
 from pipeline.train.callbacks import (
     CheckpointExport,
@@ -128,14 +129,27 @@ def publish_run(
     output_dir: Path,
     log_path: Path,
     manifest: dict[str, Any],
+    recorder: RunRecorder,
 ) -> None:
-    """Rank 0, after the last checkpoint: write the log, then move OUT_DIR into place at once."""
+    """Rank 0, after the last checkpoint: write the log, then move OUT_DIR into place at once.
+
+    The final model and every kept checkpoint get their card and run record (`pipeline.provenance`).
+    """
     export_model(final_checkpoint, state_dir / "final", carried)
     exported = sorted(int(p.name.removeprefix("step-")) for p in (state_dir / "exports").glob("step-*"))
     steps = exported if kept == "all" else sorted(kept)
     missing = sorted(set(steps) - set(exported))
     if missing:
         raise RuntimeError(f"{state_dir}: kept checkpoint(s) {missing} were never exported")
+    run = {k: manifest[k] for k in ("steps", "train_tokens", "world_size", "resumed_from")}
+    recorder.write(state_dir / "final", output_dir, **run)
+    for step in steps:
+        recorder.write(
+            state_dir / "exports" / f"step-{step}",
+            output_dir / "checkpoints" / f"step-{step}",
+            **run,
+            step=step,
+        )
     parts = {"": state_dir / "final"}
     parts |= {f"checkpoints/step-{s}": state_dir / "exports" / f"step-{s}" for s in steps}
     if (state_dir / "tensorboard").is_dir():
@@ -158,6 +172,7 @@ def train(
     from accelerate import PartialState
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, Trainer
 
+    recorder = RunRecorder("cpt", settings.to_dict(), {"blocks": blocks_path}, model_dir)
     if not (model_dir / "config.json").is_file():
         raise ValueError(f"{model_dir}: not a Hugging Face model directory (no config.json)")
     if deepspeed_config is not None and settings.zero_stage is None:
@@ -234,7 +249,14 @@ def train(
             "resumed_from": resume.name if resume else None,
         }
         publish_run(
-            state_dir, state_dir / f"checkpoint-{total_steps}", kept, carried, output_dir, log_path, manifest
+            state_dir,
+            state_dir / f"checkpoint-{total_steps}",
+            kept,
+            carried,
+            output_dir,
+            log_path,
+            manifest,
+            recorder,
         )
         if not settings.keep_state:
             shutil.rmtree(state_dir, ignore_errors=True)  # best effort: a rank may still map the data cache

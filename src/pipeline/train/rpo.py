@@ -9,7 +9,7 @@ the batch. ``loss: "dpo"`` trains the sigmoid term alone (the CPT+DPO ablation).
 
 Pairs longer than ``max_length`` tokens (prompt + response) are cut at the end by TRL
 (``keep_start``: the answer line goes first) and pairs whose prompt alone fills it are dropped; the run
-counts both before training, logs them and writes them to ``OUT_DIR/rpo_run.json``.
+counts both before training, logs them and writes them to the run record ``OUT_DIR/medadapt_run.json``.
 LoRA by default (the reference is the adapter-free model); ``lora: null`` trains every weight against a
 frozen copy. Same output layout as `pipeline.train.sft`.
 
@@ -25,9 +25,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pipeline.io import atomic_dir, iter_jsonl, write_json
+from pipeline.io import atomic_dir, iter_jsonl
 from pipeline.models.chat import load_tokenizer
 from pipeline.progress import setup_job_logging
+from pipeline.provenance import RunRecorder
 from pipeline.train.callbacks import NonFiniteGuard, ProgressLog, ThroughputLog
 from pipeline.train.qlora import (
     LORA_DEFAULTS,
@@ -39,9 +40,11 @@ from pipeline.train.qlora import (
 from pipeline.train.sft import (
     JOINT,
     check_keys,
+    check_report_to,
     check_training_length,
     log_frame,
     save_trained,
+    tensorboard_dir,
     training_arguments,
     write_log,
 )
@@ -64,10 +67,10 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "gradient_checkpointing": True,
     "quantization": None,  # "nf4": QLoRA (4-bit base, LoRA adapter; CUDA only)
+    "report_to": [],  # Trainer integrations, e.g. ["tensorboard"]: event files in OUT_DIR/tensorboard
 }
 LOSSES = ("rpo", "dpo")
 NLL_NORMALIZATIONS = ("token", "sequence")
-RUN_RECORD = "rpo_run.json"
 PAIR_KEYS = ("prompt", "chosen", "rejected")
 
 
@@ -91,6 +94,7 @@ def resolve_settings(settings: dict[str, Any]) -> dict[str, Any]:
     if merged["alpha"] < 0 or not merged["beta"] > 0:
         raise ValueError("rpo settings: alpha must be >= 0 and beta > 0")
     check_training_length(merged, "rpo settings")
+    check_report_to(merged["report_to"], "rpo settings")
     return merged
 
 
@@ -242,6 +246,7 @@ def train(
 ) -> None:
     """Train on the pairs of `pairs_path`; write the model to `output` and the training log to `log`."""
     settings = resolve_settings(settings)
+    recorder = RunRecorder("rpo", settings, {"pairs": pairs_path}, model_dir)
     require_quantization_support(settings["quantization"])
     pairs = read_pairs(pairs_path)
     truncation = truncation_report(pairs, load_tokenizer(model_dir), settings["max_length"])
@@ -252,13 +257,15 @@ def train(
             f"drops {truncation['dropped']} of {truncation['pairs']} pairs ({pairs_path})",
             flush=True,
         )
-    with atomic_dir(output) as tmp, tempfile.TemporaryDirectory(prefix="rpo-") as work_dir:
+    with (
+        atomic_dir(output) as tmp,
+        tempfile.TemporaryDirectory(prefix="rpo-") as work_dir,
+        tensorboard_dir(settings["report_to"], tmp),
+    ):
         trainer = build_trainer(model_dir, pairs, settings, work_dir)
         trainer.train()
         save_trained(trainer, model_dir, tmp, settings["merge_adapter"])
-        write_json(
-            tmp / RUN_RECORD, {"settings": settings, "pairs": str(pairs_path), "truncation": truncation}
-        )
+        recorder.write(tmp, output, pairs=len(pairs), truncation=truncation)
     write_log([log_frame(trainer.state.log_history, JOINT)], log)
 
 

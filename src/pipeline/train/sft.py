@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from pipeline.io import atomic_dir, atomic_path, iter_jsonl
 from pipeline.models import chat
 from pipeline.models.record import carry_model_record
 from pipeline.progress import setup_job_logging
+from pipeline.provenance import RunRecorder, name_adapter_base
 from pipeline.train.callbacks import NonFiniteGuard, ProgressLog, ThroughputLog
 from pipeline.train.qlora import (
     LORA_DEFAULTS,
@@ -54,11 +57,13 @@ DEFAULTS: dict[str, Any] = {
     "quantization": None,
     "gradient_checkpointing": True,
     "fused_lm_head": None,  # TRL's chunked LM-head loss; None: on CUDA only (its CPU fallback is ~3x slower)
+    "report_to": [],  # Trainer integrations, e.g. ["tensorboard"]: event files in OUT_DIR/tensorboard
 }
 LOSSES = ("full", "completion_only")
 MIX_KEYS = ("id", "prompt", "completion", "dataset", "task", "language", "kind")
 MIX_KINDS = ("it", "rot")
 JOINT = "joint"
+TENSORBOARD_ENV = "TENSORBOARD_LOGGING_DIR"  # read by transformers' TensorBoardCallback
 # Log-history keys already in the shared training-log schema (under their own or their column name).
 LOGGED = {*SCHEMA, "learning_rate", "num_input_tokens_seen"}
 
@@ -84,7 +89,31 @@ def resolve_settings(settings: dict[str, Any]) -> dict[str, Any]:
     if merged["loss"] not in LOSSES:
         raise ValueError(f"sft settings.loss: {merged['loss']!r} is not one of {list(LOSSES)}")
     check_training_length(merged, "sft settings")
+    check_report_to(merged["report_to"], "sft settings")
     return merged
+
+
+def check_report_to(report_to: Any, where: str) -> None:
+    """`report_to` must be a list of Trainer integration names (empty: off)."""
+    if not isinstance(report_to, list) or not all(isinstance(r, str) and r for r in report_to):
+        raise ValueError(f"{where}.report_to: must be a list of integration names, got {report_to!r}")
+
+
+@contextmanager
+def tensorboard_dir(report_to: list[str], output: Path) -> Iterator[None]:
+    """With TensorBoard on, the Trainer writes its event files to `output`/tensorboard (a file target)."""
+    if "tensorboard" not in report_to:
+        yield
+        return
+    previous = os.environ.get(TENSORBOARD_ENV)
+    os.environ[TENSORBOARD_ENV] = str(output / "tensorboard")
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(TENSORBOARD_ENV, None)
+        else:
+            os.environ[TENSORBOARD_ENV] = previous
 
 
 def check_training_length(settings: dict[str, Any], where: str) -> None:
@@ -176,7 +205,7 @@ def training_arguments(settings: dict[str, Any], work_dir: str) -> dict[str, Any
         logging_steps=1,
         include_num_input_tokens_seen="non_padding",
         save_strategy="no",
-        report_to="none",
+        report_to=settings["report_to"] or "none",
     )
 
 
@@ -257,6 +286,7 @@ def train(
 ) -> None:
     """Train on the mixes in `data`; write the model (or per-task adapters) to `output`, the log to `log`."""
     settings = resolve_settings(settings)
+    recorder = RunRecorder("sft", settings, input_roles("data", data), model_dir)
     require_quantization_support(settings["quantization"])
     records = select_records([r for path in data for r in read_mix(path)], settings)
     if settings["per_task_adapters"]:
@@ -266,7 +296,11 @@ def train(
     else:
         groups = {JOINT: records}
     frames = []
-    with atomic_dir(output) as tmp, tempfile.TemporaryDirectory(prefix="sft-") as work_dir:
+    with (
+        atomic_dir(output) as tmp,
+        tempfile.TemporaryDirectory(prefix="sft-") as work_dir,
+        tensorboard_dir(settings["report_to"], tmp),
+    ):
         for name, group in groups.items():
             trainer = build_trainer(model_dir, group, settings, work_dir)
             trainer.train()
@@ -279,6 +313,7 @@ def train(
             (tmp / "adapters.json").write_text(
                 json.dumps({task: f"adapters/{task}" for task in groups}, indent=2) + "\n", encoding="utf-8"
             )
+        recorder.write(tmp, output, examples={name: len(group) for name, group in groups.items()})
     write_log(frames, log)
 
 
@@ -286,8 +321,8 @@ def save_trained(trainer: Any, base_model: str | Path, target: Path, merge: bool
     """Save the trained model to `target` in the output layout.
 
     LoRA + merge: a full merged checkpoint, the adapter kept in ``target/adapter``; LoRA without merge:
-    the PEFT adapter (``adapter_config.json`` names the absolute base path); full training: the checkpoint.
-    The tokenizer goes beside each.
+    the PEFT adapter; full training: the checkpoint. The tokenizer goes beside each. An adapter's
+    ``adapter_config.json`` names its base as `pipeline.provenance.adapter_base_name` does (the hub id).
     """
     from accelerate.utils import is_peft_model
 
@@ -298,10 +333,20 @@ def save_trained(trainer: Any, base_model: str | Path, target: Path, merge: bool
         model.save_pretrained(target / "adapter")
         tokenizer.save_pretrained(target / "adapter")
         merge_adapter(base_model, target / "adapter").save_pretrained(target)
+        name_adapter_base(target / "adapter", base_model)
     else:
         model.save_pretrained(target)
+        if is_peft_model(model):
+            name_adapter_base(target, base_model)
     tokenizer.save_pretrained(target)
     carry_model_record(base_model, target)
+
+
+def input_roles(role: str, paths: list[str | Path]) -> dict[str, str | Path]:
+    """Provenance input names: `role` for one path, `role[i]` for several."""
+    if len(paths) == 1:
+        return {role: paths[0]}
+    return {f"{role}[{i}]": path for i, path in enumerate(paths)}
 
 
 def merge_adapter(base_model: str | Path, adapter_dir: str | Path) -> Any:

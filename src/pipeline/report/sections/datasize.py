@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import polars as pl
+
 from pipeline.report.arms import size_families
 from pipeline.report.context import Context
 from pipeline.report.document import Artefact, Section
-from pipeline.report.figures import panels
+from pipeline.report.figures import legend_below, panels
 from pipeline.report.tables import Table
 from pipeline.report.training_data import training_data
 
@@ -33,7 +35,7 @@ def datasize_sections(ctx: Context) -> list[Section]:
             )
         ]
     rows: list[list[Any]] = []
-    points: dict[str, dict[str, list[tuple[float, float, bool]]]] = {}
+    points: dict[str, dict[str, list[tuple[float, float, bool, float]]]] = {}
     for name, members in families.items():
         for model in ctx.models:
             base = ctx.score(ctx.overall_scores, model=model, arm="base")
@@ -59,8 +61,9 @@ def datasize_sections(ctx: Context) -> list[Section]:
                 )
                 size = data.tokens if data.tokens is not None else data.examples
                 if size:
+                    half = ctx.z * _stderr(ctx, model, p.arm)
                     points.setdefault(name, {}).setdefault(model, []).append(
-                        (float(size), overall, data.tokens is not None)
+                        (float(size), overall, data.tokens is not None, half)
                     )
     table = Table(
         [
@@ -87,24 +90,34 @@ def datasize_sections(ctx: Context) -> list[Section]:
     if points:
         fig, axes = panels(len(points))
         for ax, (name, by_model) in zip(axes, sorted(points.items()), strict=True):
-            tokens = all(t for pts in by_model.values() for _, _, t in pts)
+            tokens = all(t for pts in by_model.values() for _, _, t, _ in pts)
             for model, pts in sorted(by_model.items()):
                 pts.sort()
-                line = ax.plot([x for x, _, _ in pts], [y for _, y, _ in pts], marker="o", label=model)[0]
+                line = ax.errorbar(
+                    [x for x, *_ in pts],
+                    [y for _, y, *_ in pts],
+                    yerr=[h for *_, h in pts],
+                    marker="o",
+                    capsize=1.5,
+                    elinewidth=0.7,
+                    label=model,
+                )[0]
                 base = ctx.score(ctx.overall_scores, model=model, arm="base")
                 if base is not None:
                     ax.axhline(base, color=line.get_color(), linestyle=":", linewidth=0.8)
-            sizes = [x for pts in by_model.values() for x, _, _ in pts]
+            sizes = [x for pts in by_model.values() for x, *_ in pts]
             if max(sizes) >= 10 * min(sizes):
                 ax.set_xscale("log")
             ax.set_xlabel("training tokens" if tokens else "training examples / blocks")
             ax.set_ylabel("overall score")
             ax.set_title(f"family {name}")
-            ax.legend(fontsize=6)
+        legend_below(fig, axes[0])
+        confidence = round(100 * ctx.settings["confidence"])
         artefacts.append(
             Artefact(
                 "rq2_data_size_curve",
-                "Overall score against training data size per ablation family (dotted: the model's base).",
+                f"Overall score against training data size per ablation family, with {confidence}% "
+                "intervals from the cells' standard errors (dotted: the model's base).",
                 figure=fig,
             )
         )
@@ -119,3 +132,9 @@ def datasize_sections(ctx: Context) -> list[Section]:
 def _scores(ctx: Context, model: str, arm: str) -> list[float | None]:
     tasks = [ctx.score(ctx.task_scores, model=model, arm=arm, task=t) for t in ctx.tasks]
     return [*tasks, ctx.score(ctx.overall_scores, model=model, arm=arm)]
+
+
+def _stderr(ctx: Context, model: str, arm: str) -> float:
+    """The standard error of a model × arm's overall score (0 when unknown)."""
+    hit = ctx.overall_scores.filter((pl.col("model") == model) & (pl.col("arm") == arm))
+    return float(hit.get_column("stderr")[0]) if hit.height == 1 and hit.get_column("stderr")[0] else 0.0

@@ -16,6 +16,7 @@ import polars as pl
 from pipeline.report.arms import checkpoint_steps
 from pipeline.report.context import Context
 from pipeline.report.document import Artefact, Section
+from pipeline.report.published import SCALES
 from pipeline.report.tables import Score, Table
 
 TITLE = "Knowledge and forgetting per benchmark"
@@ -45,7 +46,39 @@ def _arm_order(ctx: Context, arms: set[str]) -> list[str]:
     return [a for a in steps if a in arms] + rest
 
 
-def _table(ctx: Context, frame: pl.DataFrame) -> Table:
+def _published_rows(
+    ctx: Context, group: str, language: str, benchmarks: list[tuple[str, str]]
+) -> list[list[Any]]:
+    """Rows of the published tables of this group and language, on the benchmarks we also score."""
+    rows = []
+    for study in ctx.inputs.published:
+        for table in study.tables:
+            if (table.layout, table.group, table.language) != ("knowledge", group, language):
+                continue
+            scale = SCALES[table.unit] or 1.0
+            subjects = [c["ours"]["subject"] if c.get("ours") else None for c in table.columns]
+            for row in table.rows:
+                by_subject = dict(zip(subjects, row.values, strict=True))
+                values = [
+                    next(
+                        (
+                            by_subject[s] / scale
+                            for s in (d.replace("-", "_"), t)
+                            if by_subject.get(s) is not None
+                        ),
+                        None,
+                    )
+                    for d, t in benchmarks
+                ]
+                present = [v for v in values if v is not None]
+                if present:
+                    model = row.model if row.model in ctx.all_models else row.label
+                    arm = f"published: {row.arm or row.label}"
+                    rows.append([model, arm, *values, sum(present) / len(present)])
+    return rows
+
+
+def _table(ctx: Context, frame: pl.DataFrame, group: str, language: str) -> Table:
     benchmarks = sorted(set(frame.select("dataset", "subtask").rows()))
     single = {d for d, _ in benchmarks if sum(1 for x, _ in benchmarks if x == d) == 1}
     names = [d if d in single else f"{d}/{s}" for d, s in benchmarks]
@@ -61,6 +94,7 @@ def _table(ctx: Context, frame: pl.DataFrame) -> Table:
             present = [c["value"] for c in values if c is not None]
             scores = [Score(c["value"], marks=_mark(c)) if c is not None else None for c in values]
             rows.append([model, arm, *scores, sum(present) / len(present) if present else None])
+    rows += _published_rows(ctx, group, language, benchmarks)
     return Table(["model", "arm", *names, "average"], rows)
 
 
@@ -89,13 +123,15 @@ def knowledge_sections(ctx: Context) -> list[Section]:
         for language in sorted(rows.filter(pl.col("group") == name).get_column("language").unique()):
             frame = rows.filter((pl.col("group") == name) & (pl.col("language") == language))
             caption = f"{name.capitalize()} benchmarks, {language.upper()}: log-likelihood {metric[7:]}."
-            artefacts.append(Artefact(f"knowledge_{name}_{language}", caption, _table(ctx, frame)))
+            table = _table(ctx, frame, name, language)
+            artefacts.append(Artefact(f"knowledge_{name}_{language}", caption, table))
     reference = rows.get_column("reference_arm").drop_nulls()
     against = reference[0] if len(reference) else "the reference arm"
     text = [
         f"One table per benchmark group and language, as PARTAGES's Tables 3–6: {metric[7:]} per benchmark "
         f"and their unweighted average. ▲/▼: significantly better/worse than `{against}` of the same model "
         f"(paired bootstrap over the same items, p < {ctx.settings['alpha']:.2f}; the summary's "
-        "`significant` column). Arms: base, checkpoints by step, then the grid's order."
+        "`significant` column). Arms: base, checkpoints by step, then the grid's order; rows whose arm "
+        "reads `published: …` are the paper's numbers for the same benchmarks (the config's `published:`)."
     ]
     return [Section("knowledge", TITLE, QUESTION, text, artefacts)]

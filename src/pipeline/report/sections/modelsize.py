@@ -96,17 +96,17 @@ def modelsize_sections(ctx: Context) -> list[Section]:
         ],
         rows,
     )
-    fig, axes = panels(len(bars), width=4.2)
+    fig, axes = panels(len(bars), height=2.6)
     for ax, ((family, variant, small, large), items) in zip(axes, sorted(bars.items()), strict=True):
         x = np.arange(len(items))
         for offset, label, idx in ((-0.2, small, 1), (0.2, large, 2)):
             heights = [np.nan if i[idx] is None else 100 * i[idx] for i in items]
             ax.bar(x + offset, heights, width=0.4, label=label)
         ax.axhline(0, color="black", linewidth=0.6)
-        ax.set_xticks(x, labels=[i[0] for i in items], rotation=45, ha="right")
+        ax.set_xticks(x, labels=[i[0] for i in items], rotation=90)
         ax.set_ylabel("rel. improvement over base (%)")
         ax.set_title(f"{family} ({variant})")
-        ax.legend(fontsize=6)
+        ax.legend(title=None, loc="best")
     text = [
         "Relative improvement = (arm − base) / base of the same model, on each task average and the overall "
         "average; `large − small` > 0 means the arm helps the large model more."

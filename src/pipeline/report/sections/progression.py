@@ -10,7 +10,7 @@ from pipeline.report.aggregate import weighted_means
 from pipeline.report.arms import STEP_NAME, checkpoint_steps
 from pipeline.report.context import Context
 from pipeline.report.document import Artefact, Section
-from pipeline.report.figures import panels
+from pipeline.report.figures import legend_below, panels
 from pipeline.report.sections.ranks import loglik_scores
 from pipeline.report.tables import Table
 
@@ -74,7 +74,8 @@ def progression_sections(ctx: Context) -> list[Section]:
         ax.set_xlabel("CPT step")
         ax.set_ylabel("weighted score")
         ax.set_title(model)
-        ax.legend(fontsize=6)
+    if series:
+        legend_below(fig, axes[0])
     described = ", ".join(f"{g} = {'+'.join(t)}" for g, t in task_groups.items()) or "none"
     text = [
         f"Task groups: {described}; a group's score is the mean of its cells weighted by their test items. "

@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import polars as pl
+from matplotlib.ticker import MaxNLocator
 
 from pipeline.report.aggregate import average_ranks
 from pipeline.report.context import Context
 from pipeline.report.document import Artefact, Section
-from pipeline.report.figures import new_figure
+from pipeline.report.figures import COLUMN, legend_below, new_figure
 from pipeline.report.tables import Table
 
 GROUPS = ("medical", "general")
@@ -57,8 +58,19 @@ def _ranks(ctx: Context, loglik: pl.DataFrame) -> Section:
             loglik.select("model", "arm", "task", "value"),
         ]
     )
-    columns = [*ctx.tasks, *(g for g in GROUPS if g in set(loglik.get_column("task")))]
-    averages, ranked = average_ranks(scores, ["model", "arm"])
+    offered = [*ctx.tasks, *(g for g in GROUPS if g in set(loglik.get_column("task")))]
+    systems = scores.select("model", "arm").unique().height
+    counts = dict(scores.group_by("task").agg(pl.len()).rows())
+    columns = [c for c in offered if counts.get(c) == systems]  # the same columns for every model × arm
+    dropped = [c for c in offered if c not in columns]
+    if not columns:
+        return Section(
+            "ranks",
+            "Average rank",
+            "Which model × arm ranks best across tasks?",
+            missing=f"No task or benchmark group is scored for every model × arm (offered: {offered}).",
+        )
+    averages, ranked = average_ranks(scores.filter(pl.col("task").is_in(columns)), ["model", "arm"])
     rows = []
     for position, (model, arm, mean) in enumerate(averages.rows(), start=1):
         ranks = [
@@ -70,6 +82,11 @@ def _ranks(ctx: Context, loglik: pl.DataFrame) -> Section:
         f"Every model × arm is ranked within each column ({', '.join(columns)}; 1 = best, ties share the "
         "mean rank) by its task average; the table is sorted by the mean of those ranks."
     ]
+    if dropped:
+        text.append(
+            f"Left out of the ranks, as not every model × arm has them: {', '.join(dropped)} (ranking "
+            "some arms over more columns than others would not compare like with like)."
+        )
     if loglik.is_empty():
         text.append(
             "No log-likelihood results (--loglik) were given, so only the generative tasks are ranked."
@@ -106,16 +123,8 @@ def _tradeoff(ctx: Context, loglik: pl.DataFrame) -> Section:
         deltas = [None if v is None or b is None else v - b for v, b in zip(values, base, strict=True)]
         rows.append([model, arm, *values, *deltas])
     table = Table(["model", "arm", "medical", "general", "Δ medical vs base", "Δ general vs base"], rows)
-    fig = new_figure(5.0, 4.0)
-    ax = fig.add_subplot()
     points = [r for r in rows if r[1] != "base" and None not in r[4:]]
-    ax.scatter([r[5] for r in points], [r[4] for r in points])
-    for r in points:
-        ax.annotate(f"{r[0]}/{r[1]}", (r[5], r[4]), fontsize=6)
-    ax.axhline(0, color="black", linewidth=0.6)
-    ax.axvline(0, color="black", linewidth=0.6)
-    ax.set_xlabel("Δ general-domain accuracy vs base (forgetting < 0)")
-    ax.set_ylabel("Δ medical accuracy vs base (specialisation > 0)")
+    fig = _tradeoff_scatter(points)
     metric = ctx.settings["loglik_metric"]
     text = [
         f"Log-likelihood multiple choice, `{metric}` averaged over the items of each group (medical subjects "
@@ -140,3 +149,30 @@ def _tradeoff(ctx: Context, loglik: pl.DataFrame) -> Section:
             ),
         ],
     )
+
+
+MARKERS = "osD^vP*Xph<>"
+
+
+def _tradeoff_scatter(points: list[list[Any]]) -> Any:
+    """Δ general (x) against Δ medical (y): colour per arm, marker per model, legends below the axes."""
+    arms = sorted({r[1] for r in points})
+    models = sorted({r[0] for r in points})
+    colours = {arm: f"C{i % 10}" for i, arm in enumerate(arms)}
+    markers = {model: MARKERS[i % len(MARKERS)] for i, model in enumerate(models)}
+    rows = -(-len(arms) // 3) + -(-len(models) // 3)
+    fig = new_figure(COLUMN, 2.6 + 0.14 * rows)
+    ax = fig.add_subplot()
+    for model, arm, *_, d_medical, d_general in points:
+        ax.scatter(d_general, d_medical, color=colours[arm], marker=markers[model], s=16, linewidths=0)
+    ax.axhline(0, color="grey", linewidth=0.6)
+    ax.axvline(0, color="grey", linewidth=0.6)
+    ax.xaxis.set_major_locator(MaxNLocator(5))
+    ax.set_xlabel("Δ general-domain accuracy vs base (forgetting < 0)")
+    ax.set_ylabel("Δ medical accuracy vs base")
+    for arm in arms:
+        ax.plot([], [], color=colours[arm], marker="o", linestyle="", label=f"arm {arm}")
+    for model in models:
+        ax.plot([], [], color="black", marker=markers[model], linestyle="", label=model)
+    legend_below(fig, ax)
+    return fig

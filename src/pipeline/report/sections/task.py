@@ -11,7 +11,7 @@ from pipeline.evaluate.stats import PairedTest
 from pipeline.report.aggregate import language_means, pooled
 from pipeline.report.context import Context
 from pipeline.report.document import Artefact, Section
-from pipeline.report.figures import heatmap
+from pipeline.report.figures import forest, heatmap
 from pipeline.report.tables import Score, Table
 
 POOLED = "all models"
@@ -180,6 +180,22 @@ def _rq1(ctx: Context) -> Section:
                 Table(["scope", "task", "arm", *test_columns], [r for s in scopes for r in s.vs_base]),
             )
         )
+        if pooled_scope.vs_base:
+            artefacts.append(
+                Artefact(
+                    "rq1_vs_base_forest",
+                    f"Difference from base per task and arm, all models, with its {confidence}% paired "
+                    "bootstrap interval (filled: significant).",
+                    figure=forest(
+                        [
+                            (task, arm, d, lo, hi, sig)
+                            for _, task, arm, d, lo, hi, _, sig in pooled_scope.vs_base
+                        ],
+                        "difference from base (main metric)",
+                        "Arms vs base",
+                    ),
+                )
+            )
     return Section(*RQ1, text, artefacts)
 
 
