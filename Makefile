@@ -4,7 +4,7 @@ CORES ?= 2
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup demo test lint dag benchmarks
+.PHONY: setup demo real test lint dag benchmarks
 
 setup: $(VENV)/.installed
 
@@ -19,6 +19,9 @@ $(VENV)/.installed: pyproject.toml
 
 demo: setup  ## build and run the embedded demo → results/summary.parquet
 	$(BIN)/snakemake --cores $(CORES) results/summary.parquet
+
+real: setup  ## a real pretrained model on the real data samples (../shared/data) → runs/real-smollm2/results
+	$(BIN)/snakemake --cores $(CORES) --configfile config/studies/real-smollm2.yaml --directory runs/real-smollm2
 
 test: setup  ## unit tests, end-to-end runs, lint and DAG checks
 	$(BIN)/pytest

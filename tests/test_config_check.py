@@ -350,43 +350,33 @@ def test_dry_run_rejects_before_any_job(tmp_path, case):
     _, edit, named = next(c for c in CASES if c[0] == case)
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(mutated(edit)))
-    result = subprocess.run(
+    result = dry_run(tmp_path, path)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0 and named in out and "Job stats" not in out, out
+
+
+def dry_run(workdir: Path, configfile: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [
             SNAKEMAKE,
             "--snakefile",
             str(REPO / "Snakefile"),
             "-n",
             "-d",
-            str(tmp_path),
+            str(workdir),
             "--configfile",
-            str(path),
+            str(configfile),
         ],
         capture_output=True,
         text=True,
         timeout=300,
     )
-    out = result.stdout + result.stderr
-    assert result.returncode != 0 and named in out and "Job stats" not in out, out
 
 
 def test_resources_name_rules_of_the_workflow(tmp_path):
     """A typo in a rule name under `resources` would silently leave that rule with the defaults."""
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(mutated(set_key("resources.rules", {"cpt_": {"mem_mb": 64000}}))))
-    result = subprocess.run(
-        [
-            SNAKEMAKE,
-            "--snakefile",
-            str(REPO / "Snakefile"),
-            "-n",
-            "-d",
-            str(tmp_path),
-            "--configfile",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = dry_run(tmp_path, path)
     out = result.stdout + result.stderr
     assert result.returncode != 0 and "config key resources.rules: unknown rule 'cpt_'" in out, out

@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from pipeline.io import atomic_dir, canonical_json, write_json, write_text
+from pipeline.io import atomic_dir, canonical_json, file_sha256, write_json, write_text
 
 RUN_RECORD = "medadapt_run.json"
 CARD = "README.md"
@@ -59,7 +59,6 @@ LIBRARIES = (
 )
 # Hub metadata `relation` of each method to its parent (https://huggingface.co/docs/hub/model-cards).
 RELATIONS = {"sft": "finetune", "rpo": "finetune", "cpt": "finetune", "merge": "merge"}
-_CHUNK = 1 << 20
 # Around a stage's own card section (e.g. the merge method), so that a refreshed card keeps it.
 _DETAILS_START, _DETAILS_END = "<!-- stage details -->", "<!-- /stage details -->"
 
@@ -90,14 +89,6 @@ def commit_label(state: Mapping[str, Any]) -> str | None:
 def config_hash(settings: Any) -> str:
     """SHA-256 of the settings' canonical JSON: equal settings, equal hash, whatever the key order."""
     return hashlib.sha256(canonical_json(settings).encode()).hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def checksum(path: str | os.PathLike[str]) -> str:

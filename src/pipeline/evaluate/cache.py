@@ -20,18 +20,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pipeline.evaluate.backends import Completion, Decoding
+from pipeline.io import file_sha256
 
 log = logging.getLogger(__name__)
 
 MODEL_FILES = ("*.safetensors", "*.bin", "*.json", "*.model", "*.txt", "*.jinja")
-
-
-def _file_sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 24), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def model_fingerprint(model_dir: str | Path) -> str:
@@ -41,7 +34,7 @@ def model_fingerprint(model_dir: str | Path) -> str:
     h = hashlib.sha256()
     for path in files:
         h.update(str(path.relative_to(root)).encode())
-        h.update(_file_sha(path).encode())
+        h.update(file_sha256(path).encode())
     return h.hexdigest()
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import itertools
 import json
 import logging
@@ -24,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pipeline.io import atomic_dir, strings_in
+from pipeline.io import atomic_dir, file_sha256, strings_in
 from pipeline.models.sources import ModelSource, parse_source, requirement
 from pipeline.progress import setup_job_logging
 from pipeline.provenance import CARD, RUN_RECORD, RunRecorder, lineage, read_run_record, write_provenance
@@ -46,14 +45,6 @@ def prompt_texts() -> Iterator[str]:
     for strings in templates.STRINGS.values():
         yield from strings_in(dataclasses.asdict(strings))
     yield from strings_in([templates.ENTITY_DESCRIPTIONS, templates.RELATION_DESCRIPTIONS])
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 24), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def link_folder(source: Path, tmp: Path) -> None:
