@@ -187,6 +187,11 @@ CASES: list[tuple[str, Callable[[dict], None], str]] = [
     # references to nothing
     ("reference-arm", set_key("scoring.reference_arm", "nobody"), "scoring.reference_arm"),
     ("loglik-subject", set_key("loglik.groups.medical", ["demo_mcqq"]), "loglik.groups.medical"),
+    (
+        "loglik-groups-both-null",
+        set_key("loglik.groups", {"medical": None, "general": None}),
+        "loglik.groups: at most one of medical, general may be null",
+    ),
     ("evaluate-dataset", set_key("evaluate_datasets", ["demo-nerr"]), "evaluate_datasets"),
     ("arm-mix", set_key("arms.it.mix", "nope"), "arms.it.mix"),
     ("arm-corpus", set_key("arms.cpt.corpus", "nope"), "arms.cpt.corpus"),

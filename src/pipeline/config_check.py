@@ -200,6 +200,10 @@ def reference_errors(grid: Grid) -> list[str]:
                     f"config key {section}.datasets: {name!r} is a {grid.registry[name].task} dataset, not qa"
                 )
     groups = (config.get("loglik") or {}).get("groups") or {}
+    if groups and all(groups.get(g) is None for g in ("medical", "general")):
+        lines.append(
+            "config key loglik.groups: at most one of medical, general may be null (= every other subject)"
+        )
     subjects = loglik_subjects(grid)
     if subjects is not None:
         for group, chosen in groups.items():
