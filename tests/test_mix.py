@@ -405,8 +405,8 @@ def test_real_e3c_spanish_training_cases_that_are_pharmaconer_or_meddocan_tests_
     from pipeline.tasks.registry import load_examples as registry_examples
 
     if shared_data.resolve() != (REPO.parent / "shared" / "data").resolve():
-        pytest.skip("thesis.yaml paths point at ../shared/data beside the repository")
-    registry = load_registry(REPO / "config" / "datasets" / "thesis.yaml")
+        pytest.skip("the development registry's paths point at ../shared/data beside the repository")
+    registry = load_registry(REPO / "config" / "datasets" / "shared.yaml")
     files = {}
     for name in ("e3c-ner", "pharmaconer", "meddocan"):
         spec = registry[name]

@@ -44,7 +44,7 @@ def test_every_arm_and_cell_is_scored(run):
     assert (generated["n"] == 2).all()
     loglik = summary.filter(pl.col("evaluation") == "loglik")
     assert set(loglik["arm"]) == {"base", "cpt-slerp"} and (loglik["n"] == 4).all()
-    assert (run / "report" / "report.md").exists()
+    assert (run / "report" / "index.md").exists()
 
 
 def test_instruct_prompts_use_the_models_own_chat_template(run):
