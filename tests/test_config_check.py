@@ -18,8 +18,9 @@ import pytest
 import yaml
 
 from conftest import REPO
-from pipeline.config_check import ConfigError, key_path
+from pipeline.config_check import ConfigError
 from pipeline.grid import deep_merge, load_grid
+from pipeline.schema_errors import key_path
 
 DEMO = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 

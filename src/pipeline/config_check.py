@@ -11,17 +11,17 @@ Three layers, all at DAG time and torch-free:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline.schema_errors import describe, key_path
+
 if TYPE_CHECKING:
     from pipeline.grid import Grid
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
-NAME_RULE = "letters, digits and . _ @ + - only, starting with a letter or digit"
 MAX_REPORTED = 20
 # What each method's arm keys mean; a key of another method is a mistake, not an option.
 ARM_KEYS = {"cpt": {"corpus"}, "sft": {"mix"}, "checkpoint": {"step"}}
@@ -31,19 +31,6 @@ class ConfigError(ValueError):
     """A config that cannot run; the message names every offending key."""
 
 
-def key_path(parts: Iterable[Any]) -> str:
-    """`['arms', 'it', 'settings', 'lr']` as `arms.it.settings.lr` (list indices as `[i]`)."""
-    text = ""
-    for part in parts:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            part = str(part)
-            shown = part if re.fullmatch(r"[A-Za-z0-9_@+-][A-Za-z0-9._@+-]*", part) else repr(part)
-            text += f".{shown}" if text else shown
-    return text or "<top level>"
-
-
 @cache
 def _validator() -> Any:
     import jsonschema
@@ -51,26 +38,6 @@ def _validator() -> Any:
 
     schema = yaml.safe_load(SCHEMA.read_text(encoding="utf-8"))
     return jsonschema.validators.validator_for(schema)(schema)
-
-
-def _unexpected(message: str) -> list[str]:
-    """The keys a jsonschema '... (x, y were unexpected)' message names."""
-    inside = re.search(r"\((.*) (?:was|were) unexpected\)", message)
-    return re.findall(r"'((?:[^'\\]|\\.)*)'", inside.group(1)) if inside else []
-
-
-def describe(error: Any, root: str = "config key") -> list[str]:
-    """One line per offending key of a jsonschema error."""
-    path = list(error.absolute_path)
-    if error.validator in ("additionalProperties", "unevaluatedProperties"):
-        keys = _unexpected(error.message)
-        if keys:
-            return [f"{root} {key_path([*path, key])}: unknown key" for key in keys]
-    if "propertyNames" in error.relative_schema_path:
-        return [f"{root} {key_path([*path, error.instance])}: not a valid name ({NAME_RULE})"]
-    if error.validator == "pattern" and error.validator_value.startswith("^[A-Za-z0-9]["):
-        return [f"{root} {key_path(path)}: {error.instance!r} is not a valid name ({NAME_RULE})"]
-    return [f"{root} {key_path(path)}: {error.message}"]
 
 
 def schema_errors(config: Any) -> list[str]:

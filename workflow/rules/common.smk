@@ -3,6 +3,7 @@ import re
 
 from snakemake.settings.types import DeploymentMethod
 
+from pipeline.code_digest import code_digest
 from pipeline.config_check import check_resource_rules
 from pipeline.grid import load_grid
 from pipeline.io import canonical_json
@@ -12,9 +13,8 @@ from pipeline.resources import RESOURCE_KEYS, job_shape, slurm_resources
 from pipeline.workflow import prepare_job_environment
 
 GRID = load_grid(config, base_dir=workflow.basedir, workdir=Path.cwd())
-SRC = Path(workflow.basedir) / "src" / "pipeline"
 prepare_job_environment(
-    SRC.parent, DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+    Path(workflow.basedir) / "src", DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
 )
 
 
@@ -33,13 +33,11 @@ wildcard_constraints:
     data_source=one_of(GRID.fetched_sources),
 
 
-def code(*modules):
-    """A stage's own source files: an input, so that editing them reruns the stage."""
-    paths = []
-    for module in ("io.py", *modules):
-        path = SRC / module
-        paths += sorted(map(str, path.rglob("*.py"))) if path.is_dir() else [str(path)]
-    return paths
+def code(*entries):
+    """The digest of what a rule's `python -m` modules import (`pipeline.code_digest`): a parameter,
+    so that editing a module reruns exactly the rules that run it and a moved checkout reruns none.
+    """
+    return code_digest(*entries)
 
 
 def data_inputs(path):

@@ -1,7 +1,6 @@
 rule clean_source:
     """Clean one raw corpus source: Unicode, alphabet, URLs, whitespace, short docs (counted)."""
     input:
-        code=code("corpus/clean.py"),
         data=lambda wc: data_inputs(config["corpus"]["sources"][wc.source]["path"]),
         fetched=lambda wc: GRID.corpus_targets(wc.source),
     output:
@@ -17,6 +16,7 @@ rule clean_source:
     resources:
         **job_resources("clean_source"),
     params:
+        code=code("pipeline.corpus.clean"),
         source=lambda wc: canonical_json(source_spec(wc.source)),
         settings=canonical_json(config["corpus"].get("cleaning", {})),
     shell:
@@ -27,7 +27,6 @@ rule clean_source:
 rule build_corpus:
     """A named training corpus: de-duplicated, licence-filtered and decontaminated."""
     input:
-        code=code("corpus/build.py"),
         clean=lambda wc: [
             f"results/corpus/clean/{s}.parquet"
             for s in corpus_spec(wc.corpus)["sources"]
@@ -46,6 +45,7 @@ rule build_corpus:
     resources:
         **job_resources("build_corpus"),
     params:
+        code=code("pipeline.corpus.build"),
         settings=lambda wc: canonical_json(
             {
                 "seed": config["seed"],
@@ -60,7 +60,6 @@ rule build_corpus:
 rule corpus_blocks:
     """Tokenise a corpus with a model's tokenizer into fixed-length blocks."""
     input:
-        code=code("corpus/blocks.py"),
         corpus="results/corpus/{corpus}.parquet",
         tokenizer="results/models/{model}/base",
     output:
@@ -76,6 +75,7 @@ rule corpus_blocks:
     resources:
         **job_resources("corpus_blocks"),
     params:
+        code=code("pipeline.corpus.blocks"),
         settings=lambda wc: canonical_json(
             {
                 "seed": config["seed"],
@@ -91,7 +91,6 @@ rule corpus_blocks:
 rule corpus_stats:
     """Corpus statistics per source and language (PARCOMED Table 1 layout), tokens per tokenizer."""
     input:
-        code=code("corpus/stats.py"),
         reports=expand(
             "results/corpus/{corpus}.report.json", corpus=config["corpus"]["corpora"]
         ),
@@ -112,6 +111,8 @@ rule corpus_stats:
     threads: job_threads("corpus_stats")
     resources:
         **job_resources("corpus_stats"),
+    params:
+        code=code("pipeline.corpus.stats"),
     shell:
         "(python -m pipeline.corpus.stats --reports {input.reports:q} --blocks-stats {input.blocks:q}"
         " --output {output.table:q} && python -m pipeline.corpus.stats --reports {input.reports:q}"

@@ -1,7 +1,5 @@
 rule demo_data:
     """Generate the embedded demo's corpus, datasets and traces in their native formats."""
-    input:
-        code=code("demo/data.py"),
     output:
         directory("results/demo"),
     log:
@@ -12,6 +10,7 @@ rule demo_data:
     resources:
         **job_resources("demo_data"),
     params:
+        code=code("pipeline.demo.data"),
         settings=canonical_json({"seed": config["seed"], **config.get("demo", {})}),
     shell:
         "python -m pipeline.demo.data --settings {params.settings:q} --output {output:q} > {log:q} 2>&1"

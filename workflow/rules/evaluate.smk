@@ -1,16 +1,6 @@
 rule generate:
     """Load one model once and answer the test examples of every cell."""
     input:
-        code=code(
-            "evaluate/generate.py",
-            "evaluate/backends.py",
-            "evaluate/cache.py",
-            "tasks/prompts.py",
-            "tasks/templates.py",
-            "tasks/answers.py",
-            "models/chat.py",
-            "models/record.py",
-        ),
         model="results/models/{model}/{arm}",
         tasks=task_files(GRID.eval_datasets),
     output:
@@ -28,6 +18,7 @@ rule generate:
     resources:
         **job_resources("generate"),
     params:
+        code=code("pipeline.evaluate.generate"),
         settings=generation_settings,
         cells=CELLS,
         out_dir="results/predictions/{model}/{arm}",
@@ -40,12 +31,6 @@ rule generate:
 rule score:
     """Parse predictions and score every cell of one model × arm (no torch imported)."""
     input:
-        code=code(
-            "evaluate/parse.py",
-            "evaluate/metrics.py",
-            "evaluate/stats.py",
-            "evaluate/score.py",
-        ),
         predictions=expand(
             "results/predictions/{{model}}/{{arm}}/{cell}.jsonl", cell=CELLS
         ),
@@ -59,6 +44,7 @@ rule score:
     resources:
         **job_resources("score"),
     params:
+        code=code("pipeline.evaluate.score"),
         settings=SCORE_SETTINGS,
     shell:
         "python -m pipeline.evaluate.score --predictions {input.predictions:q} --outputs {output:q}"
@@ -68,18 +54,6 @@ rule score:
 rule stability:
     """The same k-shot multiple-choice questions asked answer-only and explain-then-answer."""
     input:
-        code=code(
-            "evaluate/stability.py",
-            "evaluate/generate.py",
-            "evaluate/backends.py",
-            "evaluate/cache.py",
-            "evaluate/loglik_cells.py",
-            "tasks/prompts.py",
-            "tasks/templates.py",
-            "tasks/answers.py",
-            "models/chat.py",
-            "models/record.py",
-        ),
         model="results/models/{model}/{arm}",
         tasks=task_files(GRID.stability_datasets),
     output:
@@ -99,6 +73,7 @@ rule stability:
     resources:
         **job_resources("generate"),
     params:
+        code=code("pipeline.evaluate.stability"),
         settings=stability_settings,
         cells=STABILITY_CELLS,
         out_dir="results/stability/{model}/{arm}",
@@ -111,12 +86,6 @@ rule stability:
 rule score_stability:
     """Score both styles of every stability cell of one model × arm."""
     input:
-        code=code(
-            "evaluate/parse.py",
-            "evaluate/metrics.py",
-            "evaluate/stats.py",
-            "evaluate/score.py",
-        ),
         predictions=expand(
             "results/stability/{{model}}/{{arm}}/{style}/{cell}.jsonl",
             style=STABILITY_STYLES,
@@ -136,6 +105,7 @@ rule score_stability:
     resources:
         **job_resources("score"),
     params:
+        code=code("pipeline.evaluate.score"),
         settings=SCORE_SETTINGS,
     shell:
         "python -m pipeline.evaluate.score --predictions {input.predictions:q} --outputs {output:q}"
@@ -145,7 +115,6 @@ rule score_stability:
 rule loglik:
     """Log-likelihood multiple-choice scoring (lm-evaluation-harness semantics), k-shot."""
     input:
-        code=code("evaluate/loglik.py", "evaluate/loglik_cells.py", "evaluate/stats.py"),
         model="results/models/{model}/{arm}",
         tasks=task_files(GRID.loglik_datasets),
     output:
@@ -163,6 +132,7 @@ rule loglik:
     resources:
         **job_resources("loglik"),
     params:
+        code=code("pipeline.evaluate.loglik_cells"),
         cells=LOGLIK_CELLS,
         settings=lambda wc: canonical_json(
             {
@@ -181,7 +151,6 @@ rule loglik:
 rule lm_eval:
     """lm-evaluation-harness tasks by name on one model folder; lm-eval's results JSON kept."""
     input:
-        code=code("evaluate/harness.py", "evaluate/stats.py"),
         model="results/models/{model}/{arm}",
         include=lm_eval_task_files(),
     output:
@@ -197,6 +166,7 @@ rule lm_eval:
     resources:
         **job_resources("lm_eval"),
     params:
+        code=code("pipeline.evaluate.harness"),
         settings=lambda wc: canonical_json(
             {
                 **config["lm_eval"].get("settings", {}),
@@ -217,9 +187,6 @@ rule summary:
     """One table of every score: model × arm × dataset × language × task × sub-task × metric."""
     input:
         unpack(summary_scores),
-        code=code(
-            "summary.py", "evaluate/stats.py", "evaluate/metrics.py", "provenance.py"
-        ),
     output:
         "results/summary.parquet",
     log:
@@ -230,6 +197,7 @@ rule summary:
     resources:
         **job_resources("summary"),
     params:
+        code=code("pipeline.summary"),
         models=canonical_json(config["models"]),
         config_hash=config_hash(config),
         settings=canonical_json(

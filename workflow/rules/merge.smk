@@ -1,7 +1,6 @@
 rule merge:
     """Merge an arm's parent model with the base model (SLERP and friends), out of core."""
     input:
-        code=code("merge", "provenance.py"),
         base="results/models/{model}/base",
         model=parent_dir,
     output:
@@ -18,6 +17,7 @@ rule merge:
     resources:
         **job_resources("merge"),
     params:
+        code=code("pipeline.merge"),
         settings=arm_settings,
     shell:
         "python -m pipeline.merge --base {input.base:q} --models {input.model:q} --output {output:q}"

@@ -1,15 +1,6 @@
 rule base_model:
     """The untouched model of the grid: built tiny (demo), or fetched/linked from its source."""
     input:
-        code=code(
-            "models/tiny.py",
-            "models/families.py",
-            "models/fetch.py",
-            "models/sources.py",
-            "paths.py",
-            "tasks/templates.py",
-            "provenance.py",
-        ),
         source=base_inputs,
     output:
         directory("results/models/{model}/base"),
@@ -21,6 +12,7 @@ rule base_model:
     resources:
         **job_resources("base_model"),
     params:
+        code=code("pipeline.models.fetch"),
         family=lambda wc: config["models"][wc.model]["family"],
         variant=lambda wc: config["models"][wc.model]["variant"],
         source=base_source,
@@ -43,7 +35,6 @@ rule base_model:
 rule checkpoint_model:
     """A kept CPT checkpoint as a model of its own (evaluated and merged like any arm)."""
     input:
-        code=code("models/fetch.py", "models/sources.py", "paths.py", "provenance.py"),
         model=parent_dir,
     output:
         directory("results/models/{model}/{arm}"),
@@ -57,6 +48,7 @@ rule checkpoint_model:
     resources:
         **job_resources("checkpoint_model"),
     params:
+        code=code("pipeline.models.fetch"),
         source=lambda wc, input: f"{input.model}/checkpoints/step-{GRID.arms[wc.arm].spec['step']}",
         family=lambda wc: config["models"][wc.model]["family"],
         variant=lambda wc: config["models"][wc.model]["variant"],

@@ -2,7 +2,6 @@ rule report:
     """Tables and figures for RQ1–RQ5, costs, ranks and progression, from the summary."""
     input:
         unpack(report_inputs),
-        code=code("report", "evaluate/stats.py"),
         summary="results/summary.parquet",
     output:
         report(
@@ -19,6 +18,7 @@ rule report:
     resources:
         **job_resources("report"),
     params:
+        code=code("pipeline.report"),
         grid=canonical_json(
             {
                 k: config.get(k)
@@ -50,7 +50,6 @@ rule report:
 rule model_cards:
     """Every model folder's card with its evaluation rows from the summary (to publish a model with)."""
     input:
-        code=code("provenance.py", "summary.py"),
         summary="results/summary.parquet",
         models=expand("results/models/{model}/{arm}", model=GRID.models, arm=GRID.arms),
     output:
@@ -62,6 +61,8 @@ rule model_cards:
     threads: job_threads("model_cards")
     resources:
         **job_resources("model_cards"),
+    params:
+        code=code("pipeline.provenance"),
     shell:
         "python -m pipeline.provenance cards {input.models:q} --summary {input.summary:q}"
         " --output {output:q} > {log:q} 2>&1"

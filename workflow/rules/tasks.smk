@@ -1,13 +1,6 @@
 rule extract_tasks:
     """Read one dataset from its native format into uniform task examples (all splits)."""
     input:
-        code=code(
-            "examples.py",
-            "tasks/registry.py",
-            "tasks/splits.py",
-            "tasks/extract.py",
-            "tasks/readers",
-        ),
         data=lambda wc: data_inputs(GRID.registry[wc.dataset].path),
         fetched=lambda wc: GRID.data_targets(wc.dataset),
     output:
@@ -20,6 +13,7 @@ rule extract_tasks:
     resources:
         **job_resources("extract_tasks"),
     params:
+        code=lambda wc: code("pipeline.tasks.extract", GRID.registry[wc.dataset].reader_module),
         spec=lambda wc: canonical_json(GRID.registry_entries[wc.dataset]),
         settings=canonical_json({"seed": config["seed"], **config.get("splits", {})}),
     shell:
@@ -30,7 +24,6 @@ rule extract_tasks:
 rule extract_traces:
     """Reasoning traces (question, reasoning, answer) from their native format."""
     input:
-        code=code("tasks/traces.py", "tasks/readers"),
         data=lambda wc: data_inputs(config["traces"][wc.traces]["path"]),
         fetched=lambda wc: GRID.trace_targets(wc.traces),
     output:
@@ -43,6 +36,7 @@ rule extract_traces:
     resources:
         **job_resources("extract_traces"),
     params:
+        code=code("pipeline.tasks.traces"),
         spec=lambda wc: canonical_json(config["traces"][wc.traces]),
     shell:
         "python -m pipeline.tasks.traces --spec {params.spec:q} --output {output:q} > {log:q} 2>&1"
@@ -53,15 +47,6 @@ rule build_mix:
     records that share a long n-gram with any evaluation test example (counted in its report).
     """
     input:
-        code=code(
-            "examples.py",
-            "tasks/mix.py",
-            "tasks/prompts.py",
-            "tasks/templates.py",
-            "tasks/answers.py",
-            "corpus/decontaminate.py",
-            "corpus/dedup.py",
-        ),
         tasks=task_files(GRID.eval_datasets),
         test_tasks=task_files(),
         traces=lambda wc: [
@@ -80,6 +65,7 @@ rule build_mix:
     resources:
         **job_resources("build_mix"),
     params:
+        code=code("pipeline.tasks.mix"),
         kind=lambda wc: config["mixes"][wc.mix]["kind"],
         settings=lambda wc: canonical_json(
             {"seed": config["seed"], **config["mixes"][wc.mix].get("settings", {})}

@@ -1,17 +1,6 @@
 rule cpt:
     """Continual pretraining: full-parameter causal LM with DeepSpeed ZeRO, resumable."""
     input:
-        code=code(
-            "train/cpt.py",
-            "train/cpt_settings.py",
-            "train/blocks.py",
-            "train/launch.py",
-            "train/deepspeed.py",
-            "train/callbacks.py",
-            "train/training_log.py",
-            "train/checkpoints.py",
-            "provenance.py",
-        ),
         model=parent_dir,
         blocks=lambda wc: f"results/corpus/blocks/{wc.model}/{GRID.arms[wc.arm].spec['corpus']}.parquet",
     output:
@@ -29,6 +18,7 @@ rule cpt:
     resources:
         **job_resources("cpt"),
     params:
+        code=code("pipeline.train.launch", "pipeline.train.cpt"),
         launcher=launcher,
         settings=arm_settings,
         state="results/state/{model}/{arm}",
@@ -41,16 +31,6 @@ rule cpt:
 rule sft:
     """LoRA supervised fine-tuning on a mix (IT, CPT+IT, RoT)."""
     input:
-        code=code(
-            "train/sft.py",
-            "models/chat.py",
-            "models/record.py",
-            "train/qlora.py",
-            "train/callbacks.py",
-            "train/training_log.py",
-            "train/checkpoints.py",
-            "provenance.py",
-        ),
         model=parent_dir,
         mix=lambda wc: f"results/mixes/{GRID.arms[wc.arm].spec['mix']}.jsonl",
     output:
@@ -68,6 +48,7 @@ rule sft:
     resources:
         **job_resources("sft"),
     params:
+        code=code("pipeline.train.sft"),
         settings=arm_settings,
     shell:
         "python -m pipeline.train.sft --model {input.model:q} --data {input.mix:q} --output {output.model:q}"
@@ -77,7 +58,6 @@ rule sft:
 rule preferences:
     """RPO preference pairs sampled from the parent (CPT) model on training questions."""
     input:
-        code=code("train/preferences.py", "examples.py", "tasks/answers.py"),
         model=parent_dir,
         tasks=task_files(PREFERENCES.get("datasets")),
     output:
@@ -94,6 +74,7 @@ rule preferences:
     resources:
         **job_resources("preferences"),
     params:
+        code=code("pipeline.train.preferences"),
         settings=canonical_json(
             {
                 "seed": config["seed"],
@@ -108,17 +89,6 @@ rule preferences:
 rule rpo:
     """Reasoning preference optimisation: DPO + α·NLL on the preference pairs."""
     input:
-        code=code(
-            "train/rpo.py",
-            "train/sft.py",
-            "models/chat.py",
-            "models/record.py",
-            "train/qlora.py",
-            "train/callbacks.py",
-            "train/training_log.py",
-            "train/checkpoints.py",
-            "provenance.py",
-        ),
         model=parent_dir,
         pairs="results/preferences/{model}/{arm}.jsonl",
     output:
@@ -136,6 +106,7 @@ rule rpo:
     resources:
         **job_resources("rpo"),
     params:
+        code=code("pipeline.train.rpo"),
         settings=arm_settings,
     shell:
         "python -m pipeline.train.rpo --model {input.model:q} --pairs {input.pairs:q} --output {output.model:q}"

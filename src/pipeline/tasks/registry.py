@@ -15,7 +15,7 @@ from typing import Any
 
 from pipeline.examples import TASKS, Example
 from pipeline.paths import resolve
-from pipeline.tasks.readers import get_reader
+from pipeline.tasks.readers import get_reader, reader_module
 from pipeline.tasks.readers.base import SPLITS, Document
 from pipeline.tasks.splits import cap, carve
 
@@ -38,12 +38,17 @@ class DatasetSpec:
     max_train: int | None = None
     max_test: int | None = None
 
+    @property
+    def reader_module(self) -> str:
+        """The module of this dataset's reader (part of what its extraction runs)."""
+        return reader_module(self.reader)
+
 
 def _validate(registry: dict[str, Any], origin: str) -> None:
     import jsonschema
     import yaml
 
-    from pipeline.config_check import describe
+    from pipeline.schema_errors import describe
 
     schema = yaml.safe_load(SCHEMA.read_text(encoding="utf-8"))
     source_schema = yaml.safe_load(SOURCE_SCHEMA.read_text(encoding="utf-8"))

@@ -28,12 +28,16 @@ READERS: dict[str, str] = {
 }
 
 
-def get_reader(name: str) -> Reader:
-    """The reader registered as `name`."""
+def reader_module(name: str) -> str:
+    """The module that defines the reader registered as `name` (what a job reading it runs)."""
     if name not in READERS:
         raise ValueError(f"unknown reader {name!r} (known: {', '.join(sorted(READERS))})")
-    module, func = READERS[name].split(":")
-    return getattr(import_module(f"{__name__}.{module}"), func)
+    return f"{__name__}.{READERS[name].split(':')[0]}"
 
 
-__all__ = ["READERS", "Document", "Reader", "get_reader"]
+def get_reader(name: str) -> Reader:
+    """The reader registered as `name`."""
+    return getattr(import_module(reader_module(name)), READERS[name].split(":")[1])
+
+
+__all__ = ["READERS", "Document", "Reader", "get_reader", "reader_module"]
