@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 import yaml
 
-from pipeline import provenance, summary
+from pipeline import cards, provenance, summary
 from pipeline.io import write_json
 from pipeline.models import fetch
 from pipeline.provenance import CARD, RUN_RECORD, RunRecorder, model_card
@@ -111,10 +111,10 @@ def test_a_trained_folder_records_lineage_inputs_and_code(tmp_path, monkeypatch)
         for metric in ("accuracy", "parse_ok")
     ]
     summary.write_summary(rows, tmp_path / "summary.parquet")
-    provenance.main(["cards", str(out), "--summary", str(tmp_path / "summary.parquet"), "--output", "cards"])
+    cards.main(["cards", str(out), "--summary", str(tmp_path / "summary.parquet"), "--output", "cards"])
     assert (out / CARD).read_text() == card  # the model folder is left as it is
     evaluated = Path("cards/qwen/it.md").read_text()
-    provenance.main(["card", str(out), "--summary", str(tmp_path / "summary.parquet")])
+    cards.main(["card", str(out), "--summary", str(tmp_path / "summary.parquet")])
     card = (out / CARD).read_text()
     assert card == evaluated
     results = front_matter(card)["model-index"][0]["results"]

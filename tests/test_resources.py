@@ -63,7 +63,7 @@ def test_unknown_resource_key_is_named():
 def test_profiles_do_not_collide():
     """The default workflow profile's top-level keys replace a --profile's: they must be disjoint."""
     slurm = yaml.safe_load((REPO / "slurm" / "config.yaml").read_text())
-    default = yaml.safe_load((REPO / "workflow" / "profiles" / "default" / "config.yaml").read_text())
+    default = yaml.safe_load((REPO / "profiles" / "default" / "config.yaml").read_text())
     assert slurm["executor"] == "slurm"
     assert not set(slurm) & set(default)
     assert not {"set-resources", "default-resources", "resources"} & (set(slurm) | set(default))

@@ -53,19 +53,21 @@ def write_config(tmp_path: Path, edit) -> Path:
 
 
 def test_demo_dag_builds_every_stage(tmp_path):
-    out = snakemake(
-        "-n", "--directory", str(tmp_path), "--configfile", str(REPO / "config/config.yaml")
-    ).stdout
+    result = snakemake("-n", "--directory", str(tmp_path), "--configfile", str(REPO / "config/config.yaml"))
+    out = result.stdout
     counts = job_counts(out)
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     n_models, n_arms = len(config["models"]), len(config["arms"])
+    n_datasets = len(config["evaluate_datasets"])
     assert counts["base_model"] == n_models
-    assert counts["generate"] == n_models * n_arms
-    assert counts["score"] == n_models * n_arms
+    # One generation and one scoring job per model × arm × dataset: an edited dataset reruns its own.
+    assert counts["generate"] == n_models * n_arms * n_datasets
+    assert counts["score"] == n_models * n_arms * n_datasets
     for rule in ("demo_data", "extract_tasks", "clean_source", "build_corpus", "corpus_blocks", "cpt", "sft"):
         assert counts.get(rule, 0) >= 1, rule
     assert counts["merge"] == n_models and counts["summary"] == 1
-    assert counts["loglik"] == n_models * len(config["loglik"]["arms"])
+    assert counts["loglik"] == n_models * len(config["loglik"]["arms"]) * len(config["loglik"]["datasets"])
+    assert "Using workflow specific profile profiles/default" in result.stdout + result.stderr
 
 
 def test_unknown_config_key_stops_before_any_job(tmp_path):

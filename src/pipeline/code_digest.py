@@ -83,8 +83,14 @@ def import_closure(entry: str, src: Path = SRC) -> tuple[str, ...]:
     return tuple(sorted(seen))
 
 
-@cache
 def _file_digest(path: Path) -> str:
+    stat = path.stat()
+    return _contents_digest(path, stat.st_mtime_ns, stat.st_size)
+
+
+@cache
+def _contents_digest(path: Path, mtime_ns: int, size: int) -> str:
+    """sha256 of a file, read once per version of it (`mtime_ns` and `size` key the cache)."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 

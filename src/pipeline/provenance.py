@@ -11,7 +11,6 @@ adds the summary's evaluation rows to it once they exist. Torch-free: Snakemake 
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -27,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from pipeline.io import atomic_dir, canonical_json, file_sha256, write_json, write_text
+from pipeline.io import canonical_json, file_sha256, write_json, write_text
 
 RUN_RECORD = "medadapt_run.json"
 CARD = "README.md"
@@ -60,7 +59,7 @@ LIBRARIES = (
 # Hub metadata `relation` of each method to its parent (https://huggingface.co/docs/hub/model-cards).
 RELATIONS = {"sft": "finetune", "rpo": "finetune", "cpt": "finetune", "merge": "merge"}
 # Around a stage's own card section (e.g. the merge method), so that a refreshed card keeps it.
-_DETAILS_START, _DETAILS_END = "<!-- stage details -->", "<!-- /stage details -->"
+DETAILS_START, DETAILS_END = "<!-- stage details -->", "<!-- /stage details -->"
 
 
 def code_state(root: Path = CODE_ROOT) -> dict[str, Any]:
@@ -299,7 +298,7 @@ def model_card(
         f"{record['wall_seconds']:.0f} s ({record['started']} → {record['finished']})",
     ]
     if details:
-        lines += ["", _DETAILS_START, details.strip(), _DETAILS_END]
+        lines += ["", DETAILS_START, details.strip(), DETAILS_END]
     lines += ["", "## Settings", "", "```json", json.dumps(record["settings"], indent=2), "```"]
     if record["inputs"]:
         lines += ["", "## Training data and inputs", "", "| input | path | SHA-256 |", "|---|---|---|"]
@@ -317,77 +316,8 @@ def model_card(
             )
     else:
         lines.append(
-            "Not yet known when the model was written: `python -m pipeline.provenance card "
+            "Not yet known when the model was written: `python -m pipeline.cards card "
             "MODEL_DIR --summary results/summary.parquet` adds the summary's rows."
         )
     lines += ["", f"Library versions and every input's checksum are in `{RUN_RECORD}`.", ""]
     return "\n".join(lines)
-
-
-def summary_rows(summary: str | os.PathLike[str], name: str) -> list[dict[str, Any]]:
-    """The summary's rows of model folder `name` (`model/arm`) on each cell's main metric."""
-    import polars as pl
-
-    from pipeline.summary import headline
-
-    model, arm = name.split("/")
-    frame = pl.read_parquet(summary).filter((pl.col("model") == model) & (pl.col("arm") == arm))
-    rows = frame.sort(["evaluation", "style", "dataset", "language", "subtask", "metric"]).to_dicts()
-    return [row for row in rows if headline(row)]
-
-
-def _details(card: str) -> str:
-    """The stage's own section of an existing card (between the details markers), if any."""
-    if _DETAILS_START not in card:
-        return ""
-    return card.split(_DETAILS_START, 1)[1].split(_DETAILS_END, 1)[0]
-
-
-def evaluated_card(folder: str | os.PathLike[str], summary: str | os.PathLike[str]) -> tuple[str, str]:
-    """(`model/arm`, the folder's card with the summary's evaluation rows)."""
-    record = read_run_record(folder)
-    if record is None:
-        raise ValueError(f"{folder}: no {RUN_RECORD} (not a folder medadapt wrote)")
-    old = Path(folder) / CARD
-    details = _details(old.read_text(encoding="utf-8")) if old.is_file() else ""
-    return record["name"], model_card(record, details, summary_rows(summary, record["name"]))
-
-
-def refresh_card(folder: str | os.PathLike[str], summary: str | os.PathLike[str]) -> str:
-    """Rewrite `folder`'s card in place with the summary's evaluation rows; returns the card."""
-    _, card = evaluated_card(folder, summary)
-    write_text(Path(folder) / CARD, card)
-    return card
-
-
-def write_cards(folders: list[Path], summary: str | os.PathLike[str], output: str | os.PathLike[str]) -> None:
-    """`output/{model}/{arm}.md`: every folder's card with its evaluation rows (the model folders,
-    Snakemake outputs of their own stages, are left untouched)."""
-    with atomic_dir(output) as tmp:
-        for folder in folders:
-            name, card = evaluated_card(folder, summary)
-            path = tmp / f"{name}.md"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(card, encoding="utf-8")
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.provenance", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    card = commands.add_parser("card", help="add the summary's evaluation rows to model cards, in place")
-    card.add_argument("folders", type=Path, nargs="+", help="model folders (results/models/M/A)")
-    card.add_argument("--summary", type=Path, required=True, help="results/summary.parquet")
-    cards = commands.add_parser("cards", help="write every folder's evaluated card into one folder")
-    cards.add_argument("folders", type=Path, nargs="+", help="model folders (results/models/M/A)")
-    cards.add_argument("--summary", type=Path, required=True, help="results/summary.parquet")
-    cards.add_argument("--output", type=Path, required=True, help="results/model_cards")
-    args = parser.parse_args(argv)
-    if args.command == "card":
-        for folder in args.folders:
-            refresh_card(folder, args.summary)
-    else:
-        write_cards(args.folders, args.summary, args.output)
-
-
-if __name__ == "__main__":
-    main()

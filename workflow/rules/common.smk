@@ -14,7 +14,8 @@ from pipeline.workflow import prepare_job_environment
 
 GRID = load_grid(config, base_dir=workflow.basedir, workdir=Path.cwd())
 prepare_job_environment(
-    Path(workflow.basedir) / "src", DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+    Path(workflow.basedir) / "src",
+    DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method,
 )
 
 
@@ -103,10 +104,35 @@ def corpus_spec(name):
     return config["corpus"]["corpora"][name]
 
 
-CELLS = ["/".join(cell) for cell in GRID.cells()]
+def by_dataset(cells):
+    """Cell names (dataset/language/sub-task) by dataset: one evaluation job per dataset."""
+    names = {}
+    for cell in cells:
+        names.setdefault(cell[0], []).append("/".join(cell))
+    return names
 
 
-LOGLIK_CELLS = ["/".join(cell) for cell in GRID.loglik_cells()]
+CELLS_OF = by_dataset(GRID.cells())
+
+
+LOGLIK_CELLS_OF = by_dataset(GRID.loglik_cells())
+
+
+def cell_files(folder, wildcards, cells_of, suffix):
+    """The per-cell files of one model × arm × dataset job under `results/{folder}`."""
+    prefix = f"results/{folder}/{wildcards.model}/{wildcards.arm}"
+    return [f"{prefix}/{cell}{suffix}" for cell in cells_of[wildcards.dataset]]
+
+
+def all_cell_files(folder, arms, cells_of, suffix):
+    """Every per-cell file under `results/{folder}` of `arms` (for the summary and the report)."""
+    return [
+        f"results/{folder}/{model}/{arm}/{cell}{suffix}"
+        for model in GRID.models
+        for arm in arms
+        for cells in cells_of.values()
+        for cell in cells
+    ]
 
 
 GENERATION_ENV = (
@@ -185,19 +211,19 @@ def stability_settings(wildcards):
 
 
 def summary_scores(wildcards):
-    """The score files of every evaluation, by evaluation."""
+    """The score folders and files of every evaluation, by evaluation."""
     return {
         "scores": expand(
-            "results/scores/{model}/{arm}/{cell}.json",
+            "results/scores/{model}/{arm}/{dataset}",
             model=GRID.models,
             arm=GRID.arms,
-            cell=CELLS,
+            dataset=CELLS_OF,
         ),
         "loglik_scores": expand(
-            "results/loglik/{model}/{arm}/{cell}.json",
+            "results/loglik/{model}/{arm}/{dataset}",
             model=GRID.models,
             arm=GRID.loglik_arms,
-            cell=LOGLIK_CELLS,
+            dataset=LOGLIK_CELLS_OF,
         ),
         "stability_scores": expand(
             "results/stability/{model}/{arm}/{style}/{cell}.json",
@@ -212,6 +238,14 @@ def summary_scores(wildcards):
             arm=GRID.lm_eval_arms,
         ),
     }
+
+
+SCORE_FILES = all_cell_files("scores", GRID.arms, CELLS_OF, ".json")
+
+
+LOGLIK_SCORE_FILES = all_cell_files(
+    "loglik", GRID.loglik_arms, LOGLIK_CELLS_OF, ".json"
+)
 
 
 MODEL_SOURCES = GRID.model_sources
@@ -251,38 +285,47 @@ def report_inputs(wildcards):
             model=GRID.models,
             arm=trained_arms(),
         ),
-        "throughput": expand(
-            "results/predictions/{model}/{arm}/throughput.json",
-            model=GRID.models,
-            arm=GRID.arms if CELLS else [],
-        ),
         "benchmarks": expand(
-            "results/benchmarks/generate/{model}/{arm}.tsv",
+            "results/benchmarks/generate/{model}/{arm}/{dataset}.tsv",
             model=GRID.models,
-            arm=GRID.arms if CELLS else [],
-        ),
-        "loglik": expand(
-            "results/loglik/{model}/{arm}/{cell}.jsonl",
-            model=GRID.models,
-            arm=GRID.loglik_arms,
-            cell=LOGLIK_CELLS,
+            arm=GRID.arms,
+            dataset=CELLS_OF,
         ),
         "base_models": expand("results/models/{model}/base", model=GRID.models),
         "published": [
-            str(Path(workflow.basedir) / p) for p in config.get("published", [])
+            os.path.relpath(resolve(p, workflow.basedir))
+            for p in config.get("published", [])
         ],
     }
 
 
-REPORT_FILES = (
-    "mix_stats",
-    "block_stats",
-    "train_logs",
-    "throughput",
-    "benchmarks",
-    "loglik",
-    "published",
-)
+REPORT_FILES = ("mix_stats", "block_stats", "train_logs", "benchmarks", "published")
+
+
+# Files inside the evaluation jobs' folders (those folders are the report's inputs).
+REPORT_FOLDER_FILES = {
+    "throughput": [
+        f"results/predictions/{model}/{arm}/{dataset}/throughput.json"
+        for model in GRID.models
+        for arm in GRID.arms
+        for dataset in CELLS_OF
+    ],
+    "loglik": all_cell_files("loglik", GRID.loglik_arms, LOGLIK_CELLS_OF, ".jsonl"),
+}
+
+
+def report_file_args(wildcards, input):
+    """The report's `--name file ...` arguments."""
+    files = {
+        **{name: list(input[name]) for name in REPORT_FILES},
+        **REPORT_FOLDER_FILES,
+    }
+    return [
+        arg
+        for name, paths in files.items()
+        if paths
+        for arg in (f"--{name.replace('_', '-')}", *paths)
+    ]
 
 
 def launcher(wildcards):

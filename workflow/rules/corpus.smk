@@ -24,8 +24,10 @@ rule clean_source:
         " --output {output.clean:q} --stats {output.stats:q} > {log:q} 2>&1"
 
 
-rule build_corpus:
-    """A named training corpus: de-duplicated, licence-filtered and decontaminated."""
+checkpoint build_corpus:
+    """A named training corpus: de-duplicated, licence-filtered and decontaminated. A checkpoint:
+    a rebuilt corpus with the same documents (a test-set edit that removes nothing new) reruns no CPT.
+    """
     input:
         clean=lambda wc: [
             f"results/corpus/clean/{s}.parquet"
@@ -60,7 +62,7 @@ rule build_corpus:
 rule corpus_blocks:
     """Tokenise a corpus with a model's tokenizer into fixed-length blocks."""
     input:
-        corpus="results/corpus/{corpus}.parquet",
+        corpus=lambda wc: checkpoints.build_corpus.get(corpus=wc.corpus).output.corpus,
         tokenizer="results/models/{model}/base",
     output:
         blocks="results/corpus/blocks/{model}/{corpus}.parquet",

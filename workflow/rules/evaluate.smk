@@ -1,17 +1,16 @@
 rule generate:
-    """Load one model once and answer the test examples of every cell."""
+    """Load one model once and answer the test examples of one dataset's cells."""
     input:
         model="results/models/{model}/{arm}",
-        tasks=task_files(GRID.eval_datasets),
+        tasks="results/tasks/{dataset}.jsonl",
     output:
-        predictions=expand(
-            "results/predictions/{{model}}/{{arm}}/{cell}.jsonl", cell=CELLS
-        ),
-        throughput="results/predictions/{model}/{arm}/throughput.json",
+        directory("results/predictions/{model}/{arm}/{dataset}"),
     log:
-        "results/logs/generate/{model}/{arm}.log",
+        "results/logs/generate/{model}/{arm}/{dataset}.log",
     benchmark:
-        "results/benchmarks/generate/{model}/{arm}.tsv"
+        "results/benchmarks/generate/{model}/{arm}/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=one_of(CELLS_OF),
     conda:
         GENERATION_ENV
     threads: job_threads("generate")
@@ -20,24 +19,24 @@ rule generate:
     params:
         code=code("pipeline.evaluate.generate"),
         settings=generation_settings,
-        cells=CELLS,
+        cells=lambda wc: CELLS_OF[wc.dataset],
         out_dir="results/predictions/{model}/{arm}",
     shell:
         "python -m pipeline.evaluate.generate --model {input.model:q} --tasks {input.tasks:q} --cells {params.cells:q}"
-        " --output-dir {params.out_dir:q} --throughput {output.throughput:q}"
+        " --output-dir {params.out_dir:q} --throughput {output:q}/throughput.json"
         " --cache results/cache/completions --settings {params.settings:q} > {log:q} 2>&1"
 
 
 rule score:
-    """Parse predictions and score every cell of one model × arm (no torch imported)."""
+    """Parse predictions and score every cell of one model × arm × dataset (no torch imported)."""
     input:
-        predictions=expand(
-            "results/predictions/{{model}}/{{arm}}/{cell}.jsonl", cell=CELLS
-        ),
+        "results/predictions/{model}/{arm}/{dataset}",
     output:
-        expand("results/scores/{{model}}/{{arm}}/{cell}.json", cell=CELLS),
+        directory("results/scores/{model}/{arm}/{dataset}"),
     log:
-        "results/logs/score/{model}/{arm}.log",
+        "results/logs/score/{model}/{arm}/{dataset}.log",
+    wildcard_constraints:
+        dataset=one_of(CELLS_OF),
     conda:
         "../envs/pipeline.yaml"
     threads: job_threads("score")
@@ -46,8 +45,10 @@ rule score:
     params:
         code=code("pipeline.evaluate.score"),
         settings=SCORE_SETTINGS,
+        predictions=lambda wc: cell_files("predictions", wc, CELLS_OF, ".jsonl"),
+        scores=lambda wc: cell_files("scores", wc, CELLS_OF, ".json"),
     shell:
-        "python -m pipeline.evaluate.score --predictions {input.predictions:q} --outputs {output:q}"
+        "python -m pipeline.evaluate.score --predictions {params.predictions:q} --outputs {params.scores:q}"
         " --settings {params.settings:q} > {log:q} 2>&1"
 
 
@@ -113,19 +114,18 @@ rule score_stability:
 
 
 rule loglik:
-    """Log-likelihood multiple-choice scoring (lm-evaluation-harness semantics), k-shot."""
+    """Log-likelihood multiple-choice scoring (lm-evaluation-harness semantics), k-shot, one dataset."""
     input:
         model="results/models/{model}/{arm}",
-        tasks=task_files(GRID.loglik_datasets),
+        tasks="results/tasks/{dataset}.jsonl",
     output:
-        per_item=expand(
-            "results/loglik/{{model}}/{{arm}}/{cell}.jsonl", cell=LOGLIK_CELLS
-        ),
-        scores=expand("results/loglik/{{model}}/{{arm}}/{cell}.json", cell=LOGLIK_CELLS),
+        directory("results/loglik/{model}/{arm}/{dataset}"),
     log:
-        "results/logs/loglik/{model}/{arm}.log",
+        "results/logs/loglik/{model}/{arm}/{dataset}.log",
     benchmark:
-        "results/benchmarks/loglik/{model}/{arm}.tsv"
+        "results/benchmarks/loglik/{model}/{arm}/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=one_of(LOGLIK_CELLS_OF),
     conda:
         GENERATION_ENV
     threads: job_threads("loglik")
@@ -133,7 +133,7 @@ rule loglik:
         **job_resources("loglik"),
     params:
         code=code("pipeline.evaluate.loglik_cells"),
-        cells=LOGLIK_CELLS,
+        cells=lambda wc: LOGLIK_CELLS_OF[wc.dataset],
         settings=lambda wc: canonical_json(
             {
                 **config["loglik"].get("settings", {}),
@@ -212,9 +212,8 @@ rule summary:
                 },
             }
         ),
-        loglik=lambda wc, input: (
-            ["--loglik-scores", *input.loglik_scores] if input.loglik_scores else []
-        ),
+        scores=SCORE_FILES,
+        loglik=["--loglik-scores", *LOGLIK_SCORE_FILES] if LOGLIK_SCORE_FILES else [],
         stability=lambda wc, input: (
             ["--stability-scores", *input.stability_scores]
             if input.stability_scores
@@ -224,6 +223,6 @@ rule summary:
             ["--lm-eval-scores", *input.lm_eval_scores] if input.lm_eval_scores else []
         ),
     shell:
-        "python -m pipeline.summary --scores {input.scores:q} {params.loglik:q} {params.stability:q}"
+        "python -m pipeline.summary --scores {params.scores:q} {params.loglik:q} {params.stability:q}"
         " {params.lm_eval:q} --models {params.models:q} --settings {params.settings:q}"
         " --config-hash {params.config_hash:q} --output {output:q} > {log:q} 2>&1"

@@ -34,12 +34,7 @@ rule report:
                 **LOGLIK_GROUPS,
             }
         ),
-        files=lambda wc, input: [
-            arg
-            for name in REPORT_FILES
-            if input[name]
-            for arg in (f"--{name.replace('_', '-')}", *input[name])
-        ],
+        files=report_file_args,
     shell:
         "python -m pipeline.report --summary {input.summary:q} --scores-dir results/scores"
         " --stability-dir results/stability --grid {params.grid:q}"
@@ -62,7 +57,7 @@ rule model_cards:
     resources:
         **job_resources("model_cards"),
     params:
-        code=code("pipeline.provenance"),
+        code=code("pipeline.cards"),
     shell:
-        "python -m pipeline.provenance cards {input.models:q} --summary {input.summary:q}"
+        "python -m pipeline.cards cards {input.models:q} --summary {input.summary:q}"
         " --output {output:q} > {log:q} 2>&1"

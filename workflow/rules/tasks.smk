@@ -13,7 +13,9 @@ rule extract_tasks:
     resources:
         **job_resources("extract_tasks"),
     params:
-        code=lambda wc: code("pipeline.tasks.extract", GRID.registry[wc.dataset].reader_module),
+        code=lambda wc: code(
+            "pipeline.tasks.extract", GRID.registry[wc.dataset].reader_module
+        ),
         spec=lambda wc: canonical_json(GRID.registry_entries[wc.dataset]),
         settings=canonical_json({"seed": config["seed"], **config.get("splits", {})}),
     shell:
@@ -42,9 +44,11 @@ rule extract_traces:
         "python -m pipeline.tasks.traces --spec {params.spec:q} --output {output:q} > {log:q} 2>&1"
 
 
-rule build_mix:
+checkpoint build_mix:
     """A training mix (IT: instruction → JSON; RoT: question → reasoning → conclusion), without
     records that share a long n-gram with any evaluation test example (counted in its report).
+    A checkpoint: a rebuilt mix with the same records (an edit to a test set that removes nothing
+    new) reruns no training.
     """
     input:
         tasks=task_files(GRID.eval_datasets),

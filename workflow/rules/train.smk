@@ -32,7 +32,9 @@ rule sft:
     """LoRA supervised fine-tuning on a mix (IT, CPT+IT, RoT)."""
     input:
         model=parent_dir,
-        mix=lambda wc: f"results/mixes/{GRID.arms[wc.arm].spec['mix']}.jsonl",
+        mix=lambda wc: checkpoints.build_mix.get(
+            mix=GRID.arms[wc.arm].spec["mix"]
+        ).output.mix,
     output:
         model=directory("results/models/{model}/{arm}"),
         log="results/train_logs/{model}/{arm}.parquet",

@@ -161,15 +161,32 @@ def _losses(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(present).with_columns(pl.col("adapter").fill_null("joint"))
 
 
+THROUGHPUT_SUMS = ("prompts", "cached", "seconds", "prompt_tokens", "completion_tokens")
+
+
 def load_throughput(paths: list[Path]) -> dict[tuple[str, str], dict[str, Any]]:
-    out = {}
+    """Generation counts and seconds per model × arm, summed over its jobs (one per dataset)."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
     for path in paths:
         data = _json(path)
-        _require(path, data, ("prompts", "cached", "seconds", "prompt_tokens", "completion_tokens"))
-        model = data.get("model") or path.parent.parent.name
-        arm = data.get("arm") or path.parent.name
-        out[(model, arm)] = data
+        _require(path, data, THROUGHPUT_SUMS)
+        # Records name their model and arm; else the path ends in .../{model}/{arm}/{dataset}/throughput.json.
+        key = (data.get("model") or path.parents[2].name, data.get("arm") or path.parents[1].name)
+        total = out.setdefault(key, {"model": key[0], "arm": key[1], **dict.fromkeys(THROUGHPUT_SUMS, 0)})
+        for name in THROUGHPUT_SUMS:
+            total[name] += data[name]
     return out
+
+
+def benchmark_key(path: Path) -> tuple[str, str]:
+    """(model, arm) of a benchmark file: `.../benchmarks/{rule}/{model}/{arm}.tsv`, or one folder
+    deeper for a job per dataset (`.../{model}/{arm}/{dataset}.tsv`)."""
+    parts = path.parts
+    if "benchmarks" in parts:
+        below = parts[len(parts) - parts[::-1].index("benchmarks") :]
+        if len(below) == 4:
+            return below[1], below[2]
+    return path.parent.name, path.stem
 
 
 def load_benchmarks(paths: list[Path]) -> dict[tuple[str, str], Benchmark]:
@@ -181,7 +198,7 @@ def load_benchmarks(paths: list[Path]) -> dict[tuple[str, str], Benchmark]:
             rows = list(csv.DictReader(f, delimiter="\t"))
         if not rows or "s" not in rows[0]:
             raise ValueError(f"{path}: a benchmark TSV needs a header with column 's' and one row")
-        key = (path.parent.name, path.stem)
+        key = benchmark_key(path)
         for row in rows:
             try:
                 seconds[key] = seconds.get(key, 0.0) + float(row["s"])
