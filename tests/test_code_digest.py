@@ -60,12 +60,13 @@ def test_the_closure_holds_every_module_an_entry_imports(entry):
     assert runtime_modules(f"import {module}") <= set(import_closure(module))
 
 
+LOAD_READER = "from pipeline.tasks.readers import get_reader\nget_reader"
+
+
 def test_a_datasets_extraction_runs_its_reader():
     """Readers are imported by name at run time, so extraction's code adds the dataset's reader."""
     for name in READERS:
-        imported = runtime_modules(
-            f"from pipeline.tasks.readers import get_reader\nimport pipeline.tasks.extract\nget_reader({name!r})"
-        )
+        imported = runtime_modules(f"import pipeline.tasks.extract\n{LOAD_READER}({name!r})")
         assert imported <= set(import_closure("pipeline.tasks.extract")) | set(
             import_closure(reader_module(name))
         ), name
