@@ -6,13 +6,16 @@ One real `snakemake --cores 2` run (minutes) shared by the tests of this module.
 from __future__ import annotations
 
 import math
+import shutil
+import subprocess
+from pathlib import Path
 
 import polars as pl
 import pytest
 import yaml
 
 from conftest import REPO
-from test_workflow import job_counts, snakemake, write_config
+from test_workflow import SNAKEMAKE, job_counts, snakemake, write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -67,10 +70,11 @@ def test_changing_one_arm_reruns_only_that_arm(demo_run, tmp_path):
     out = snakemake("-n", "--directory", str(demo_run), "--configfile", str(config)).stdout
     n_models = len(yaml.safe_load((REPO / "config" / "config.yaml").read_text())["models"])
     counts = {rule: n for rule, n in job_counts(out).items() if rule != "all"}
+    n_datasets = len(yaml.safe_load((REPO / "config" / "config.yaml").read_text())["evaluate_datasets"])
     assert counts == {
         "sft": n_models,
-        "generate": n_models,
-        "score": n_models,
+        "generate": n_models * n_datasets,
+        "score": n_models * n_datasets,
         "summary": 1,
         "report": 1,
         "model_cards": 1,
@@ -107,3 +111,150 @@ def test_every_model_folder_says_where_it_came_from(demo_run, summary):
     report = demo_run / "results" / "report"
     for suffix in ("png", "pdf", "svg", "tex"):
         assert list(report.glob(f"*.{suffix}")), suffix
+
+
+def test_snakemakes_own_report_builds_from_the_finished_demo(demo_run, tmp_path):
+    """`snakemake --report` after the main command: the workflow's report with the figures."""
+    html = tmp_path / "report.html"
+    snakemake("-d", str(demo_run), "--configfile", str(REPO / "config/config.yaml"), "--report", str(html))
+    assert html.stat().st_size > 10_000 and "Report" in html.read_text(errors="replace")
+
+
+# -- exact rebuilds: a moved run, an edited module, an edited dataset -----------------------------
+DEMO = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+EVALUATED = len(DEMO["models"]) * len(DEMO["arms"])  # model × arm pairs evaluated by generation
+
+
+def copy_checkout(dest: Path) -> Path:
+    """The checkout's files (tracked, and untracked but not ignored) as a fresh clone has them: new
+    paths, new modification times."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True, check=True
+    ).stdout
+    for name in filter(None, listed.decode().split("\0")):
+        if (REPO / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(REPO / name, dest / name)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def moved_run(demo_run, tmp_path_factory) -> tuple[Path, Path]:
+    """The finished demo re-cloned and its working directory moved (`mv` keeps file times)."""
+    root = tmp_path_factory.mktemp("moved")
+    workdir = root / "run"
+    shutil.copytree(demo_run, workdir, symlinks=True)
+    return copy_checkout(root / "checkout"), workdir
+
+
+def dry_run(checkout: Path, workdir: Path, config: Path | None = None, *args: str) -> dict[str, int]:
+    result = subprocess.run(
+        [
+            SNAKEMAKE,
+            "--snakefile",
+            str(checkout / "Snakefile"),
+            "-d",
+            str(workdir),
+            "-n",
+            "--configfile",
+            str(config or checkout / "config" / "config.yaml"),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    if "Nothing to be done" in result.stdout:
+        return {}
+    return {rule: n for rule, n in job_counts(result.stdout).items() if rule != "all"}
+
+
+def test_a_moved_and_recloned_finished_run_has_nothing_to_do(moved_run):
+    assert dry_run(*moved_run) == {}
+
+
+def test_an_edited_module_reruns_the_rules_that_import_it(moved_run, tmp_path):
+    checkout = copy_checkout(tmp_path / "checkout")
+    parse = checkout / "src" / "pipeline" / "evaluate" / "parse.py"
+    parse.write_text(parse.read_text() + "\n# edited\n")
+    # Only scoring imports the parser; the summary, cards and report follow its new scores.
+    assert dry_run(checkout, moved_run[1]) == {
+        "score": EVALUATED * len(DEMO["evaluate_datasets"]),
+        "summary": 1,
+        "report": 1,
+        "model_cards": 1,
+    }
+
+
+def test_an_edited_reader_reruns_its_datasets_cells_only(moved_run, tmp_path):
+    checkout = copy_checkout(tmp_path / "checkout")
+    reader = checkout / "src" / "pipeline" / "tasks" / "readers" / "brat.py"
+    reader.write_text(reader.read_text() + "\n# edited\n")
+    brat = [d for d in DEMO["evaluate_datasets"] if d in ("demo-ner", "demo-re")]
+    # The mixes and the corpus are checkpoints: whether training reruns is known once they are rebuilt.
+    assert dry_run(checkout, moved_run[1]) == {
+        "extract_tasks": len(brat),
+        "generate": EVALUATED * len(brat),
+        "score": EVALUATED * len(brat),
+        "build_mix": len(DEMO["mixes"]),
+        "build_corpus": len(DEMO["corpus"]["corpora"]),
+        "summary": 1,
+        "report": 1,
+        "model_cards": 1,
+    }
+
+
+def test_an_edited_test_document_reruns_its_cells_and_no_training(demo_run, tmp_path):
+    """Editing one dataset's data reruns that dataset's evaluation; its mixes and the corpus are
+    rebuilt, and since decontamination removes nothing new, no model is trained again."""
+    workdir = tmp_path / "run"
+    shutil.copytree(demo_run, workdir, symlinks=True)
+    data = tmp_path / "re_brat"
+    shutil.copytree(workdir / "results" / "demo" / "re_brat", data)
+    config = write_config(tmp_path, lambda c: None)
+    registry = yaml.safe_load((REPO / DEMO["registry"]).read_text())
+    registry["datasets"]["demo-re"]["path"] = str(data)
+    (tmp_path / "registry.yaml").write_text(yaml.safe_dump(registry))
+    settings = yaml.safe_load(config.read_text())
+    settings["registry"] = str(tmp_path / "registry.yaml")
+    config.write_text(yaml.safe_dump(settings))
+    # The dataset now read from its own folder: the same examples, so only the config's hash moves.
+    snakemake(
+        "--cores",
+        "2",
+        "-d",
+        str(workdir),
+        "--configfile",
+        str(config),
+        "--until",
+        "build_mix",
+        "build_corpus",
+    )
+    assert set(dry_run(REPO, workdir, config)) == {"summary", "report", "model_cards"}
+
+    document = sorted((data / "en" / "test").glob("*.txt"))[-1]
+    document.write_text(document.read_text() + " Zyxwvut qorpex flandom.")
+    assert dry_run(REPO, workdir, config) == {
+        "extract_tasks": 1,
+        "generate": EVALUATED,
+        "score": EVALUATED,
+        "build_mix": len(DEMO["mixes"]),
+        "build_corpus": len(DEMO["corpus"]["corpora"]),
+        "summary": 1,
+        "report": 1,
+        "model_cards": 1,
+    }
+    snakemake(
+        "--cores",
+        "2",
+        "-d",
+        str(workdir),
+        "--configfile",
+        str(config),
+        "--until",
+        "build_mix",
+        "build_corpus",
+    )
+    counts = dry_run(REPO, workdir, config)
+    assert counts == {"generate": EVALUATED, "score": EVALUATED, "summary": 1, "report": 1, "model_cards": 1}

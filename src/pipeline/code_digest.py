@@ -111,3 +111,11 @@ def code_digest(*entries: str, src: Path = SRC) -> str:
     for path in code_files(*entries, src=src):
         digest.update(f"{path.relative_to(src).as_posix()}\0{_file_digest(path)}\n".encode())
     return digest.hexdigest()[:16]
+
+
+def files_digest(paths: list[Path]) -> str:
+    """A digest of files beside the code (config-side tables a job reads), by contents and order."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(f"{_file_digest(Path(path))}\n".encode())
+    return digest.hexdigest()[:16]

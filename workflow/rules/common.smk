@@ -3,7 +3,7 @@ import re
 
 from snakemake.settings.types import DeploymentMethod
 
-from pipeline.code_digest import code_digest
+from pipeline.code_digest import code_digest, files_digest
 from pipeline.config_check import check_resource_rules
 from pipeline.grid import load_grid
 from pipeline.io import canonical_json
@@ -42,9 +42,10 @@ def code(*entries):
 
 
 def data_inputs(path):
-    """A config or registry data path as job inputs: the demo folder for demo data, the path itself
-    (as `pipeline.paths` resolves it for the jobs) for data beside the checkout, so that a missing
-    path stops the dry run; fetched data (`data/...`) comes in through the fetch targets instead.
+    """A config or registry data path as job inputs: the demo folder for demo data; for data beside
+    the checkout, its files (a folder's mtime misses an edited file; `pipeline.paths` resolves them
+    for the jobs), so that an edit reruns its dataset and a missing path stops the dry run; fetched
+    data (`data/...`) comes in through the fetch targets instead.
     """
     paths = path.values() if isinstance(path, dict) else [path]
     inputs = set()
@@ -52,8 +53,20 @@ def data_inputs(path):
         if p.startswith("results/demo"):
             inputs.add("results/demo")
         elif not is_produced(p):
-            inputs.add(os.path.relpath(resolve(p, workflow.basedir)))
+            inputs.update(data_files(os.path.relpath(resolve(p, workflow.basedir))))
     return sorted(inputs)
+
+
+def data_files(path):
+    """A data file, or every file under a data folder (hidden ones aside)."""
+    if not os.path.isdir(path):
+        return [path]
+    return [
+        os.path.join(root, name)
+        for root, dirs, names in os.walk(path)
+        for name in names
+        if not name.startswith(".")
+    ]
 
 
 def model_dir(model, arm):
@@ -292,14 +305,10 @@ def report_inputs(wildcards):
             dataset=CELLS_OF,
         ),
         "base_models": expand("results/models/{model}/base", model=GRID.models),
-        "published": [
-            os.path.relpath(resolve(p, workflow.basedir))
-            for p in config.get("published", [])
-        ],
     }
 
 
-REPORT_FILES = ("mix_stats", "block_stats", "train_logs", "benchmarks", "published")
+REPORT_FILES = ("mix_stats", "block_stats", "train_logs", "benchmarks")
 
 
 # Files inside the evaluation jobs' folders (those folders are the report's inputs).
@@ -311,7 +320,14 @@ REPORT_FOLDER_FILES = {
         for dataset in CELLS_OF
     ],
     "loglik": all_cell_files("loglik", GRID.loglik_arms, LOGLIK_CELLS_OF, ".jsonl"),
+    # Checkout files, by their config names (jobs resolve them): their digest is a parameter.
+    "published": config.get("published", []),
 }
+
+
+PUBLISHED_DIGEST = files_digest(
+    [resolve(p, workflow.basedir) for p in config.get("published", [])]
+)
 
 
 def report_file_args(wildcards, input):

@@ -35,6 +35,7 @@ rule report:
             }
         ),
         files=report_file_args,
+        published=PUBLISHED_DIGEST,
     shell:
         "python -m pipeline.report --summary {input.summary:q} --scores-dir results/scores"
         " --stability-dir results/stability --grid {params.grid:q}"

@@ -14,6 +14,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipeline.paths import resolve
 from pipeline.report.build import build_report
 from pipeline.report.document import write_report
 from pipeline.report.inputs import (
@@ -82,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         benchmarks=load_benchmarks(args.benchmarks),
         loglik=load_loglik(args.loglik),
         parameters=load_parameters(args.model_dirs, list(grid["models"])),
-        published=[load_published(path) for path in args.published],
+        published=[load_published(resolve(path)) for path in args.published],
     )
     sections, statement = build_report(inputs, settings)
     write_report(sections, statement, args.output)
