@@ -4,7 +4,7 @@ CORES ?= 2
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup demo real test lint dag benchmarks
+.PHONY: setup demo demo-full real test lint dag benchmarks
 
 setup: $(VENV)/.installed
 
@@ -19,6 +19,9 @@ $(VENV)/.installed: pyproject.toml
 
 demo: setup  ## build and run the embedded demo → results/summary.parquet and results/report
 	$(BIN)/snakemake --cores $(CORES)
+
+demo-full: setup  ## the thesis grid's full twin: the demo with a third model family (Gemma 3)
+	$(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml config/presets/thesis-twin.yaml --directory runs/thesis-twin
 
 real: setup  ## a real pretrained model on the real data samples (../shared/data) → runs/real-smollm2/results
 	$(BIN)/snakemake --cores $(CORES) --configfile config/studies/real-smollm2.yaml --directory runs/real-smollm2

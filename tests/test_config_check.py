@@ -248,7 +248,10 @@ def test_the_table_covers_the_issue():
 
 
 def grid_of(preset: Path) -> str:
-    """The config a preset layers over: a study's slice over that study, any other over the thesis."""
+    """The config a preset layers over: the demo's twin over the demo, a study's slice over that
+    study, any other over the thesis."""
+    if preset.stem == "thesis-twin":
+        return "config.yaml"
     study = preset.stem.removesuffix("-slice")
     return f"studies/{study}.yaml" if study != preset.stem else "thesis.yaml"
 

@@ -70,6 +70,22 @@ def test_demo_dag_builds_every_stage(tmp_path):
     assert "Using workflow specific profile profiles/default" in result.stdout + result.stderr
 
 
+def test_the_full_twin_adds_the_third_family(tmp_path):
+    """`make demo-full`: the demo with Gemma 3 base and instruct layered in."""
+    result = snakemake(
+        "-n",
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(REPO / "config/config.yaml"),
+        str(REPO / "config/presets/thesis-twin.yaml"),
+    )
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    counts = job_counts(result.stdout)
+    assert counts["base_model"] == len(config["models"]) + 2
+    assert "model=gemma3-instruct" in result.stdout
+
+
 def test_unknown_config_key_stops_before_any_job(tmp_path):
     config = write_config(tmp_path, lambda c: c["generation"].update(beam_width=4))
     result = snakemake("-n", "--directory", str(tmp_path), "--configfile", str(config), check=False)
