@@ -53,7 +53,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--mix-stats", **files, help="results/mixes/{mix}.stats.json")
     parser.add_argument("--block-stats", **files, help="results/corpus/blocks/{model}/{corpus}.stats.json")
     parser.add_argument("--train-logs", **files, help="results/train_logs/{model}/{arm}.parquet")
-    parser.add_argument("--throughput", **files, help="results/predictions/{model}/{arm}/throughput.json")
+    parser.add_argument(
+        "--throughput", **files, help="results/predictions/{model}/{arm}/{dataset}/throughput.json"
+    )
     parser.add_argument("--benchmarks", **files, help="Snakemake benchmark TSVs named .../{model}/{arm}.tsv")
     parser.add_argument(
         "--loglik", **files, help="log-likelihood results .../{model}/{arm}/{benchmark}.jsonl"

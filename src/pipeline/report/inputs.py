@@ -2,8 +2,9 @@
 
 Path conventions (the workflow's): mix stats `results/mixes/{mix}.stats.json`, block stats
 `results/corpus/blocks/{model}/{corpus}.stats.json`, training logs `results/train_logs/{model}/{arm}.parquet`,
-throughput `results/predictions/{model}/{arm}/throughput.json`, benchmark TSVs `.../{model}/{arm}.tsv`,
-log-likelihood results `.../{model}/{arm}/{benchmark}.jsonl`, model folders `results/models/{model}/base`.
+throughput `results/predictions/{model}/{arm}/{dataset}/throughput.json`, benchmark TSVs
+`.../{model}/{arm}.tsv` (or `.../{model}/{arm}/{dataset}.tsv` for a job per dataset), log-likelihood
+results `.../{model}/{arm}/{benchmark}.jsonl`, model folders `results/models/{model}/base`.
 """
 
 from __future__ import annotations
