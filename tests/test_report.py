@@ -768,3 +768,23 @@ def test_published_numbers_are_printed_beside_ours(full: dict[str, Any]) -> None
     pm = _table(section, "published_preferred_medllm_table2")
     assert pm.rows[0][:3] == ["published", "Preferred-MedLLM-Qwen-72B (CPT+RPO)", "cpt-rpo"]
     assert any(r[0] == "ours" and r[2] == "cpt" for r in pm.rows)
+
+
+def test_a_model_arms_generation_cost_sums_its_jobs_per_dataset(tmp_path):
+    """Generation runs one job per dataset: the cost table adds their throughput and benchmarks."""
+    from pipeline.report.inputs import load_benchmarks, load_throughput
+
+    throughput, benchmarks = [], []
+    for dataset, seconds in (("demo-ner", 2.0), ("demo-re", 3.0)):
+        path = tmp_path / "results/predictions/llama/it" / dataset / "throughput.json"
+        record = {"prompts": 4, "cached": 1, "seconds": seconds, "prompt_tokens": 10, "completion_tokens": 5}
+        write_json(path, {"model": "llama", "arm": "it", **record})
+        throughput.append(path)
+        bench = tmp_path / "results/benchmarks/generate/llama/it" / f"{dataset}.tsv"
+        bench.parent.mkdir(parents=True, exist_ok=True)
+        bench.write_text(f"s\tmax_rss\n{seconds}\t{100 * seconds}\n")
+        benchmarks.append(bench)
+    total = load_throughput(throughput)[("llama", "it")]
+    assert (total["prompts"], total["cached"], total["seconds"], total["prompt_tokens"]) == (8, 2, 5.0, 20)
+    bench_total = load_benchmarks(benchmarks)[("llama", "it")]
+    assert (bench_total.seconds, bench_total.max_rss_mb) == (5.0, 300.0)
