@@ -14,7 +14,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from pipeline.models import chat
 from pipeline.provenance import RUN_RECORD, code_state
-from pipeline.train import qlora, sft
+from pipeline.train import finetune, qlora, sft
 
 FAST = {"max_steps": 2, "per_device_batch_size": 2, "max_length": 128, "gradient_checkpointing": False}
 
@@ -53,7 +53,7 @@ def test_read_mix_names_file_and_line(tmp_path):
 
 def test_report_to_is_off_by_default_and_checked():
     assert sft.resolve_settings({})["report_to"] == []
-    assert sft.training_arguments(sft.resolve_settings({}), "w")["report_to"] == "none"
+    assert finetune.training_arguments(sft.resolve_settings({}), "w")["report_to"] == "none"
     with pytest.raises(ValueError, match=r"sft settings.report_to: must be a list"):
         sft.resolve_settings({"report_to": "tensorboard"})
 
@@ -197,7 +197,7 @@ def test_per_task_adapters_without_merge(tiny_model_factory, tmp_path):
     settings = {**FAST, "max_steps": 1, "per_task_adapters": True, "merge_adapter": False}
     sft.train(model_dir, [mix], out, log, {**settings, "report_to": ["tensorboard"]})
     assert len(list((out / "tensorboard").rglob("events.out.tfevents.*"))) == 2  # one run per adapter
-    assert sft.TENSORBOARD_ENV not in os.environ
+    assert finetune.TENSORBOARD_ENV not in os.environ
     assert json.loads((out / "adapters.json").read_text()) == {"ner": "adapters/ner", "qa": "adapters/qa"}
     for task in ("ner", "qa"):
         adapter = out / "adapters" / task

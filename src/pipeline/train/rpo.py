@@ -11,7 +11,7 @@ Pairs longer than ``max_length`` tokens (prompt + response) are cut at the end b
 (``keep_start``: the answer line goes first) and pairs whose prompt alone fills it are dropped; the run
 counts both before training, logs them and writes them to the run record ``OUT_DIR/medadapt_run.json``.
 LoRA by default (the reference is the adapter-free model); ``lora: null`` trains every weight against a
-frozen copy. Same output layout as `pipeline.train.sft`.
+frozen copy. Same output layout as `pipeline.train.sft` (`pipeline.train.finetune.save_trained`).
 
     python -m pipeline.train.rpo --model MODEL_DIR --pairs PAIRS.jsonl --output OUT_DIR \\
         --log LOG.parquet --settings '{"alpha": 10, "beta": 0.1, ...}'
@@ -30,14 +30,7 @@ from pipeline.models.chat import load_tokenizer
 from pipeline.progress import setup_job_logging
 from pipeline.provenance import RunRecorder
 from pipeline.train.callbacks import NonFiniteGuard, ProgressLog, ThroughputLog
-from pipeline.train.qlora import (
-    LORA_DEFAULTS,
-    bnb_config,
-    lora_config,
-    lora_settings,
-    require_quantization_support,
-)
-from pipeline.train.sft import (
+from pipeline.train.finetune import (
     JOINT,
     check_keys,
     check_report_to,
@@ -47,6 +40,13 @@ from pipeline.train.sft import (
     tensorboard_dir,
     training_arguments,
     write_log,
+)
+from pipeline.train.qlora import (
+    LORA_DEFAULTS,
+    bnb_config,
+    lora_config,
+    lora_settings,
+    require_quantization_support,
 )
 
 DEFAULTS: dict[str, Any] = {
