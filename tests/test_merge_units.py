@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from safetensors import safe_open
 
-from pipeline.merge import methods
+from pipeline.merge import arithmetic
+from pipeline.merge.methods import METHODS, MergeMethod, get_method, register
 from pipeline.merge.parameters import evaluate, layer_positions, normalize_setting, resolve
 from pipeline.merge.settings import parse_settings
 from pipeline.merge.writer import OutputTensor, ShardWriter, plan_shards
@@ -103,7 +107,7 @@ def test_slerp_matches_mergekit(case, t):
 
     v0, v1 = SLERP_CASES[case](torch.Generator().manual_seed(0))
     theirs = mk_slerp(torch.tensor([t]), v0.unsqueeze(0), v1.unsqueeze(0))[0]
-    torch.testing.assert_close(methods.slerp(t, v0, v1), theirs, atol=1e-6, rtol=0)
+    torch.testing.assert_close(arithmetic.slerp(t, v0, v1), theirs, atol=1e-6, rtol=0)
 
 
 def test_slerp_is_accurate_on_large_close_tensors():
@@ -114,18 +118,18 @@ def test_slerp_is_accurate_on_large_close_tensors():
     g = torch.Generator().manual_seed(6)
     v0 = 0.02 * torch.randn(3_000_000, generator=g)
     v1 = v0 + 0.002 * torch.randn(3_000_000, generator=g)
-    exact = methods.slerp(0.5, v0.double(), v1.double())
-    torch.testing.assert_close(methods.slerp(0.5, v0, v1).double(), exact, atol=5e-8, rtol=0)
+    exact = arithmetic.slerp(0.5, v0.double(), v1.double())
+    torch.testing.assert_close(arithmetic.slerp(0.5, v0, v1).double(), exact, atol=5e-8, rtol=0)
     theirs = mk_slerp(torch.tensor([0.5]), v0.unsqueeze(0), v1.unsqueeze(0))[0]
-    torch.testing.assert_close(methods.slerp(0.5, v0, v1), theirs, atol=1e-6, rtol=0)
+    torch.testing.assert_close(arithmetic.slerp(0.5, v0, v1), theirs, atol=1e-6, rtol=0)
 
 
 def test_slerp_endpoints_and_empty():
     g = torch.Generator().manual_seed(1)
     v0, v1 = torch.randn(10, 10, generator=g), torch.randn(10, 10, generator=g)
-    torch.testing.assert_close(methods.slerp(0.0, v0, v1), v0)
-    torch.testing.assert_close(methods.slerp(1.0, v0, v1), v1)
-    assert methods.slerp(0.5, torch.zeros(0, 3), torch.zeros(0, 3)).shape == (0, 3)
+    torch.testing.assert_close(arithmetic.slerp(0.0, v0, v1), v0)
+    torch.testing.assert_close(arithmetic.slerp(1.0, v0, v1), v1)
+    assert arithmetic.slerp(0.5, torch.zeros(0, 3), torch.zeros(0, 3)).shape == (0, 3)
 
 
 @pytest.mark.parametrize("density", [0.0, 0.1, 0.5, 0.99, 1.0])
@@ -135,18 +139,18 @@ def test_magnitude_sparsify_matches_mergekit(density, rescale):
 
     delta = torch.randn(64, 48, generator=torch.Generator().manual_seed(2))
     theirs = magnitude(delta, density, RescaleNorm.l1 if rescale else None)
-    torch.testing.assert_close(methods.sparsify(delta, density, "magnitude", rescale), theirs)
+    torch.testing.assert_close(arithmetic.sparsify(delta, density, "magnitude", rescale), theirs)
 
 
 @pytest.mark.parametrize("density", [0.1, 0.5, 0.9])
 def test_dare_drop_statistics(density):
     delta = torch.randn(200_000, generator=torch.Generator().manual_seed(3))
-    kept = methods.sparsify(delta, density, "random", False, torch.Generator().manual_seed(4))
+    kept = arithmetic.sparsify(delta, density, "random", False, torch.Generator().manual_seed(4))
     nonzero = kept != 0
     # Bernoulli(density) over 200k draws: 5 sigma is below 0.006
     assert abs(nonzero.float().mean().item() - density) < 0.006
     assert torch.equal(kept[nonzero], delta[nonzero])
-    rescaled = methods.sparsify(delta, density, "random", True, torch.Generator().manual_seed(4))
+    rescaled = arithmetic.sparsify(delta, density, "random", True, torch.Generator().manual_seed(4))
     assert torch.equal(rescaled != 0, nonzero)
     assert rescaled.abs().sum().item() == pytest.approx(delta.abs().sum().item(), rel=1e-5)
 
@@ -155,31 +159,31 @@ def test_dare_is_deterministic_per_seed_and_tensor():
     delta = torch.randn(5000, generator=torch.Generator().manual_seed(5))
 
     def drop(seed: int, name: str, model: int) -> torch.Tensor:
-        generator = torch.Generator().manual_seed(methods.tensor_seed(seed, name, model))
-        return methods.sparsify(delta, 0.5, "random", True, generator)
+        generator = torch.Generator().manual_seed(arithmetic.tensor_seed(seed, name, model))
+        return arithmetic.sparsify(delta, 0.5, "random", True, generator)
 
     assert torch.equal(drop(0, "w", 0), drop(0, "w", 0))
     assert not torch.equal(drop(0, "w", 0), drop(1, "w", 0))
     assert not torch.equal(drop(0, "w", 0), drop(0, "v", 0))
     assert not torch.equal(drop(0, "w", 0), drop(0, "w", 1))
-    assert methods.tensor_seed(0, "model.norm.weight", 0) == 6108692682668363123  # stable across runs
-    assert torch.equal(methods.sparsify(delta, 1.0, "random", True), delta)
-    assert torch.count_nonzero(methods.sparsify(delta, 0.0, "random", True)) == 0
+    assert arithmetic.tensor_seed(0, "model.norm.weight", 0) == 6108692682668363123  # stable across runs
+    assert torch.equal(arithmetic.sparsify(delta, 1.0, "random", True), delta)
+    assert torch.count_nonzero(arithmetic.sparsify(delta, 0.0, "random", True)) == 0
 
 
 def test_ties_sign_election_by_hand():
     base = torch.zeros(4)
     deltas = torch.tensor([[1.0, -1.0, 2.0, 0.0], [-3.0, -1.0, 1.0, 0.0]])
-    merged = methods.combine_deltas(base, deltas.clone(), [1.0, 1.0], True, True, 1.0)
+    merged = arithmetic.combine_deltas(base, deltas.clone(), [1.0, 1.0], True, True, 1.0)
     # element 0: sum -2 elects "-": only -3 counts; 1: both agree; 2: both agree; 3: nothing to merge
     torch.testing.assert_close(merged, torch.tensor([-3.0, -1.0, 1.5, 0.0]))
-    plain = methods.combine_deltas(base, deltas.clone(), [0.5, 0.5], False, False, 2.0)
+    plain = arithmetic.combine_deltas(base, deltas.clone(), [0.5, 0.5], False, False, 2.0)
     torch.testing.assert_close(plain, deltas.sum(0))
 
 
 def test_linear_refuses_zero_weight_sum():
     with pytest.raises(ValueError, match=r"'w'.*sum to 0"):
-        methods.linear([torch.ones(2), torch.ones(2)], [1.0, -1.0], True, "w")
+        arithmetic.linear([torch.ones(2), torch.ones(2)], [1.0, -1.0], True, "w")
 
 
 def test_shard_writer_round_trip(tmp_path):
@@ -229,9 +233,14 @@ def test_plan_shards_names_like_transformers():
 
 def test_settings_defaults_follow_mergekit():
     ties = parse_settings({"method": "ties", "weight": 1}, 2)
-    assert (ties.normalize, ties.rescale, ties.lambda_, ties.spec.sparsify) == (True, False, 1.0, "magnitude")
+    assert (ties.normalize, ties.rescale, ties.lambda_, ties.method.sparsify) == (
+        True,
+        False,
+        1.0,
+        "magnitude",
+    )
     dare = parse_settings({"method": "dare_ties", "weight": 1, "density": 0.5}, 2)
-    assert (dare.normalize, dare.rescale, dare.seed, dare.spec.sign_consensus) == (False, True, 0, True)
+    assert (dare.normalize, dare.rescale, dare.seed, dare.method.sign_consensus) == (False, True, 0, True)
     assert parse_settings({"method": "linear", "weight": 1}, 1).normalize is True
     assert (
         parse_settings({"method": "slerp", "t": 0.5, "max_shard_size": "2GB"}, 1).max_shard_size == 2 * 10**9
@@ -271,8 +280,27 @@ def test_bad_settings_are_refused(settings, n_models, message):
         parse_settings(settings, n_models)
 
 
+def test_registry_holds_every_method_the_config_schema_allows():
+    schema = yaml.safe_load(
+        (Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml").read_text()
+    )
+    assert sorted(METHODS) == sorted(schema["$defs"]["merge_settings"]["properties"]["method"]["enum"])
+    assert all(get_method(name).name == name for name in METHODS)
+
+
+def test_a_method_is_registered_once_by_name():
+    with pytest.raises(ValueError, match="'slerp' is registered twice"):
+
+        @register
+        class Again(MergeMethod):
+            name = "slerp"
+
+    with pytest.raises(ValueError, match=r"settings 'method': expected one of \['dare_linear'"):
+        get_method(["slerp"])
+
+
 def test_tensor_seed_range():
-    seeds = {methods.tensor_seed(s, n, m) for s in range(3) for n in NAMES for m in range(3)}
+    seeds = {arithmetic.tensor_seed(s, n, m) for s in range(3) for n in NAMES for m in range(3)}
     assert len(seeds) == 36 and all(0 <= s < 2**63 for s in seeds)
 
 
@@ -287,5 +315,5 @@ def test_ties_sign_election_at_a_bf16_tie_differs_from_mergekit():
     theirs = get_mask((models - base) * weights.to(torch.bfloat16)[:, None], method="sum")
     assert theirs.tolist() == [[True], [False]]  # bf16 sum of +0.0684 and -0.0684 is exactly 0
     deltas = models.float() - base.float()
-    ours = methods.combine_deltas(base.float(), deltas.clone(), weights.tolist(), True, True, 1.0)
+    ours = arithmetic.combine_deltas(base.float(), deltas.clone(), weights.tolist(), True, True, 1.0)
     assert ours.item() == pytest.approx(float(models[1]))  # float32 sum is -0.0004: the second model wins

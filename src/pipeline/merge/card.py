@@ -4,17 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-_DESCRIPTIONS = {
-    "slerp": "spherical linear interpolation between the base (t = 0) and the other model (t = 1), "
-    "tensor by tensor",
-    "linear": "a weighted average of the models' tensors",
-    "task_arithmetic": "the base plus the weighted sum of each model's difference from the base",
-    "ties": "task arithmetic over magnitude-pruned differences, keeping per element only the "
-    "differences whose sign agrees with the elected sign (TIES)",
-    "dare_ties": "task arithmetic over randomly dropped and rescaled differences (DARE), "
-    "with TIES sign election",
-    "dare_linear": "task arithmetic over randomly dropped and rescaled differences (DARE)",
-}
+from pipeline.merge.methods import METHODS
 
 
 def merge_details(record: dict[str, Any]) -> str:
@@ -22,7 +12,7 @@ def merge_details(record: dict[str, Any]) -> str:
     models = "\n".join(f"  - `{m}`" for m in record["models"])
     return f"""## Merge
 
-- **Method:** `{record["method"]}`: {_DESCRIPTIONS[record["method"]]}.
+- **Method:** `{record["method"]}`: {METHODS[record["method"]].description}.
 - **Base model:** `{record["base"]}` (its config and tokenizer are used)
 - **Merged with:**
 {models}

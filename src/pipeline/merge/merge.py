@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.io import atomic_dir, write_json
-from pipeline.merge import methods
 from pipeline.merge.card import merge_details
 from pipeline.merge.checkpoint import Checkpoint, check_compatible
-from pipeline.merge.parameters import layer_positions, resolve
+from pipeline.merge.parameters import layer_positions
 from pipeline.merge.settings import MergeSettings, parse_settings
 from pipeline.merge.writer import OutputTensor, ShardWriter, plan_shards, torch_dtype, write_index
 from pipeline.provenance import RUN_RECORD, RunRecorder, model_reference
@@ -65,7 +64,7 @@ def merge_models(
         _copy_side_files(base_ckpt.path, tmp)
         _write_config(base_ckpt.path, tmp, config.dtype)
         record = {
-            "method": config.method,
+            "method": config.method.name,
             "base": str(base_ckpt.path),
             "models": [str(o.path) for o in others],
             "settings": config.record(),
@@ -96,34 +95,7 @@ def _merge_tensor(
                     f"tensor {name!r}: non-float tensor differs in {other.path}; cannot merge it"
                 )
         return base_tensor, {"copied_from_base": True}
-    scopes = [[p, config.parameters] for p in config.model_parameters]
-    if config.method == "slerp":
-        t = resolve("t", [config.parameters], name, position, None)
-        return methods.slerp(t, base_tensor, others[0].load(name)), {"t": t}
-    if config.method == "linear":
-        weights = [resolve("weight", [config.base_parameters, config.parameters], name, position, None)]
-        weights += [resolve("weight", s, name, position, None) for s in scopes]
-        tensors = [base_tensor, *(o.load(name) for o in others)]
-        return methods.linear(tensors, weights, config.normalize, name), {"weight": weights}
-    weights = [resolve("weight", s, name, position, None) for s in scopes]
-    densities = [resolve("density", s, name, position, 1.0) for s in scopes]
-    dtype = methods.work_dtype(base_tensor)
-    base_work = base_tensor.to(dtype)
-    deltas = torch.empty((len(others), *base_tensor.shape), dtype=dtype)
-    for i, other in enumerate(others):
-        delta = other.load(name).to(dtype) - base_work
-        if config.spec.sparsify:
-            generator = torch.Generator().manual_seed(methods.tensor_seed(config.seed, name, i))
-            delta = methods.sparsify(delta, densities[i], config.spec.sparsify, config.rescale, generator)
-        deltas[i] = delta
-        del delta
-    merged = methods.combine_deltas(
-        base_work, deltas, weights, config.spec.sign_consensus, config.normalize, config.lambda_
-    )
-    params: dict[str, Any] = {"weight": weights}
-    if config.spec.sparsify:
-        params["density"] = densities
-    return merged, params
+    return config.method.merge(name, position, base_tensor, others, config)
 
 
 def _model_record(folder: Path) -> dict[str, Any] | None:
@@ -150,7 +122,7 @@ def merged_model_record(base: Path, models: list[Path], config: MergeSettings) -
     return {
         **shared,
         "made_by": "merge",
-        "method": config.method,
+        "method": config.method.name,
         "inputs": [
             {"role": role, "path": str(path), "model": record}
             for (role, path), record in zip(inputs, records, strict=True)

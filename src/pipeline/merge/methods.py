@@ -1,133 +1,209 @@
-"""Tensor arithmetic of the merge methods, following mergekit's definitions.
+"""The merge methods: one object per method behind one interface, registered by name.
 
-Work happens in float32 (float64 when an input is float64); callers cast the result.
+After mergekit's `merge_methods` registry: a method names itself, says which settings it reads
+(beyond `method`, `dtype` and `max_shard_size`) with mergekit's defaults, checks what only it
+requires, and merges one tensor. The settings parser and the merge stage look methods up in
+`METHODS`; adding one is a `MergeMethod` subclass under `@register`. This module does not import
+torch (settings are checked when the workflow starts); the tensor math is `pipeline.merge.arithmetic`.
 """
 
 from __future__ import annotations
 
-import hashlib
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-import torch
+from pipeline.merge.parameters import Setting, resolve
 
-DOT_THRESHOLD = 0.9995  # mergekit's: above this |cos| SLERP falls back to linear interpolation
-EPS = 1e-8
-_RESCALE_EPS = 1e-7  # mergekit's guard against rescaling by a vanishing L1 norm
-_CHUNK = 1 << 20
+if TYPE_CHECKING:
+    import torch
 
-
-def work_dtype(*tensors: torch.Tensor) -> torch.dtype:
-    return torch.float64 if any(t.dtype == torch.float64 for t in tensors) else torch.float32
+    from pipeline.merge.checkpoint import Checkpoint
+    from pipeline.merge.settings import MergeSettings
 
 
-def slerp(t: float, v0: torch.Tensor, v1: torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation of two whole tensors; `t = 0` gives `v0`.
+class MergeMethod(ABC):
+    """A merge method: its name, the settings it reads and their defaults, and its tensor operation."""
 
-    Directions are normalised (norms below EPS count as 1); nearly colinear or
-    antipodal pairs interpolate linearly; the coefficients apply to the raw tensors.
-    Norms and the dot product accumulate in float64, chunk by chunk: a float32
-    reduction over tens of millions of elements drifts by ~1e-3.
-    """
-    dtype = work_dtype(v0, v1)
-    a = v0.reshape(-1).to(dtype)
-    b = v1.reshape(-1).to(dtype)
-    if a.numel() == 0:
-        return a.reshape(v0.shape)
-    aa, bb, ab = (torch.zeros((), dtype=torch.float64) for _ in range(3))
-    for i in range(0, a.numel(), _CHUNK):
-        x, y = a[i : i + _CHUNK].double(), b[i : i + _CHUNK].double()
-        aa += torch.dot(x, x)
-        bb += torch.dot(y, y)
-        ab += torch.dot(x, y)
-    norm_a, norm_b = aa.sqrt(), bb.sqrt()
-    norm_a = torch.where(norm_a > EPS, norm_a, 1)
-    norm_b = torch.where(norm_b > EPS, norm_b, 1)
-    dot = (ab / (norm_a * norm_b)).clamp(-1, 1)
-    if dot.abs() > DOT_THRESHOLD:
-        coef_a, coef_b = 1 - t, t
-    else:
-        theta = torch.acos(dot)
-        coef_a = float(torch.sin((1 - t) * theta) / torch.sin(theta))
-        coef_b = float(torch.sin(t * theta) / torch.sin(theta))
-    result = a * torch.tensor(coef_a, dtype=dtype)
-    result.add_(b, alpha=torch.tensor(coef_b, dtype=dtype).item())
-    return result.reshape(v0.shape)
+    name: ClassVar[str]
+    description: ClassVar[str]  # a phrase for the model card
+    keys: ClassVar[frozenset[str]]  # the settings it reads besides the common ones
+    normalize: ClassVar[bool] = False  # mergekit's default of `normalize`
+    rescale: ClassVar[bool] = False  # mergekit's default of `rescale`
+
+    def check(self, parameters: dict[str, Setting], n_models: int) -> None:
+        """Raise ValueError when the method cannot merge `n_models` models with these global parameters."""
+        if n_models < 1:
+            raise ValueError("merging needs at least one model besides the base")
+
+    @abstractmethod
+    def merge(
+        self,
+        name: str,
+        position: float,
+        base: torch.Tensor,
+        others: Sequence[Checkpoint],
+        settings: MergeSettings,
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
+        """Tensor `name` (at layer `position`) of `base` merged with `others`' in float32 (float64 when
+        the base is), and the per-tensor parameters as resolved for it."""
 
 
-def linear(
-    tensors: Sequence[torch.Tensor], weights: Sequence[float], normalize: bool, name: str
-) -> torch.Tensor:
-    """Weighted sum of whole tensors, divided by the sum of weights when `normalize`."""
-    dtype = work_dtype(*tensors)
-    result = torch.zeros(tensors[0].shape, dtype=dtype)
-    for tensor, weight in zip(tensors, weights, strict=True):
-        result.add_(tensor.to(dtype), alpha=weight)
-    if normalize:
-        total = sum(weights)
-        if total == 0:
-            raise ValueError(f"tensor {name!r}: linear merge weights sum to 0, cannot normalize")
-        result.div_(torch.tensor(total, dtype=dtype))
-    return result
+METHODS: dict[str, MergeMethod] = {}
+M = TypeVar("M", bound=type[MergeMethod])
 
 
-def tensor_seed(seed: int, tensor_name: str, model_index: int) -> int:
-    """A stable 63-bit seed per (run seed, tensor, model): independent of processing order."""
-    digest = hashlib.blake2b(f"{seed}:{model_index}:{tensor_name}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") >> 1
+def register(cls: M) -> M:
+    """Class decorator: add the method to `METHODS` under its name."""
+    if cls.name in METHODS:
+        raise ValueError(f"merge method {cls.name!r} is registered twice")
+    METHODS[cls.name] = cls()
+    return cls
 
 
-def sparsify(
-    delta: torch.Tensor, density: float, method: str, rescale: bool, generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """Keep a `density` fraction of `delta`: the largest magnitudes ("magnitude", TIES)
-    or a Bernoulli sample ("random", DARE); with `rescale`, restore the L1 norm."""
-    if density >= 1:
-        return delta
-    if method == "magnitude":
-        if density <= 0 or delta.numel() == 0:
-            return torch.zeros_like(delta)
-        k = max(1, int(density * delta.numel()))
-        mask = torch.zeros(delta.numel(), dtype=delta.dtype)
-        mask[torch.topk(delta.abs().reshape(-1), k, sorted=False).indices] = 1
-        mask = mask.reshape(delta.shape)
-    elif method == "random":
-        mask = torch.empty_like(delta).bernoulli_(max(density, 0.0), generator=generator)
-    else:
-        raise ValueError(f"unknown sparsification method {method!r}")
-    masked = delta * mask
-    if not rescale:
-        return masked
-    before, after = delta.abs().sum(), masked.abs().sum()
-    if before < _RESCALE_EPS or after < _RESCALE_EPS:
-        return masked
-    return masked.mul_(before / after)
+def get_method(name: Any) -> MergeMethod:
+    """The registered method called `name`; ValueError naming the known ones otherwise."""
+    if not isinstance(name, str) or name not in METHODS:
+        raise ValueError(f"settings 'method': expected one of {sorted(METHODS)}, got {name!r}")
+    return METHODS[name]
 
 
-def combine_deltas(
-    base: torch.Tensor,
-    deltas: torch.Tensor,
-    weights: Sequence[float],
-    sign_consensus: bool,
-    normalize: bool,
-    lambda_: float,
-) -> torch.Tensor:
-    """Task arithmetic over stacked deltas `[models, *shape]`, with TIES sign election when
-    `sign_consensus`: an element counts only where its sign agrees with the sign of the
-    weighted sum. With `normalize`, divide by the weights that took part."""
-    w = torch.tensor(weights, dtype=deltas.dtype).reshape(-1, *([1] * base.dim()))
-    deltas.mul_(w)
-    if sign_consensus:
-        majority = (deltas.sum(dim=0) >= 0).to(deltas.dtype) * 2 - 1
-        mask = deltas.sign() == majority
-        mixed = (deltas * mask).sum(dim=0)
-        divisor = (w * mask).sum(dim=0)
-        divisor[divisor == 0] = 1
-    else:
-        mixed = deltas.sum(dim=0)
-        divisor = w.sum(dim=0)
-        divisor[divisor.abs() < 1e-8] = 1
-    if normalize:
-        mixed /= divisor
-    if lambda_ != 1:
-        mixed *= lambda_
-    return base + mixed
+@register
+class Slerp(MergeMethod):
+    """Spherical interpolation between the base (t = 0) and one other model (t = 1)."""
+
+    name = "slerp"
+    description = (
+        "spherical linear interpolation between the base (t = 0) and the other model (t = 1), "
+        "tensor by tensor"
+    )
+    keys = frozenset({"t"})
+
+    def check(self, parameters: dict[str, Setting], n_models: int) -> None:
+        if n_models != 1:
+            raise ValueError(f"slerp merges the base with exactly one other model, got {n_models}")
+        if "t" not in parameters:
+            raise ValueError("settings: slerp needs 't'")
+
+    def merge(
+        self,
+        name: str,
+        position: float,
+        base: torch.Tensor,
+        others: Sequence[Checkpoint],
+        settings: MergeSettings,
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
+        from pipeline.merge import arithmetic
+
+        t = resolve("t", [settings.parameters], name, position, None)
+        return arithmetic.slerp(t, base, others[0].load(name)), {"t": t}
+
+
+@register
+class Linear(MergeMethod):
+    """A weighted average of the base and the models."""
+
+    name = "linear"
+    description = "a weighted average of the models' tensors"
+    keys = frozenset({"weight", "normalize", "model_parameters", "base_parameters"})
+    normalize = True
+
+    def merge(
+        self,
+        name: str,
+        position: float,
+        base: torch.Tensor,
+        others: Sequence[Checkpoint],
+        settings: MergeSettings,
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
+        from pipeline.merge import arithmetic
+
+        weights = [resolve("weight", [settings.base_parameters, settings.parameters], name, position, None)]
+        weights += [resolve("weight", s, name, position, None) for s in settings.model_scopes()]
+        tensors = [base, *(o.load(name) for o in others)]
+        return arithmetic.linear(tensors, weights, settings.normalize, name), {"weight": weights}
+
+
+@register
+class TaskArithmetic(MergeMethod):
+    """The base plus the weighted sum of the models' differences from it; the subclasses sparsify
+    the differences first and/or elect signs (mergekit's generalized task arithmetic)."""
+
+    name = "task_arithmetic"
+    description = "the base plus the weighted sum of each model's difference from the base"
+    keys = frozenset({"weight", "normalize", "lambda", "model_parameters"})
+    sparsify: ClassVar[str | None] = None  # "magnitude" (TIES) or "random" (DARE)
+    sign_consensus: ClassVar[bool] = False
+
+    def merge(
+        self,
+        name: str,
+        position: float,
+        base: torch.Tensor,
+        others: Sequence[Checkpoint],
+        settings: MergeSettings,
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
+        import torch
+
+        from pipeline.merge import arithmetic
+
+        scopes = settings.model_scopes()
+        weights = [resolve("weight", s, name, position, None) for s in scopes]
+        densities = [resolve("density", s, name, position, 1.0) for s in scopes]
+        dtype = arithmetic.work_dtype(base)
+        base_work = base.to(dtype)
+        deltas = torch.empty((len(others), *base.shape), dtype=dtype)
+        for i, other in enumerate(others):
+            delta = other.load(name).to(dtype) - base_work
+            if self.sparsify:
+                generator = torch.Generator().manual_seed(arithmetic.tensor_seed(settings.seed, name, i))
+                delta = arithmetic.sparsify(delta, densities[i], self.sparsify, settings.rescale, generator)
+            deltas[i] = delta
+            del delta
+        merged = arithmetic.combine_deltas(
+            base_work, deltas, weights, self.sign_consensus, settings.normalize, settings.lambda_
+        )
+        params: dict[str, Any] = {"weight": weights}
+        if self.sparsify:
+            params["density"] = densities
+        return merged, params
+
+
+@register
+class Ties(TaskArithmetic):
+    """Task arithmetic over magnitude-pruned differences with TIES sign election."""
+
+    name = "ties"
+    description = (
+        "task arithmetic over magnitude-pruned differences, keeping per element only the "
+        "differences whose sign agrees with the elected sign (TIES)"
+    )
+    keys = TaskArithmetic.keys | {"density", "rescale"}
+    normalize = True
+    sparsify = "magnitude"
+    sign_consensus = True
+
+
+@register
+class DareTies(TaskArithmetic):
+    """Task arithmetic over randomly dropped, rescaled differences with TIES sign election."""
+
+    name = "dare_ties"
+    description = (
+        "task arithmetic over randomly dropped and rescaled differences (DARE), with TIES sign election"
+    )
+    keys = TaskArithmetic.keys | {"density", "rescale", "seed"}
+    rescale = True
+    sparsify = "random"
+    sign_consensus = True
+
+
+@register
+class DareLinear(TaskArithmetic):
+    """Task arithmetic over randomly dropped, rescaled differences."""
+
+    name = "dare_linear"
+    description = "task arithmetic over randomly dropped and rescaled differences (DARE)"
+    keys = TaskArithmetic.keys | {"density", "rescale", "seed"}
+    rescale = True
+    sparsify = "random"

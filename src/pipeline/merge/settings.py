@@ -6,47 +6,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.merge.methods import MergeMethod, get_method
 from pipeline.merge.parameters import Setting, normalize_setting
 
 DTYPES = ("float32", "float16", "bfloat16", "float64")
 COMMON_KEYS = {"method", "dtype", "max_shard_size"}
 DEFAULT_MAX_SHARD_SIZE = "5GB"
-
-
-@dataclass(frozen=True)
-class Method:
-    """What a method reads from the settings, and its defaults (mergekit's)."""
-
-    keys: frozenset[str]
-    normalize: bool = False
-    sparsify: str | None = None  # "magnitude" (TIES) or "random" (DARE)
-    sign_consensus: bool = False
-    rescale: bool = False
-
-
-_TASK_ARITHMETIC = {"weight", "normalize", "lambda", "model_parameters"}
-METHODS = {
-    "slerp": Method(frozenset({"t"})),
-    "linear": Method(
-        frozenset({"weight", "normalize", "model_parameters", "base_parameters"}), normalize=True
-    ),
-    "task_arithmetic": Method(frozenset(_TASK_ARITHMETIC)),
-    "ties": Method(
-        frozenset(_TASK_ARITHMETIC | {"density", "rescale"}),
-        normalize=True,
-        sparsify="magnitude",
-        sign_consensus=True,
-    ),
-    "dare_ties": Method(
-        frozenset(_TASK_ARITHMETIC | {"density", "rescale", "seed"}),
-        sparsify="random",
-        sign_consensus=True,
-        rescale=True,
-    ),
-    "dare_linear": Method(
-        frozenset(_TASK_ARITHMETIC | {"density", "rescale", "seed"}), sparsify="random", rescale=True
-    ),
-}
 PER_TENSOR_KEYS = ("t", "weight", "density")
 # Closed ranges of the per-tensor values that have one: SLERP's t interpolates, density is a share kept.
 RANGES = {"t": (0.0, 1.0, "[0, 1]"), "density": (0.0, 1.0, "(0, 1]")}
@@ -54,8 +19,9 @@ RANGES = {"t": (0.0, 1.0, "[0, 1]"), "density": (0.0, 1.0, "(0, 1]")}
 
 @dataclass(frozen=True)
 class MergeSettings:
-    method: str
-    spec: Method
+    """Merge settings as parsed: the registered method, the values it reads, defaults filled in."""
+
+    method: MergeMethod
     parameters: dict[str, Setting]  # t / weight / density for every input
     model_parameters: list[dict[str, Setting]]  # per --models entry; takes precedence
     base_parameters: dict[str, Setting]  # linear: the base's weight
@@ -66,11 +32,15 @@ class MergeSettings:
     dtype: str | None  # None: each tensor keeps the base's dtype
     max_shard_size: int  # bytes
 
+    def model_scopes(self) -> list[list[dict[str, Setting]]]:
+        """Per model, where its per-tensor parameters are looked up: its own, then the global ones."""
+        return [[own, self.parameters] for own in self.model_parameters]
+
     def record(self) -> dict[str, Any]:
         """The settings as applied, defaults included (for merge_parameters.json and the card)."""
-        record: dict[str, Any] = {"method": self.method, **self.parameters}
+        record: dict[str, Any] = {"method": self.method.name, **self.parameters}
         record.update(dtype=self.dtype, max_shard_size=self.max_shard_size)
-        keys = self.spec.keys
+        keys = self.method.keys
         if "normalize" in keys:
             record.update(normalize=self.normalize)
         if "lambda" in keys:
@@ -90,23 +60,15 @@ def parse_settings(settings: dict[str, Any], n_models: int) -> MergeSettings:
     """Validate `settings` for a merge of a base with `n_models` other models."""
     if not isinstance(settings, dict):
         raise ValueError(f"merge settings must be a JSON object, got {settings!r}")
-    method = settings.get("method")
-    if method not in METHODS:
-        raise ValueError(f"settings 'method': expected one of {sorted(METHODS)}, got {method!r}")
-    spec = METHODS[method]
-    unknown = set(settings) - COMMON_KEYS - spec.keys
+    method = get_method(settings.get("method"))
+    unknown = set(settings) - COMMON_KEYS - method.keys
     if unknown:
-        raise ValueError(f"settings: keys {sorted(unknown)} do not apply to method {method!r}")
-    if method == "slerp" and n_models != 1:
-        raise ValueError(f"slerp merges the base with exactly one other model, got {n_models}")
-    if n_models < 1:
-        raise ValueError("merging needs at least one model besides the base")
+        raise ValueError(f"settings: keys {sorted(unknown)} do not apply to method {method.name!r}")
     parameters = {k: normalize_setting(k, settings[k]) for k in PER_TENSOR_KEYS if k in settings}
     for key, value in parameters.items():
         _check_range(key, value)
-    if method == "slerp" and "t" not in parameters:
-        raise ValueError("settings: slerp needs 't'")
-    model_keys = {"weight", "density"} & spec.keys
+    method.check(parameters, n_models)
+    model_keys = {"weight", "density"} & method.keys
     model_parameters = settings.get("model_parameters", [{}] * n_models)
     if not isinstance(model_parameters, list) or len(model_parameters) != n_models:
         raise ValueError(
@@ -117,14 +79,13 @@ def parse_settings(settings: dict[str, Any], n_models: int) -> MergeSettings:
         raise ValueError(f"settings 'dtype': expected one of {DTYPES} or null, got {dtype!r}")
     return MergeSettings(
         method=method,
-        spec=spec,
         parameters=parameters,
         model_parameters=[
             _scope(f"model_parameters[{i}]", p, model_keys) for i, p in enumerate(model_parameters)
         ],
         base_parameters=_scope("base_parameters", settings.get("base_parameters", {}), {"weight"}),
-        normalize=_typed(settings, "normalize", bool, spec.normalize),
-        rescale=_typed(settings, "rescale", bool, spec.rescale),
+        normalize=_typed(settings, "normalize", bool, method.normalize),
+        rescale=_typed(settings, "rescale", bool, method.rescale),
         lambda_=float(_typed(settings, "lambda", int | float, 1.0)),
         seed=_typed(settings, "seed", int, 0),
         dtype=dtype,
