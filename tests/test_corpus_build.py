@@ -9,10 +9,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.corpus import build, decontaminate
+from pipeline.corpus import build
 from pipeline.corpus.build import DEFAULTS, build_corpus
 from pipeline.corpus.clean import SCHEMA as CLEAN_SCHEMA
-from pipeline.corpus.decontaminate import find_contaminated, read_test_texts
+from pipeline.corpus.decontaminate import Decontaminator, read_test_texts
 from pipeline.corpus.licences import COMMERCIAL, RESEARCH_ONLY, LicenceTable
 from pipeline.corpus.settings import merge_settings
 from pipeline.examples import Example
@@ -49,16 +49,17 @@ def test_licence_overrides_come_first_and_are_checked():
         LicenceTable({"X": "free"})
 
 
-def test_find_contaminated_ignores_case_and_punctuation():
+def test_decontaminator_ignores_case_and_punctuation():
     test = ["The patient, a 45-year-old man, presented with acute chest pain radiating to the left arm."]
     texts = [
         "Intro. THE PATIENT a 45 year old man presented with acute chest pain radiating to the left arm!",
         "The patient, a 45-year-old woman, presented with acute abdominal pain radiating to the back.",
     ]
-    assert find_contaminated(texts, test, n=13) == [True, False]
-    assert find_contaminated(texts, ["chest pain radiating"], n=13) == [False, False]
+    assert [Decontaminator(test, 13).is_contaminated(t) for t in texts] == [True, False]
+    short = Decontaminator(["chest pain radiating"], 13)
+    assert [short.is_contaminated(t) for t in texts] == [False, False]
     with pytest.raises(ValueError, match="n-gram length"):
-        find_contaminated(texts, test, n=0)
+        Decontaminator(test, 0)
 
 
 def example(i: int, split: str, text: str, task: str = "ner", gold: dict | None = None) -> dict:
@@ -84,27 +85,6 @@ def test_read_test_texts_reads_test_split_and_qa_fields(tmp_path):
     bad = write_jsonl(tmp_path / "bad.jsonl", [{"id": "x"}])
     with pytest.raises(ValueError, match=r"bad\.jsonl:1: not an Example"):
         read_test_texts([bad])
-
-
-def test_decontaminate_cli_on_a_training_mix(tmp_path):
-    rng = random.Random(1)
-    passage = random_text(rng, 30)
-    tasks = write_jsonl(tmp_path / "tasks.jsonl", [example(1, "test", passage)])
-    mix = write_jsonl(
-        tmp_path / "mix.jsonl",
-        [{"prompt": random_text(rng)}, {"prompt": [{"role": "user", "content": "x " + passage[:200]}]}],
-    )
-    out = tmp_path / "report.json"
-    decontaminate.main(
-        ["--inputs", str(mix), "--tasks", str(tasks), "--field", "prompt", "--output", str(out)]
-    )
-    report = json.loads(out.read_text())
-    assert report["records"] == 2 and report["contaminated"] == 1
-    assert report["files"][0]["contaminated_lines"] == [2]
-    with pytest.raises(ValueError, match=r"mix\.jsonl:1: record has no field 'text'"):
-        decontaminate.main(
-            ["--inputs", str(mix), "--tasks", str(tasks), "--field", "text", "--output", str(out)]
-        )
 
 
 def cleaned(path, rows):

@@ -57,11 +57,6 @@ class JobShape:
     constraint: str | None = None
     qos: str | None = None
 
-    @property
-    def procs_per_node(self) -> int:
-        """Training processes per node: one per GPU, else one."""
-        return max(self.gpus_per_node, 1)
-
 
 def job_shape(config: dict[str, Any], rule: str, size: str | None = None) -> JobShape:
     """Defaults, then the rule's entry, then the rule's entry for the model's size class."""

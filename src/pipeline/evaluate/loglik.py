@@ -17,28 +17,16 @@ Log-softmax is taken in float32.
 
 from __future__ import annotations
 
-import argparse
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from pipeline.examples import Example
-from pipeline.io import read_jsonl, write_jsonl
 from pipeline.tasks.answers import OPTION_LETTERS
 
 TARGET_DELIMITER = " "
 FEWSHOT_DELIMITER = "\n\n"
-DEFAULT_SETTINGS: dict[str, Any] = {
-    "k_shot": 0,
-    "batch_size": 8,
-    "fewshot_split": "train",
-    "device": None,
-    "max_length": None,
-    "template": "mmlu",
-}
 TEMPLATES = ("mmlu", "cloze")
 
 
@@ -224,38 +212,3 @@ def score_multiple_choice(
 def _argmax(values: list[float] | tuple[float, ...]) -> int:
     """Index of the first maximum (numpy's tie-breaking, as in lm-eval)."""
     return max(range(len(values)), key=lambda i: (values[i], -i))
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", type=Path, required=True)
-    parser.add_argument("--items", type=Path, required=True, help="JSONL of qa Example records")
-    parser.add_argument("--output", type=Path, required=True, help="JSONL, one ItemResult per scored item")
-    parser.add_argument("--settings", default="{}", help=f"JSON, keys: {sorted(DEFAULT_SETTINGS)}")
-    args = parser.parse_args(argv)
-    settings = json.loads(args.settings)
-    unknown = sorted(set(settings) - set(DEFAULT_SETTINGS))
-    if unknown:
-        raise ValueError(f"unknown loglik settings {unknown}; known: {sorted(DEFAULT_SETTINGS)}")
-    settings = {**DEFAULT_SETTINGS, **settings}
-    items = []
-    for number, record in enumerate(read_jsonl(args.items), start=1):
-        try:
-            items.append(Example.from_record(record))
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{args.items}: record {number}: not an Example record ({err})") from err
-    results = score_multiple_choice(
-        args.model,
-        items,
-        settings["k_shot"],
-        settings["batch_size"],
-        settings["fewshot_split"],
-        settings["device"],
-        settings["max_length"],
-        template=settings["template"],
-    )
-    write_jsonl(args.output, (asdict(r) for r in results))
-
-
-if __name__ == "__main__":
-    main()

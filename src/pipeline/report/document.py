@@ -48,10 +48,6 @@ class Section:
     artefacts: list[Artefact] = field(default_factory=list)
     missing: str | None = None
 
-    @property
-    def populated(self) -> bool:
-        return self.missing is None and bool(self.artefacts)
-
 
 def _rst(caption: str) -> str:
     return caption.replace("*", "\\*") + "\n"

@@ -126,11 +126,6 @@ def cells(spec: DatasetSpec) -> list[tuple[str, str, str]]:
     return [(spec.name, language, subtask) for language in spec.languages for subtask in spec.subtasks]
 
 
-def all_cells(registry: dict[str, DatasetSpec]) -> list[tuple[str, str, str]]:
-    """The cells of every dataset, in registry order."""
-    return [cell for spec in registry.values() for cell in cells(spec)]
-
-
 def data_path(name: str, spec: DatasetSpec, language: str, base_dir: Path | None = None) -> Path:
     """Where a language's data lies: `path` (or `path[language]`), resolved by `pipeline.paths.resolve`."""
     raw = spec.path
