@@ -83,7 +83,7 @@ def test_read_test_texts_reads_test_split_and_qa_fields(tmp_path):
     )
     assert read_test_texts([path]) == ["test text", "q", "Which drug?", "ctx", "aspirin", "ibuprofen"]
     bad = write_jsonl(tmp_path / "bad.jsonl", [{"id": "x"}])
-    with pytest.raises(ValueError, match=r"bad\.jsonl:1: not an Example"):
+    with pytest.raises(ValueError, match=r"bad\.jsonl:1: example lacks key"):
         read_test_texts([bad])
 
 

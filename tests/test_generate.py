@@ -8,8 +8,8 @@ import pytest
 
 from pipeline.evaluate.backends import Completion, Decoding, TransformersBackend, cut_at_stop, sampling_params
 from pipeline.evaluate.cache import CompletionCache, model_fingerprint
-from pipeline.evaluate.generate import Request, generate_cells, parse_cell, select_test_examples
-from pipeline.examples import Example
+from pipeline.evaluate.generate import Request, generate_cells, select_test_examples
+from pipeline.examples import Example, parse_cell
 from pipeline.io import write_jsonl
 from pipeline.tasks.prompts import stop_sequences
 

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.examples import Example
+from pipeline.examples import Example, read_examples
 from pipeline.io import read_jsonl
 from pipeline.tasks.answers import gold_answer
 from pipeline.tasks.mix import (
     ITSettings,
     RoTSettings,
     build_mix,
+    check_gold,
     it_mix,
-    load_examples,
     load_traces,
     main,
     mix_stats,
@@ -144,7 +144,7 @@ def test_bad_records_name_the_file_and_line(tmp_path):
     missing = {k: v for k, v in example(1, "ner").to_record().items() if k != "gold"}
     path.write_text(json.dumps(good) + "\n\n" + json.dumps(missing) + "\n")
     with pytest.raises(ValueError, match=rf"{path}:3: example lacks key\(s\) \['gold'\]"):
-        load_examples([path])
+        list(read_examples([path], check_gold))
     cases = {
         "{not json": r":1: invalid JSON",
         json.dumps({**good, "extra": 1}): r":1: .*unknown key\(s\) \['extra'\]",
@@ -158,10 +158,10 @@ def test_bad_records_name_the_file_and_line(tmp_path):
     for line, pattern in cases.items():
         path.write_text(line + "\n")
         with pytest.raises(ValueError, match=pattern):
-            load_examples([path])
+            list(read_examples([path], check_gold))
     path.write_text(json.dumps(good) + "\n" + json.dumps(good) + "\n")
     with pytest.raises(ValueError, match=r"bad.jsonl:2: duplicate example .* \(first at .*bad.jsonl:1\)"):
-        load_examples([path])
+        list(read_examples([path], check_gold))
 
 
 def test_settings_are_checked():
@@ -401,8 +401,7 @@ def test_real_e3c_spanish_training_cases_that_are_pharmaconer_or_meddocan_tests_
     import dataclasses
 
     from conftest import REPO
-    from pipeline.tasks.registry import data_path, load_registry
-    from pipeline.tasks.registry import load_examples as registry_examples
+    from pipeline.tasks.registry import data_path, load_examples, load_registry
 
     if shared_data.resolve() != (REPO.parent / "shared" / "data").resolve():
         pytest.skip("the development registry's paths point at ../shared/data beside the repository")
@@ -411,7 +410,7 @@ def test_real_e3c_spanish_training_cases_that_are_pharmaconer_or_meddocan_tests_
     for name in ("e3c-ner", "pharmaconer", "meddocan"):
         spec = registry[name]
         languages = tuple(lang for lang in spec.languages if data_path(name, spec, lang, REPO).exists())
-        examples = registry_examples(name, dataclasses.replace(spec, languages=languages), REPO)
+        examples = load_examples(name, dataclasses.replace(spec, languages=languages), REPO)
         (tmp_path / name).mkdir()
         files[name] = write_tasks(tmp_path / name, examples)[0]
     records, report = build_mix("it", [files["e3c-ner"]], [], {}, test_paths=list(files.values()))

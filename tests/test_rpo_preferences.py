@@ -85,7 +85,7 @@ def test_questions_and_shots(tmp_path):
         preferences.pick_shots(qa(5), [qa(1), qa(5)], 2, rng=random.Random(0))
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({**qa(1).to_record(), "gold": {"question": "q"}}) + "\n")
-    with pytest.raises(ValueError, match=r"bad.jsonl: record 1 \(q1\): gold lacks key 'choices'"):
+    with pytest.raises(ValueError, match=r"bad.jsonl:1: example q1: gold lacks key 'choices'"):
         preferences.load_questions([bad])
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['shots'\]"):
         preferences.resolve_settings({"shots": 2})

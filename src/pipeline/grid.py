@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.examples import Cell
 from pipeline.models.families import FAMILIES
 from pipeline.models.sources import parse_source
 
@@ -211,7 +212,7 @@ class Grid:
         chosen = self.config.get("evaluate_datasets")
         return list(self.registry) if chosen is None else [d for d in chosen if d not in self.dropped]
 
-    def cells(self) -> list[tuple[str, str, str]]:
+    def cells(self) -> list[Cell]:
         """Every (dataset, language, sub-task) cell that is evaluated."""
         from pipeline.tasks.registry import cells
 
@@ -229,7 +230,7 @@ class Grid:
     def loglik_arms(self) -> list[str]:
         return self._section_arms("loglik")
 
-    def loglik_cells(self) -> list[tuple[str, str, str]]:
+    def loglik_cells(self) -> list[Cell]:
         return self._qa_cells("loglik")
 
     @property
@@ -250,7 +251,7 @@ class Grid:
     def stability_arms(self) -> list[str]:
         return self._section_arms("stability") if self.stability_datasets else []
 
-    def stability_cells(self) -> list[tuple[str, str, str]]:
+    def stability_cells(self) -> list[Cell]:
         return self._qa_cells("stability")
 
     def _section_datasets(self, section: str) -> list[str]:
@@ -260,7 +261,7 @@ class Grid:
         chosen = self._qa_section(section).get("arms")
         return list(self.arms) if chosen is None else list(chosen)
 
-    def _qa_cells(self, section: str) -> list[tuple[str, str, str]]:
+    def _qa_cells(self, section: str) -> list[Cell]:
         from pipeline.tasks.registry import cells
 
         names = self._section_datasets(section)

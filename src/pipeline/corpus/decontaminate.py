@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from pipeline.corpus.dedup import words
-from pipeline.io import read_jsonl
+from pipeline.examples import Example, read_examples
 
 
 def ngrams(text: str, n: int) -> Iterator[str]:
@@ -35,18 +35,17 @@ class Decontaminator:
         return bool(self.test_ngrams) and any(g in self.test_ngrams for g in ngrams(text, self.n))
 
 
-def read_test_texts(paths: Iterable[str | Path]) -> list[str]:
-    """The texts of every test-split Example in task files, with QA questions, choices and contexts."""
-    texts: list[str] = []
-    for path in paths:
-        for lineno, record in enumerate(read_jsonl(path), start=1):
-            if not isinstance(record, dict) or "split" not in record or "text" not in record:
-                raise ValueError(f"{path}:{lineno}: not an Example record (needs 'split' and 'text')")
-            if record["split"] != "test":
-                continue
-            texts.append(record["text"])
-            gold = record.get("gold") or {}
-            if record.get("task") == "qa":
-                texts.extend(s for s in (gold.get("question"), gold.get("context")) if isinstance(s, str))
-                texts.extend(c for c in gold.get("choices") or [] if isinstance(c, str))
+def example_texts(example: Example) -> list[str]:
+    """The texts of an example that training text must not overlap: its text and, for QA, the
+    question, context and choices."""
+    texts = [example.text]
+    if example.task == "qa":
+        gold = example.gold
+        found = (gold.get("question"), gold.get("context"), *(gold.get("choices") or []))
+        texts += [t for t in found if isinstance(t, str)]
     return texts
+
+
+def read_test_texts(paths: Iterable[str | Path]) -> list[str]:
+    """The texts (`example_texts`) of every test-split Example in task files."""
+    return [text for e in read_examples(paths) if e.split == "test" for text in example_texts(e)]

@@ -22,24 +22,16 @@ from typing import Any
 
 from pipeline.evaluate.backends import Completion, Decoding, GenerationBackend, make_backend
 from pipeline.evaluate.cache import CompletionCache, model_fingerprint
-from pipeline.examples import Example
-from pipeline.io import read_jsonl, write_json, write_jsonl
+from pipeline.examples import Cell, Example, parse_cell, read_examples
+from pipeline.io import write_json, write_jsonl
 from pipeline.progress import Progress, setup_job_logging
 from pipeline.tasks.answers import gold_answer
 
 log = logging.getLogger(__name__)
-Cell = tuple[str, str, str]
 
 DEFAULT_BATCH_SIZE = 16
 # Fault injection for the resume tests: SIGKILL the job after this many cached chunks.
 KILL_AFTER_CHUNKS_ENV = "MEDADAPT_FAULT_KILL_AFTER_CHUNKS"
-
-
-def parse_cell(text: str) -> Cell:
-    parts = text.split("/")
-    if len(parts) != 3:
-        raise ValueError(f"cell {text!r}: expected 'dataset/language/subtask'")
-    return (parts[0], parts[1], parts[2])
 
 
 def select_test_examples(
@@ -48,11 +40,9 @@ def select_test_examples(
     """The test examples of each requested cell (first `max_per_cell` by id)."""
     wanted = set(cells)
     by_cell: dict[Cell, list[Example]] = defaultdict(list)
-    for path in task_files:
-        for record in read_jsonl(path):
-            example = Example.from_record(record)
-            if example.split == "test" and example.cell in wanted:
-                by_cell[example.cell].append(example)
+    for example in read_examples(task_files):
+        if example.split == "test" and example.cell in wanted:
+            by_cell[example.cell].append(example)
     missing = [c for c in cells if not by_cell.get(c)]
     if missing:
         names = ", ".join("/".join(c) for c in missing)

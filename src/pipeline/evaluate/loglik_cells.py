@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.evaluate.stats import estimate
-from pipeline.examples import Example
-from pipeline.io import read_jsonl, write_json, write_jsonl
+from pipeline.examples import Cell, Example, parse_cell, read_examples
+from pipeline.io import write_json, write_jsonl
 from pipeline.progress import Progress, setup_job_logging
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,6 @@ DEFAULTS: dict[str, Any] = {
     "max_items_per_cell": None,
     "template": "mmlu",
 }
-Cell = tuple[str, str, str]
 
 
 def stratified_sample(tests: list[Example], limit: int | None, seed: int, cell: Cell) -> list[Example]:
@@ -68,14 +67,10 @@ def cell_items(
     subject, when capped), every item with a ``metadata.subject`` (the dataset's name by default)."""
     wanted = set(cells)
     found: dict[Cell, list[Example]] = {c: [] for c in cells}
-    for path in task_files:
-        for record in read_jsonl(path):
-            example = Example.from_record(record)
-            if example.cell in wanted and example.split in (fewshot_split, "test"):
-                subject = example.metadata.get("subject") or example.dataset.replace("-", "_")
-                found[example.cell].append(
-                    replace(example, metadata={**example.metadata, "subject": subject})
-                )
+    for example in read_examples(task_files):
+        if example.cell in wanted and example.split in (fewshot_split, "test"):
+            subject = example.metadata.get("subject") or example.dataset.replace("-", "_")
+            found[example.cell].append(replace(example, metadata={**example.metadata, "subject": subject}))
     result = {}
     for cell, examples in found.items():
         tests = stratified_sample([e for e in examples if e.split == "test"], max_items, seed, cell)
@@ -114,7 +109,6 @@ def score_rows(results: list[dict[str, Any]], cell: Cell, meta: dict[str, Any], 
 
 
 def main(argv: list[str] | None = None) -> None:
-    from pipeline.evaluate.generate import parse_cell
     from pipeline.evaluate.loglik import TEMPLATES, LoglikelihoodScorer, score_multiple_choice
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -14,16 +14,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pipeline.evaluate.generate import Request, parse_cell, run_job
+from pipeline.evaluate.generate import Request, run_job
 from pipeline.evaluate.loglik_cells import cell_items
-from pipeline.examples import Example
+from pipeline.examples import Cell, Example, parse_cell
 from pipeline.io import write_json, write_jsonl
 from pipeline.progress import setup_job_logging
 
 STYLES = ("qa_answer_only", "qa_explain")
 DEFAULTS: dict[str, Any] = {"k_shot": 0, "fewshot_split": "train", "max_items_per_cell": None}
-
-Cell = tuple[str, str, str]
 
 
 def stability_requests(items: dict[Cell, list[Example]], k_shot: int, fewshot_split: str) -> list[Request]:

@@ -12,7 +12,7 @@ import polars as pl
 from pipeline.report.aggregate import main_scores, overall, task_means, z_value
 from pipeline.report.arms import Profile, checkpoint_steps, profiles
 from pipeline.report.inputs import Inputs
-from pipeline.report.significance import Cell, ItemStore
+from pipeline.report.significance import ItemStore, ScoreCell
 
 
 @dataclass
@@ -96,7 +96,7 @@ class Context:
         """Per model and arm: the mean over tasks."""
         return overall(self.task_scores, ["model", "arm"])
 
-    def cells(self, task: str | None = None) -> list[Cell]:
+    def cells(self, task: str | None = None) -> list[ScoreCell]:
         frame = self.main if task is None else self.main.filter(pl.col("task") == task)
         rows = frame.select("dataset", "language", "task", "subtask").unique().sort(pl.all()).rows()
         return [tuple(r) for r in rows]  # type: ignore[misc]

@@ -19,7 +19,7 @@ import numpy as np
 from pipeline.evaluate.metrics import MAIN_METRIC, metric_value
 from pipeline.evaluate.stats import PairedTest, bootstrap, cell_seed, item_table, replicate_test
 
-Cell = tuple[str, str, str, str]  # dataset, language, task, subtask
+ScoreCell = tuple[str, str, str, str]  # a score-table cell with its task: dataset, language, task, subtask
 
 
 @dataclass(frozen=True)
@@ -40,16 +40,16 @@ class ItemStore:
         self.root = root
         self.samples = samples
         self.seed = seed
-        self._items: dict[tuple[str, str, Cell], Items | None] = {}
-        self._reps: dict[tuple[str, str, Cell], np.ndarray] = {}
+        self._items: dict[tuple[str, str, ScoreCell], Items | None] = {}
+        self._reps: dict[tuple[str, str, ScoreCell], np.ndarray] = {}
 
-    def items(self, model: str, arm: str, cell: Cell) -> Items | None:
+    def items(self, model: str, arm: str, cell: ScoreCell) -> Items | None:
         key = (model, arm, cell)
         if key not in self._items:
             self._items[key] = self._load(model, arm, cell)
         return self._items[key]
 
-    def _load(self, model: str, arm: str, cell: Cell) -> Items | None:
+    def _load(self, model: str, arm: str, cell: ScoreCell) -> Items | None:
         dataset, language, task, subtask = cell
         path = self.root / model / arm / dataset / language / f"{subtask}.json"
         if not path.exists():
@@ -65,15 +65,15 @@ class ItemStore:
         ids, stats = item_table(row, str(path))
         return Items(path, metric, tuple(row["item_fields"]), ids, stats)
 
-    def _replicates(self, model: str, arm: str, cell: Cell, items: Items) -> np.ndarray:
+    def _replicates(self, model: str, arm: str, cell: ScoreCell, items: Items) -> np.ndarray:
         key = (model, arm, cell)
         if key not in self._reps:
             self._reps[key] = bootstrap(items.metric, items.stats, self.samples, cell_seed(self.seed, cell))
         return self._reps[key]
 
     def paired(
-        self, models: list[str], arm_a: str, arm_b: str, cells: list[Cell]
-    ) -> list[tuple[str, Cell, Items, Items]]:
+        self, models: list[str], arm_a: str, arm_b: str, cells: list[ScoreCell]
+    ) -> list[tuple[str, ScoreCell, Items, Items]]:
         """The (model, cell) units both arms have score files for, with their items (which must match)."""
         units = []
         for model in models:
@@ -87,7 +87,7 @@ class ItemStore:
         return units
 
     def test(
-        self, models: list[str], arm_a: str, arm_b: str, cells: list[Cell], confidence: float
+        self, models: list[str], arm_a: str, arm_b: str, cells: list[ScoreCell], confidence: float
     ) -> PairedTest | None:
         """Task score of `arm_a` minus `arm_b` over the paired units; None when no unit pairs up."""
         units = self.paired(models, arm_a, arm_b, cells)

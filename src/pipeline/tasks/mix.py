@@ -25,13 +25,13 @@ import math
 import random
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pipeline.corpus.decontaminate import ngrams
-from pipeline.examples import TASKS, Example
+from pipeline.corpus.decontaminate import example_texts, ngrams
+from pipeline.examples import TASKS, Example, read_examples
 from pipeline.io import iter_jsonl, write_json, write_jsonl, write_text
 from pipeline.tasks.answers import gold_answer
 from pipeline.tasks.prompts import (
@@ -159,51 +159,13 @@ def parse_settings(kind: str, settings: dict[str, Any]) -> ITSettings | RoTSetti
     return cls(**{k: _check_setting(k, v) for k, v in settings.items()})
 
 
-def _jsonl(path: str | Path) -> Iterator[tuple[str, Any]]:
-    """("file:line", record) for each non-blank line of a JSONL file."""
-    for lineno, record in iter_jsonl(path):
-        yield f"{path}:{lineno}", record
-
-
-_EXAMPLE_FIELDS = {f.name: f for f in fields(Example)}
-_REQUIRED = [name for name in _EXAMPLE_FIELDS if name != "metadata"]
-
-
-def _example(record: Any, where: str) -> Example:
-    """An Example from a task-file record, with its gold checked against the task's layout."""
-    if not isinstance(record, dict):
-        raise ValueError(f"{where}: an example must be a JSON object")
-    missing = [k for k in _REQUIRED if k not in record]
-    unknown = sorted(set(record) - set(_EXAMPLE_FIELDS))
-    if missing or unknown:
-        raise ValueError(f"{where}: example lacks key(s) {missing}, has unknown key(s) {unknown}")
-    not_str = [k for k in _REQUIRED if k != "gold" and not isinstance(record[k], str)]
-    if not_str or not isinstance(record["gold"], dict) or not isinstance(record.get("metadata", {}), dict):
-        raise ValueError(f"{where}: ill-typed example fields (strings: {not_str}, gold/metadata: objects)")
-    try:
-        example = Example.from_record(record)
-        gold_answer(example)
-    except (ValueError, KeyError, TypeError, IndexError) as err:
-        raise ValueError(f"{where}: bad example ({type(err).__name__}: {err})") from err
+def check_gold(example: Example) -> None:
+    """The gold is in its task's layout (the answer a completion is built from); a QA answer
+    indexes one of the choices."""
+    gold_answer(example)
     gold = example.gold
     if example.task == "qa" and not 0 <= gold["answer"] < len(gold["choices"]):
-        raise ValueError(f"{where}: qa answer index {gold['answer']} outside {len(gold['choices'])} choices")
-    return example
-
-
-def load_examples(paths: Sequence[str | Path]) -> list[Example]:
-    """Every Example of the task files; a bad or duplicate (dataset, id) record names file and line."""
-    examples: list[Example] = []
-    seen: dict[tuple[str, str], str] = {}
-    for path in paths:
-        for where, record in _jsonl(path):
-            example = _example(record, where)
-            key = (example.dataset, example.id)
-            if key in seen:
-                raise ValueError(f"{where}: duplicate example {key} (first at {seen[key]})")
-            seen[key] = where
-            examples.append(example)
-    return examples
+        raise ValueError(f"qa answer index {gold['answer']} outside {len(gold['choices'])} choices")
 
 
 def load_traces(paths: Sequence[str | Path]) -> list[ReasoningTrace]:
@@ -211,7 +173,8 @@ def load_traces(paths: Sequence[str | Path]) -> list[ReasoningTrace]:
     traces: list[ReasoningTrace] = []
     seen: dict[tuple[str, str], str] = {}
     for path in paths:
-        for where, record in _jsonl(path):
+        for lineno, record in iter_jsonl(path):
+            where = f"{path}:{lineno}"
             trace = ReasoningTrace.from_record(record, where, Path(path).stem)
             key = (trace.dataset, trace.id)
             if key in seen:
@@ -398,13 +361,7 @@ def evaluation_ngrams(examples: Sequence[Example], n: int) -> dict[str, set[str]
     for example in examples:
         if example.split != "test":
             continue
-        texts = [example.text]
-        if example.task == "qa":
-            gold = example.gold
-            texts += [
-                t for t in (gold.get("question"), gold.get("context"), *gold["choices"]) if isinstance(t, str)
-            ]
-        for text in texts:
+        for text in example_texts(example):
             for gram in ngrams(text, n):
                 found[gram].add(example.dataset)
     return found
@@ -469,14 +426,14 @@ def build_mix(
     """The records of a mix from files, decontaminated against the test examples of `test_paths`
     (default `task_paths`), and the contamination report; an empty result raises ValueError."""
     parsed = parse_settings(kind, settings)
-    examples = load_examples(task_paths)
+    examples = list(read_examples(task_paths, check_gold))
     if isinstance(parsed, ITSettings):
         if trace_paths:
             raise ValueError("an it mix takes no --traces")
         records = it_mix(examples, parsed)
     else:
         records = rot_mix(load_traces(trace_paths), examples, parsed)
-    tests = examples if test_paths is None else load_examples(test_paths)
+    tests = examples if test_paths is None else list(read_examples(test_paths, check_gold))
     records, report = decontaminate(
         records,
         tests,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.examples import TASKS, Example
+from pipeline.examples import TASKS, Cell, Example
 from pipeline.paths import resolve
 from pipeline.tasks.readers import get_reader, reader_module
 from pipeline.tasks.readers.base import SPLITS, Document
@@ -121,7 +121,7 @@ def spec_from_dict(name: str, entry: dict[str, Any]) -> DatasetSpec:
     )
 
 
-def cells(spec: DatasetSpec) -> list[tuple[str, str, str]]:
+def cells(spec: DatasetSpec) -> list[Cell]:
     """The evaluation cells (dataset, language, sub-task) of one dataset."""
     return [(spec.name, language, subtask) for language in spec.languages for subtask in spec.subtasks]
 

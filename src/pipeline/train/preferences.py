@@ -23,8 +23,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from pipeline.examples import Example
-from pipeline.io import read_jsonl, write_jsonl
+from pipeline.examples import Example, read_examples
+from pipeline.io import write_jsonl
 from pipeline.tasks.answers import OPTION_LETTERS, option_letter
 from pipeline.tasks.prompts import qa_prompt, stop_sequences
 
@@ -55,20 +55,16 @@ def resolve_settings(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_questions(paths: list[str | Path]) -> list[Example]:
-    """Training QA examples (task "qa", split "train"); a bad record raises ValueError naming its file."""
-    questions = []
-    for path in paths:
-        for n, record in enumerate(read_jsonl(path), start=1):
-            try:
-                example = Example.from_record(record)
-            except TypeError as err:
-                raise ValueError(f"{path}: record {n}: not an Example ({err})") from err
-            if example.task == "qa" and example.split == "train":
-                for key in ("question", "choices", "answer"):
-                    if key not in example.gold:
-                        raise ValueError(f"{path}: record {n} ({example.id}): gold lacks key {key!r}")
-                questions.append(example)
-    return questions
+    """Training QA examples (task "qa", split "train") of task files; a bad record, or a question
+    whose gold lacks a key, raises ValueError naming file and line."""
+    return [e for e in read_examples(paths, _check_question) if e.task == "qa" and e.split == "train"]
+
+
+def _check_question(example: Example) -> None:
+    if example.task == "qa" and example.split == "train":
+        for key in ("question", "choices", "answer"):
+            if key not in example.gold:
+                raise ValueError(f"example {example.id}: gold lacks key {key!r}")
 
 
 def gold_response(example: Example) -> str | None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import polars as pl
 
+from pipeline.examples import Cell
 from pipeline.report.arms import style_pairs
 from pipeline.report.context import Context
 from pipeline.report.document import Artefact, Section
@@ -29,12 +30,12 @@ def _key() -> pl.Expr:
     return pl.concat_str(["dataset", "language", "subtask"], separator="/")
 
 
-def _accuracy(frame: pl.DataFrame, cells: set[tuple[str, str, str]]) -> float:
+def _accuracy(frame: pl.DataFrame, cells: set[Cell]) -> float:
     keep = frame.filter(_key().is_in(["/".join(c) for c in cells]))
     return float(keep.get_column("value").mean())
 
 
-def _cells(frame: pl.DataFrame) -> set[tuple[str, str, str]]:
+def _cells(frame: pl.DataFrame) -> set[Cell]:
     return set(frame.select("dataset", "language", "subtask").rows())
 
 
