@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from pipeline.evaluate.metrics import metric_value
+from pipeline.evaluate.stats import PairedTest, bootstrap, item_table, replicate_test
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -13,6 +17,26 @@ REPO = Path(__file__).resolve().parents[1]
 def shared_data_root() -> Path:
     """`$MEDADAPT_SHARED_DATA`, else `../shared/data` beside the repository."""
     return Path(os.environ.get("MEDADAPT_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def paired_stats(
+    metric: str, a: np.ndarray, b: np.ndarray, samples: int = 1000, seed: int = 0, confidence: float = 0.95
+) -> PairedTest:
+    """Paired bootstrap of metric(A) - metric(B) over the same items (row i of both arrays), built as
+    the summary and the report build theirs: each side's `bootstrap` with one seed, differenced."""
+    n = len(a)
+    delta = float(metric_value(metric, a.sum(axis=0), n) - metric_value(metric, b.sum(axis=0), n))
+    diffs = bootstrap(metric, a, samples, seed) - bootstrap(metric, b, samples, seed)
+    return replicate_test(delta, diffs, n, confidence)
+
+
+def paired_rows(
+    row_a: dict, row_b: dict, samples: int = 1000, seed: int = 0, confidence: float = 0.95
+) -> PairedTest:
+    """`paired_stats` of two score rows of one metric covering the same item ids."""
+    (ids_a, a), (ids_b, b) = item_table(row_a), item_table(row_b)
+    assert row_a["metric"] == row_b["metric"] and ids_a == ids_b
+    return paired_stats(row_a["metric"], a, b, samples, seed, confidence)
 
 
 @pytest.fixture(scope="session")

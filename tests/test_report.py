@@ -12,9 +12,10 @@ import numpy as np
 import polars as pl
 import pytest
 
+from conftest import paired_rows
 from pipeline.evaluate.loglik_cells import score_rows as loglik_score_rows
 from pipeline.evaluate.metrics import MAIN_METRIC
-from pipeline.evaluate.stats import cell_seed, estimate, paired_test_rows
+from pipeline.evaluate.stats import cell_seed, estimate
 from pipeline.io import write_json, write_jsonl
 from pipeline.report.__main__ import main as report_main
 from pipeline.report.build import build_report
@@ -482,7 +483,7 @@ def test_arm_task_means_and_winners_recompute_from_the_summary(full: dict[str, A
     assert it_ner[-1] is True and "▲" in rows["it"][table.columns.index("ner")].marks
 
 
-def test_one_cell_task_test_equals_paired_test_rows(full: dict[str, Any]) -> None:
+def test_one_cell_task_test_equals_the_paired_test_of_its_rows(full: dict[str, Any]) -> None:
     root = full["root"]
     cell = ("d-qa", "en", "qa", "mcq")
     store = ItemStore(root / "scores", SAMPLES, 3)
@@ -491,7 +492,7 @@ def test_one_cell_task_test_equals_paired_test_rows(full: dict[str, Any]) -> Non
         json.loads((root / "scores" / "llama-1b" / a / "d-qa/en/mcq.json").read_text())[0]
         for a in ("rot", "base")
     ]
-    want = paired_test_rows(rows[0], rows[1], SAMPLES, cell_seed(3, cell), 0.95)
+    want = paired_rows(rows[0], rows[1], SAMPLES, cell_seed(3, cell), 0.95)
     assert (got.delta, got.ci_low, got.ci_high, got.p_value) == pytest.approx(
         (want.delta, want.ci_low, want.ci_high, want.p_value)
     )

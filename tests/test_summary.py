@@ -10,7 +10,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipeline.evaluate.stats import cell_seed, estimate, paired_test_rows
+from conftest import paired_rows, paired_stats
+from pipeline.evaluate.stats import cell_seed, estimate
 from pipeline.summary import COLUMNS, main
 
 MODELS = {"m": {"family": "llama", "variant": "base", "size": "tiny", "source": "tiny"}}
@@ -99,7 +100,7 @@ def test_significance_against_the_reference_arm(tmp_path):
     by_arm = {r["arm"]: r for r in frame.filter(pl.col("metric") == "accuracy").iter_rows(named=True)}
     assert by_arm["base"]["reference_arm"] is None and by_arm["base"]["p_value"] is None
     seed = cell_seed(SETTINGS["seed"], ("d", "en", "qa", "mcq"))
-    want = paired_test_rows(good, base, SETTINGS["bootstrap_samples"], seed, SETTINGS["confidence"])
+    want = paired_rows(good, base, SETTINGS["bootstrap_samples"], seed, SETTINGS["confidence"])
     got = by_arm["good"]
     assert got["reference_arm"] == "base" and got["delta"] == pytest.approx(want.delta)
     assert got["p_value"] == pytest.approx(want.p_value) and got["significant"] is True
@@ -279,9 +280,7 @@ def test_lm_eval_rows_join_the_summary_and_are_tested_on_their_documents(tmp_pat
     cpt = {r["metric"]: r for r in frame.filter(pl.col("arm") == "cpt").iter_rows(named=True)}
     assert cpt["acc"]["delta"] == pytest.approx(0.4) and cpt["acc"]["significant"] is True
     stats_a, stats_b = np.asarray(better_values)[:, None], np.asarray(base_values)[:, None]
-    from pipeline.evaluate.stats import paired_bootstrap
-
     seed = cell_seed(SETTINGS["seed"], ("medmcqa", "", "lm_eval", "none"))
-    want = paired_bootstrap("accuracy", stats_a, stats_b, SETTINGS["bootstrap_samples"], seed)
+    want = paired_stats("accuracy", stats_a, stats_b, SETTINGS["bootstrap_samples"], seed)
     assert cpt["acc"]["p_value"] == pytest.approx(want.p_value)
     assert cpt["f1"]["p_value"] is None and cpt["f1"]["value"] == 0.5  # no per-document values: not tested

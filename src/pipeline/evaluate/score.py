@@ -7,7 +7,7 @@ in `metrics.LENIENT_PARSE`, ``parse_mode: "lenient"``), so a model that writes a
 is not scored zero for layout alone while the strict rows still show the format gain of IT.
 Each row carries the per-item
 statistics of its metric (``items``: ``[[id, *stats]]``, columns named by ``item_fields``) so
-that `pipeline.evaluate.stats.paired_test_rows` can compare two systems on the same items.
+that the summary and the report can test two systems on the same items (paired bootstrap).
 """
 
 from __future__ import annotations

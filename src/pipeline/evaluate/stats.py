@@ -101,26 +101,6 @@ def estimate(
     return Estimate(value, float(reps.std(ddof=1)), float(low), float(high), n)
 
 
-def paired_bootstrap(
-    metric: str,
-    stats_a: np.ndarray,
-    stats_b: np.ndarray,
-    samples: int = 1000,
-    seed: int = 0,
-    confidence: float = 0.95,
-) -> PairedTest:
-    """Paired bootstrap of metric(A) - metric(B); row i of both arrays is the same item."""
-    a, b = np.asarray(stats_a, dtype=float), np.asarray(stats_b, dtype=float)
-    if a.shape != b.shape or len(a) == 0:
-        raise ValueError(f"{metric}: paired statistics differ in shape or are empty: {a.shape} vs {b.shape}")
-    n = len(a)
-    delta = float(metric_value(metric, a.sum(axis=0), n) - metric_value(metric, b.sum(axis=0), n))
-    diffs = np.concatenate(
-        [metric_value(metric, w @ a, n) - metric_value(metric, w @ b, n) for w in _weights(n, samples, seed)]
-    )
-    return replicate_test(delta, diffs, n, confidence)
-
-
 def replicate_test(delta: float, diffs: np.ndarray, n: int, confidence: float) -> PairedTest:
     """The test of an observed difference `delta` from its paired bootstrap replicates `diffs`.
 
@@ -180,19 +160,3 @@ def item_table(row: dict[str, Any], where: str = "score row") -> tuple[tuple[str
     if len(set(ids)) != len(ids):
         raise ValueError(f"{where}: metric {row.get('metric')!r} has duplicate item ids")
     return ids, np.asarray([item[1:] for item in ordered], dtype=float).reshape(len(ids), len(fields))
-
-
-def paired_test_rows(
-    row_a: dict[str, Any], row_b: dict[str, Any], samples: int = 1000, seed: int = 0, confidence: float = 0.95
-) -> PairedTest:
-    """Paired bootstrap between two score rows of the same metric (from `pipeline.evaluate.score`).
-
-    Items are aligned by id; both rows must cover the same ids.
-    """
-    if row_a["metric"] != row_b["metric"] or row_a["item_fields"] != row_b["item_fields"]:
-        raise ValueError(f"cannot pair metric {row_a['metric']!r} with {row_b['metric']!r}")
-    (ids_a, a), (ids_b, b) = item_table(row_a), item_table(row_b)
-    if ids_a != ids_b:
-        missing = sorted(set(ids_a) ^ set(ids_b))[:5]
-        raise ValueError(f"{row_a['metric']}: rows cover different items (e.g. {missing})")
-    return paired_bootstrap(row_a["metric"], a, b, samples, seed, confidence)

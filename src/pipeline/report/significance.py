@@ -3,7 +3,7 @@
 A task score is a mean over cells (and over models when pooled), so the test resamples items
 within each cell, jointly for the two arms (and for every model: the same test items), rescores
 each cell and averages: the difference of the two arms' task scores under the same resample.
-For one cell this is exactly `pipeline.evaluate.stats.paired_test_rows` with the cell's seed;
+For one cell this is exactly the summary's test of the cell's rows (the cell's seed): the
 replicates come from `pipeline.evaluate.stats.bootstrap`, whose item weights depend only on the
 item count, the number of samples and the seed, which makes two arms' replicates paired.
 """
