@@ -95,7 +95,7 @@ def test_thesis_rot_has_a_data_size_ablation_like_it():
     assert len(traces) == 1 and all(config["arms"][a]["eval_style"] == "reasoning" for a in rot_sizes)
     from pipeline.report.arms import profiles, size_families
 
-    families = size_families(profiles(config, {}))
+    families = size_families(profiles(load_grid(config, REPO), {}))
     assert [p.arm for p in families["rot"]] == ["rot-n1000", "rot-n5000", "rot"]
     assert [p.arm for p in families["it"]] == ["it-n100", "it-n1000", "it"]
 

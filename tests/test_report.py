@@ -31,12 +31,12 @@ from pipeline.train.training_log import write_training_log
 
 SAMPLES = 40
 MODELS = {
-    "llama-1b": {"family": "llama", "variant": "base", "size": "small", "source": "x"},
-    "llama-1b-instruct": {"family": "llama", "variant": "instruct", "size": "small", "source": "x"},
-    "llama-8b": {"family": "llama", "variant": "base", "size": "large", "source": "x"},
-    "llama-8b-instruct": {"family": "llama", "variant": "instruct", "size": "large", "source": "x"},
-    "qwen-1b": {"family": "qwen3", "variant": "base", "size": "small", "source": "x"},
-    "qwen-8b": {"family": "qwen3", "variant": "base", "size": "large", "source": "x"},
+    "llama-1b": {"family": "llama", "variant": "base", "size": "small", "source": "tiny"},
+    "llama-1b-instruct": {"family": "llama", "variant": "instruct", "size": "small", "source": "tiny"},
+    "llama-8b": {"family": "llama", "variant": "base", "size": "large", "source": "tiny"},
+    "llama-8b-instruct": {"family": "llama", "variant": "instruct", "size": "large", "source": "tiny"},
+    "qwen-1b": {"family": "qwen3", "variant": "base", "size": "small", "source": "tiny"},
+    "qwen-8b": {"family": "qwen3", "variant": "base", "size": "large", "source": "tiny"},
 }
 ARMS = {
     "base": {"method": "none"},
@@ -51,7 +51,7 @@ ARMS = {
     "cpt-25pct": {"method": "cpt", "parent": "base", "corpus": "joint", "settings": {"token_budget": 0.25}},
     "cpt-slerp": {"method": "merge", "parent": "cpt", "settings": {"method": "slerp", "t": 0.5}},
 }
-CHECKPOINTS = ("cpt@step-10", "cpt@step-20")  # in the summary, not in the grid: named by step
+CHECKPOINTS = {f"cpt@step-{s}": {"method": "checkpoint", "parent": "cpt", "step": s} for s in (10, 20)}
 MIXES = {
     "it": {"kind": "it", "settings": {}},
     "it-en": {"kind": "it", "settings": {"languages": ["en"]}},
@@ -66,7 +66,13 @@ CORPUS = {
     },
     "corpora": {"joint": {"sources": ["en", "it", "es"], "licence_subset": "all"}},
 }
-GRID = {"models": MODELS, "arms": ARMS, "mixes": MIXES, "corpus": CORPUS, "training": {"cpt": {"lr": 1e-4}}}
+GRID = {
+    "models": MODELS,
+    "arms": {**ARMS, **CHECKPOINTS},
+    "mixes": MIXES,
+    "corpus": CORPUS,
+    "training": {"cpt": {"lr": 1e-4, "keep_checkpoints": [10, 20]}},
+}
 CELLS = [("d-ner", lang, "ner", sub) for lang in ("en", "it", "es") for sub in ("disease", "drug")] + [
     ("d-qa", lang, "qa", "mcq") for lang in ("en", "it", "es")
 ]

@@ -45,17 +45,20 @@ class Grid:
     def __init__(
         self,
         config: dict[str, Any],
-        registry_entries: dict[str, Any],
+        registry_entries: dict[str, Any] | None,
         sources: dict[str, Any] | None = None,
         workdir: str | Path = ".",
         registry_origin: str = "dataset registry",
     ) -> None:
+        """`registry_entries` None: the models and arms alone, without datasets (as the report reads them)."""
         from pipeline.data.sources import available_entries, load_sources
         from pipeline.tasks.registry import load_registry, spec_from_dict
 
         self.config = config
-        # The whole registry is valid, restricted entries included.
-        load_registry({"datasets": registry_entries, "sources": sources or {}}, origin=registry_origin)
+        if registry_entries is None:
+            registry_entries = {}
+        else:  # the whole registry is valid, restricted entries included
+            load_registry({"datasets": registry_entries, "sources": sources or {}}, origin=registry_origin)
         self.sources = load_sources(sources)
         # Restricted sources the user has not placed under data/restricted/ leave the grid (or stop it).
         self.registry_entries, self.unavailable = available_entries(

@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         throughput=load_throughput(args.throughput),
         benchmarks=load_benchmarks(args.benchmarks),
         loglik=load_loglik(args.loglik),
-        parameters=load_parameters(args.model_dirs, list(grid["models"])),
+        parameters=load_parameters(args.model_dirs, grid.models),
         published=[load_published(resolve(path)) for path in args.published],
     )
     sections, statement = build_report(inputs, settings)

@@ -1,4 +1,5 @@
-"""What each arm trains on, read from the grid: data, languages, size caps, evaluation style.
+"""What each arm trains on, read from the workflow's `Grid`: data, languages, size caps, evaluation
+style, and where CPT checkpoints sit on the progression.
 
 Arms that differ only in their size caps form a data-size family (Sub-RQ2); arms that differ
 only in their languages a language family (Sub-RQ5); arms that differ only in their
@@ -7,11 +8,11 @@ evaluation style a style pair (explanation stability).
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.grid import Arm, Grid
 from pipeline.io import canonical_json
 
 SIZE_KEYS = (
@@ -21,7 +22,6 @@ SIZE_KEYS = (
     "max_examples",
     "token_budget_words",
 )
-STEP_NAME = re.compile(r"^(?P<parent>.+)@step-(?P<step>\d+)$")
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class Profile:
 
     @property
     def checkpoint(self) -> bool:
-        return STEP_NAME.match(self.arm) is not None
+        return self.method == "checkpoint"
 
     @property
     def single_language(self) -> str | None:
@@ -62,58 +62,43 @@ def _split(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], li
     return rest, caps, languages
 
 
-def _profile(name: str, spec: dict[str, Any], grid: dict[str, Any], styles: dict[str, str]) -> Profile:
-    method = spec["method"]
-    rest, caps, languages = _split(spec.get("settings") or {})
-    data = spec.get("mix") if method == "sft" else spec.get("corpus") if method == "cpt" else None
-    signature: dict[str, Any] = {"method": method, "parent": spec.get("parent"), "settings": rest}
-    if method == "sft":
-        mix = (grid.get("mixes") or {}).get(data)
-        if mix is None:
-            raise ValueError(f"--grid: arms.{name}.mix names no mix ({data!r})")
+def _profile(arm: Arm, grid: Grid, styles: dict[str, str]) -> Profile:
+    rest, caps, languages = _split(arm.spec.get("settings") or {})
+    data = (
+        arm.spec.get("mix")
+        if arm.method == "sft"
+        else arm.spec.get("corpus")
+        if arm.method == "cpt"
+        else None
+    )
+    signature: dict[str, Any] = {"method": arm.method, "parent": arm.parent, "settings": rest}
+    if arm.method == "sft":
+        mix = grid.config["mixes"][data]
         mix_rest, mix_caps, mix_languages = _split(mix.get("settings") or {})
         signature.update(kind=mix["kind"], traces=sorted(mix.get("traces") or []), mix=mix_rest)
         caps = {**mix_caps, **caps}
         languages = languages or mix_languages
-    elif method == "cpt":
-        corpus_section = grid.get("corpus") or {}
-        corpus = (corpus_section.get("corpora") or {}).get(data)
-        if corpus is None:
-            raise ValueError(f"--grid: arms.{name}.corpus names no corpus ({data!r})")
-        sources = corpus_section.get("sources") or {}
-        unknown = [s for s in corpus["sources"] if s not in sources]
-        if unknown:
-            raise ValueError(f"--grid: corpus.corpora.{data} names unknown source(s) {unknown}")
+    elif arm.method == "cpt":
+        corpus = grid.config["corpus"]["corpora"][data]
+        sources = grid.config["corpus"]["sources"]
         kinds = sorted({(sources[s].get("format"), sources[s].get("doc_type")) for s in corpus["sources"]})
         signature.update(kinds=kinds, corpus={k: v for k, v in corpus.items() if k != "sources"})
         languages = languages or sorted({sources[s]["language"] for s in corpus["sources"]})
-    style = styles.get(name) or spec.get("eval_style", "json")
     return Profile(
-        arm=name,
-        method=method,
-        parent=spec.get("parent"),
+        arm=arm.name,
+        method=arm.method,
+        parent=arm.parent,
         data=data,
         languages=tuple(sorted(languages)) if languages else None,
         caps=tuple(sorted(caps.items())),
-        style=style,
+        style=styles.get(arm.name) or arm.eval_style,
         family=canonical_json(signature),
     )
 
 
-def profiles(grid: dict[str, Any], styles: dict[str, str]) -> dict[str, Profile]:
+def profiles(grid: Grid, styles: dict[str, str]) -> dict[str, Profile]:
     """The profile of every arm of the grid."""
-    return {name: _profile(name, spec, grid, styles) for name, spec in sorted(grid["arms"].items())}
-
-
-def lineage(grid: dict[str, Any], arm: str) -> list[str]:
-    """The arms from `base` to `arm`, e.g. ['base', 'cpt', 'cpt-it']."""
-    chain = [arm]
-    while chain[-1] != "base":
-        parent = grid["arms"].get(chain[-1], {}).get("parent")
-        if parent is None or parent in chain:
-            raise ValueError(f"--grid: arms.{arm}: parent chain does not reach 'base' ({' -> '.join(chain)})")
-        chain.append(parent)
-    return chain[::-1]
+    return {name: _profile(arm, grid, styles) for name, arm in sorted(grid.arms.items())}
 
 
 def _joint(members: list[Profile]) -> Profile | None:
@@ -166,12 +151,10 @@ def style_pairs(profs: dict[str, Profile]) -> list[tuple[Profile, Profile]]:
     )
 
 
-def checkpoint_steps(arms: list[str], progression: dict[str, int]) -> dict[str, int]:
-    """Arm → CPT step: `base` is step 0, arms named `X@step-N` step N, then the `progression` setting."""
+def checkpoint_steps(grid: Grid, arms: list[str], progression: dict[str, int]) -> dict[str, int]:
+    """Arm → CPT step of those `arms` on the progression: `base` at 0, the grid's checkpoint arms at
+    their `step`, then the `progression` setting; ordered by step."""
     steps = {"base": 0} if "base" in arms else {}
-    for arm in arms:
-        match = STEP_NAME.match(arm)
-        if match:
-            steps[arm] = int(match["step"])
+    steps.update({a: grid.arms[a].spec["step"] for a in arms if a in grid.arms_with("checkpoint")})
     steps.update({a: s for a, s in progression.items() if a in arms})
     return dict(sorted(steps.items(), key=lambda kv: (kv[1], kv[0])))

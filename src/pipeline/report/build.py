@@ -50,7 +50,7 @@ def grid_statement(ctx: Context) -> list[str]:
         f"Tasks: {', '.join(ctx.tasks)}; languages: {', '.join(ctx.languages)}.",
         f"Cells: {', '.join('/'.join(c) for c in cells)}.",
     ]
-    absent = sorted(set(ctx.inputs.grid["arms"]) - set(ctx.arms))
+    absent = sorted(set(ctx.inputs.grid.arms) - set(ctx.arms))
     if absent:
         lines.append(f"Arms of the grid without scores: {', '.join(absent)}.")
     if ctx.settings["config_hash"]:

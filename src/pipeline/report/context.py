@@ -49,7 +49,8 @@ class Context:
     def _in_grid_order(self, frame: pl.DataFrame, key: str) -> list[str]:
         """The `key` values (models or arms) of `frame` in the grid's order, others last, sorted."""
         present = set(frame.get_column(key).unique())
-        order = [name for name in self.inputs.grid[f"{key}s"] if name in present]
+        names = self.inputs.grid.models if key == "model" else list(self.inputs.grid.arms)
+        order = [name for name in names if name in present]
         return order + sorted(present - set(order))
 
     @cached_property
@@ -75,8 +76,8 @@ class Context:
     @cached_property
     def compared_arms(self) -> list[str]:
         """The arms but CPT checkpoints (those are compared in the progression section)."""
-        checkpoints = set(checkpoint_steps(self.arms, self.settings["progression"])) - {"base"}
-        return [a for a in self.arms if a not in checkpoints]
+        steps = checkpoint_steps(self.inputs.grid, self.arms, self.settings["progression"])
+        return [a for a in self.arms if a == "base" or a not in steps]
 
     @cached_property
     def tasks(self) -> list[str]:

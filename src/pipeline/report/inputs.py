@@ -19,6 +19,7 @@ from typing import Any
 
 import polars as pl
 
+from pipeline.grid import Grid
 from pipeline.io import read_jsonl
 from pipeline.report.published import PublishedStudy
 from pipeline.summary import COLUMNS
@@ -49,7 +50,7 @@ class Inputs:
     """Everything the report reads; only the summary and the grid are required."""
 
     summary: pl.DataFrame
-    grid: dict[str, Any]
+    grid: Grid  # the workflow's models and arms
     scores_dir: Path | None = None
     stability_dir: Path | None = None
     mix_stats: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -91,24 +92,25 @@ def load_summary(path: Path) -> pl.DataFrame:
     return frame
 
 
-def parse_grid(text: str) -> dict[str, Any]:
-    """The `--grid` JSON: the config's `models` and `arms` (required), `mixes`, `corpus`, `training`."""
+def parse_grid(text: str) -> Grid:
+    """The `--grid` JSON, the config's `models` and `arms` (required), `mixes`, `corpus` and `training`,
+    as the workflow's `Grid` of those models and arms (which checks them as the workflow does)."""
     try:
-        grid = json.loads(text)
+        sections = json.loads(text)
     except json.JSONDecodeError as err:
         raise ValueError(f"--grid: invalid JSON ({err.msg})") from err
-    if not isinstance(grid, dict):
+    if not isinstance(sections, dict):
         raise ValueError("--grid must be a JSON object")
-    missing = [k for k in ("models", "arms") if not isinstance(grid.get(k), dict)]
+    missing = [k for k in ("models", "arms") if not isinstance(sections.get(k), dict)]
     if missing:
         raise ValueError(f"--grid: missing section(s) {missing}")
-    unknown = sorted(set(grid) - {"models", "arms", "mixes", "corpus", "training"})
+    unknown = sorted(set(sections) - {"models", "arms", "mixes", "corpus", "training"})
     if unknown:
         raise ValueError(f"--grid: unknown section(s) {unknown}")
-    for name, arm in grid["arms"].items():
+    for name, arm in sections["arms"].items():
         if not isinstance(arm, dict) or "method" not in arm:
             raise ValueError(f"--grid: arms.{name} needs a 'method'")
-    return grid
+    return Grid({k: v for k, v in sections.items() if v is not None}, None)
 
 
 def load_mix_stats(paths: list[Path]) -> dict[str, dict[str, Any]]:

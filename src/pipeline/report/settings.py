@@ -19,7 +19,7 @@ DEFAULTS: dict[str, Any] = {
     "bootstrap_samples": 1000,  # replicates of the paired bootstrap tests
     "confidence": 0.95,  # interval coverage
     "alpha": 0.05,  # significance level of the marks
-    "progression": {},  # arm -> CPT step, on top of arms named like `cpt@step-720`
+    "progression": {},  # arm -> CPT step, on top of the grid's checkpoint arms (their `step`)
     "task_groups": None,  # group -> tasks for the progression figure; null = one group per task
     "loglik_groups": {"medical": list(MEDICAL_SUBJECTS), "general": None},  # null = every other subject
     "loglik_metric": "acc",  # `acc` or `acc_norm` of the log-likelihood items

@@ -54,12 +54,11 @@ def _corpus_data(ctx: Context, model: str, spec: dict[str, Any]) -> tuple[int | 
 
 def training_data(ctx: Context, model: str, arm: str) -> Data:
     """The data of `arm`'s own stage for `model` (nothing for base, merges and unknown arms)."""
-    spec = ctx.inputs.grid["arms"].get(arm)
-    method = spec["method"] if spec else None
-    if method == "sft":
-        examples, words, estimate = _mix_data(ctx, model, spec)
-    elif method == "cpt":
-        examples, words, estimate = _corpus_data(ctx, model, spec)
+    known = ctx.inputs.grid.arms.get(arm)
+    if known is not None and known.method == "sft":
+        examples, words, estimate = _mix_data(ctx, model, known.spec)
+    elif known is not None and known.method == "cpt":
+        examples, words, estimate = _corpus_data(ctx, model, known.spec)
     else:
         examples, words, estimate = None, None, None
     log = ctx.inputs.train_logs.get((model, arm))

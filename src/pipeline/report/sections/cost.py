@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.report.arms import lineage
 from pipeline.report.context import Context
 from pipeline.report.document import Artefact, Section
 from pipeline.report.tables import Table
@@ -25,7 +24,7 @@ def generation_flops(parameters: int | None, tokens: int | None) -> float | None
 
 
 def _own_flops(ctx: Context, model: str, arm: str) -> float | None:
-    method = ctx.inputs.grid["arms"][arm]["method"]
+    method = ctx.inputs.grid.arms[arm].method
     if method in ("none", "merge"):
         return 0.0
     return train_flops(ctx.inputs.parameters.get(model), training_data(ctx, model, arm).tokens)
@@ -43,11 +42,10 @@ def cost_sections(ctx: Context) -> list[Section]:
                 "(--throughput), benchmark files (--benchmarks) or data statistics were given.",
             )
         ]
-    grid_arms = i.grid["arms"]
     rows: list[list[Any]] = []
-    for model in i.grid["models"]:
+    for model in i.grid.models:
         n = i.parameters.get(model)
-        for arm, spec in grid_arms.items():
+        for arm, grid_arm in i.grid.arms.items():
             data = training_data(ctx, model, arm)
             log = i.train_logs.get((model, arm))
             throughput = i.throughput.get((model, arm))
@@ -55,14 +53,14 @@ def cost_sections(ctx: Context) -> list[Section]:
             if data.words is None and log is None and throughput is None and bench is None:
                 continue
             own = _own_flops(ctx, model, arm)
-            chain = [_own_flops(ctx, model, a) for a in lineage(i.grid, arm)]
+            chain = [_own_flops(ctx, model, a) for a in i.grid.lineage(arm)]
             cumulative = None if None in chain else sum(c for c in chain if c is not None)
             gen_tokens = throughput["prompt_tokens"] + throughput["completion_tokens"] if throughput else None
             rows.append(
                 [
                     model,
                     arm,
-                    spec["method"],
+                    grid_arm.method,
                     n,
                     data.words,
                     data.tokens,

@@ -13,10 +13,8 @@ QUESTION = "How do the arms' training data differ?"
 
 
 def _mix_table(ctx: Context) -> Table | None:
-    arms = [(a, s) for a, s in ctx.inputs.grid["arms"].items() if s["method"] == "sft"]
-    used = [
-        (a, s["mix"], ctx.inputs.mix_stats[s["mix"]]) for a, s in arms if s.get("mix") in ctx.inputs.mix_stats
-    ]
+    mixes = [(a, ctx.inputs.grid.arms[a].spec["mix"]) for a in ctx.inputs.grid.arms_with("sft")]
+    used = [(a, mix, ctx.inputs.mix_stats[mix]) for a, mix in mixes if mix in ctx.inputs.mix_stats]
     if not used:
         return None
     tasks = sorted({t for _, _, st in used for t in st["by_task"]})
@@ -40,11 +38,10 @@ def _mix_table(ctx: Context) -> Table | None:
 
 def _corpus_table(ctx: Context) -> Table | None:
     rows = []
-    for arm, spec in ctx.inputs.grid["arms"].items():
-        if spec["method"] != "cpt":
-            continue
+    for arm in ctx.inputs.grid.arms_with("cpt"):
+        spec = ctx.inputs.grid.arms[arm].spec
         budget = (spec.get("settings") or {}).get("token_budget")
-        for model in ctx.inputs.grid["models"]:
+        for model in ctx.inputs.grid.models:
             st = ctx.inputs.block_stats.get((model, spec.get("corpus")))
             if st is None:
                 continue

@@ -41,7 +41,7 @@ def _mark(row: dict[str, Any]) -> str:
 
 def _arm_order(ctx: Context, arms: set[str]) -> list[str]:
     """Base, checkpoints by step, then the other arms in the grid's order."""
-    steps = checkpoint_steps(sorted(arms), ctx.settings["progression"])
+    steps = checkpoint_steps(ctx.inputs.grid, sorted(arms), ctx.settings["progression"])
     rest = [a for a in ctx.all_arms if a in arms and a not in steps]
     return [a for a in steps if a in arms] + rest
 

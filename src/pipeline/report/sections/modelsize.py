@@ -22,7 +22,7 @@ def relative(arm: float | None, base: float | None) -> float | None:
 
 def size_pairs(ctx: Context) -> list[tuple[str, str, str, str]]:
     """(family, variant, small model, large model) for every pair in the grid with scores."""
-    models = {m: spec for m, spec in ctx.inputs.grid["models"].items() if m in ctx.models}
+    models = {m: spec for m, spec in ctx.inputs.grid.config["models"].items() if m in ctx.models}
     pairs = []
     for small, s in models.items():
         for large, g in models.items():

@@ -7,7 +7,7 @@ from typing import Any
 import polars as pl
 
 from pipeline.report.aggregate import weighted_means
-from pipeline.report.arms import STEP_NAME, checkpoint_steps
+from pipeline.report.arms import checkpoint_steps
 from pipeline.report.context import Context
 from pipeline.report.document import Artefact, Section
 from pipeline.report.figures import legend_below, panels
@@ -21,28 +21,31 @@ QUESTION = "How do the task scores evolve over continual-pretraining steps, and 
 def _points(ctx: Context, model: str, steps: dict[str, int]) -> list[tuple[str, str, int]]:
     """(arm, kind, step) of one model: base, checkpoints, each final CPT arm (step from its log), merges."""
     points = [(a, "base" if a == "base" else "checkpoint", s) for a, s in steps.items()]
-    finals = sorted({m["parent"] for a in steps if (m := STEP_NAME.match(a))} - set(steps))
+    grid = ctx.inputs.grid
+    checkpoints = grid.arms_with("checkpoint")
+    finals = sorted({grid.arms[a].parent for a in steps if a in checkpoints} - set(steps) - {None})
     for arm in finals:
         log = ctx.inputs.train_logs.get((model, arm))
         if arm in ctx.all_arms and log is not None and log.steps is not None:
             points.append((arm, "final", log.steps))
     at = {arm: step for arm, _, step in points}
-    for arm, spec in ctx.inputs.grid["arms"].items():
-        if spec["method"] == "merge" and spec.get("parent") in at and arm in ctx.all_arms:
-            points.append((arm, "merge", at[spec["parent"]]))
+    for arm in grid.arms_with("merge"):
+        parent = grid.arms[arm].parent
+        if parent in at and arm in ctx.all_arms:
+            points.append((arm, "merge", at[parent]))
     return sorted(points, key=lambda p: (p[2], p[1] == "merge", p[0]))
 
 
 def progression_sections(ctx: Context) -> list[Section]:
-    steps = checkpoint_steps(ctx.all_arms, ctx.settings["progression"])
+    steps = checkpoint_steps(ctx.inputs.grid, ctx.all_arms, ctx.settings["progression"])
     if not set(steps) - {"base"}:
         return [
             Section(
                 "progression",
                 TITLE,
                 QUESTION,
-                missing="The summary has no CPT checkpoint arms (arms "
-                "named like `cpt@step-720`, or mapped to a step by the `progression` setting).",
+                missing="The summary has no CPT checkpoint arms (the grid's `checkpoint` arms, "
+                "or arms mapped to a step by the `progression` setting).",
             )
         ]
     task_groups = ctx.settings["task_groups"] or {t: [t] for t in ctx.tasks}

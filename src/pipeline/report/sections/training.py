@@ -49,9 +49,7 @@ def training_sections(ctx: Context) -> list[Section]:
                 ]
             )
             by_arm.setdefault(arm, []).append((model, str(adapter), part))
-    arms = [a for a in ctx.inputs.grid["arms"] if a in by_arm] + sorted(
-        set(by_arm) - set(ctx.inputs.grid["arms"])
-    )
+    arms = [a for a in ctx.inputs.grid.arms if a in by_arm] + sorted(set(by_arm) - set(ctx.inputs.grid.arms))
     models = sorted({model for model, _ in logs})
     colours = {model: f"C{i % 10}" for i, model in enumerate(models)}
     fig, axes = panels(len(arms), height=2.0)
