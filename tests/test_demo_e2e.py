@@ -187,22 +187,43 @@ def test_an_edited_module_reruns_the_rules_that_import_it(moved_run, tmp_path):
     }
 
 
-def test_an_edited_reader_reruns_its_datasets_cells_only(moved_run, tmp_path):
-    checkout = copy_checkout(tmp_path / "checkout")
-    reader = checkout / "src" / "pipeline" / "tasks" / "readers" / "brat.py"
-    reader.write_text(reader.read_text() + "\n# edited\n")
-    brat = [d for d in DEMO["evaluate_datasets"] if d in ("demo-ner", "demo-re")]
-    # The mixes and the corpus are checkpoints: whether training reruns is known once they are rebuilt.
-    assert dry_run(checkout, moved_run[1]) == {
-        "extract_tasks": len(brat),
-        "generate": EVALUATED * len(brat),
-        "score": EVALUATED * len(brat),
+def edited_datasets_jobs(n_datasets: int) -> dict[str, int]:
+    """What a dry run plans after `n_datasets` evaluated datasets change: their extraction and
+    evaluation, and the mixes and corpus (checkpoints: whether training follows is known once they
+    are rebuilt)."""
+    return {
+        "extract_tasks": n_datasets,
+        "generate": EVALUATED * n_datasets,
+        "score": EVALUATED * n_datasets,
         "build_mix": len(DEMO["mixes"]),
         "build_corpus": len(DEMO["corpus"]["corpora"]),
         "summary": 1,
         "report": 1,
         "model_cards": 1,
     }
+
+
+def test_an_edited_reader_reruns_its_datasets_cells_only(moved_run, tmp_path):
+    checkout = copy_checkout(tmp_path / "checkout")
+    reader = checkout / "src" / "pipeline" / "tasks" / "readers" / "brat.py"
+    reader.write_text(reader.read_text() + "\n# edited\n")
+    brat = [d for d in DEMO["evaluate_datasets"] if d in ("demo-ner", "demo-re")]
+    assert dry_run(checkout, moved_run[1]) == edited_datasets_jobs(len(brat))
+
+
+def rebuild_training_data(workdir: Path, config: Path) -> None:
+    """Run what an edit reruns up to the mixes and the corpus (the checkpoints), no further."""
+    snakemake(
+        "--cores",
+        "2",
+        "-d",
+        str(workdir),
+        "--configfile",
+        str(config),
+        "--until",
+        "build_mix",
+        "build_corpus",
+    )
 
 
 def test_an_edited_test_document_reruns_its_cells_and_no_training(demo_run, tmp_path):
@@ -220,41 +241,12 @@ def test_an_edited_test_document_reruns_its_cells_and_no_training(demo_run, tmp_
     settings["registry"] = str(tmp_path / "registry.yaml")
     config.write_text(yaml.safe_dump(settings))
     # The dataset now read from its own folder: the same examples, so only the config's hash moves.
-    snakemake(
-        "--cores",
-        "2",
-        "-d",
-        str(workdir),
-        "--configfile",
-        str(config),
-        "--until",
-        "build_mix",
-        "build_corpus",
-    )
+    rebuild_training_data(workdir, config)
     assert set(dry_run(REPO, workdir, config)) == {"summary", "report", "model_cards"}
 
     document = sorted((data / "en" / "test").glob("*.txt"))[-1]
     document.write_text(document.read_text() + " Zyxwvut qorpex flandom.")
-    assert dry_run(REPO, workdir, config) == {
-        "extract_tasks": 1,
-        "generate": EVALUATED,
-        "score": EVALUATED,
-        "build_mix": len(DEMO["mixes"]),
-        "build_corpus": len(DEMO["corpus"]["corpora"]),
-        "summary": 1,
-        "report": 1,
-        "model_cards": 1,
-    }
-    snakemake(
-        "--cores",
-        "2",
-        "-d",
-        str(workdir),
-        "--configfile",
-        str(config),
-        "--until",
-        "build_mix",
-        "build_corpus",
-    )
+    assert dry_run(REPO, workdir, config) == edited_datasets_jobs(1)
+    rebuild_training_data(workdir, config)
     counts = dry_run(REPO, workdir, config)
     assert counts == {"generate": EVALUATED, "score": EVALUATED, "summary": 1, "report": 1, "model_cards": 1}
