@@ -254,7 +254,8 @@ def tokenisation(corpus: Path, tokenizer: Path, tmp: Path) -> dict[str, float]:
     import pyarrow.parquet as pq
     from tokenizers import Tokenizer
 
-    from pipeline.corpus.blocks import DEFAULTS, make_blocks
+    from pipeline.corpus.blocks import make_blocks
+    from pipeline.corpus.settings import BlocksSettings
 
     texts = pq.read_table(corpus, columns=["text"]).column("text").to_pylist()
     tok = Tokenizer.from_file(str(tokenizer / "tokenizer.json"))
@@ -267,7 +268,7 @@ def tokenisation(corpus: Path, tokenizer: Path, tmp: Path) -> dict[str, float]:
     alone = time.perf_counter() - start
 
     start = time.perf_counter()
-    make_blocks(corpus, tokenizer, {**DEFAULTS, "block_size": BLOCK_SIZE}, tmp / "cmp-blocks.parquet")
+    make_blocks(corpus, tokenizer, BlocksSettings(block_size=BLOCK_SIZE), tmp / "cmp-blocks.parquet")
     ours = time.perf_counter() - start
 
     eos = tok.token_to_id(EOS)

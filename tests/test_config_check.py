@@ -225,7 +225,51 @@ CASES: list[tuple[str, Callable[[dict], None], str]] = [
             set_key("training.rpo", {"sizes": {"tiny": {"quantization": "nf4"}}}),
             set_key("arms.rpo", {**RPO_ARM, "settings": {"lora": None}}),
         ),
-        "arms.rpo.settings (over training.rpo)",
+        "arms.rpo.settings.quantization (over training.rpo): QLoRA trains a LoRA adapter",
+    ),
+    # every stage's settings: a typo'd key of the sections not above
+    (
+        "stability-decoding",
+        set_key("stability", {**STABILITY, "decoding": {"top_k": 5}}),
+        "stability.decoding.top_k",
+    ),
+    ("lm-eval", set_key("lm_eval", {"tasks": ["medmcqa"], "task": ["x"]}), "lm_eval.task"),
+    (
+        "lm-eval-settings",
+        set_key("lm_eval", {"tasks": ["medmcqa"], "settings": {"shots": 1}}),
+        "lm_eval.settings.shots",
+    ),
+    (
+        "corpus-decontamination",
+        set_key("corpus.corpora.joint.decontamination", {"n": 13}),
+        "joint.decontamination.n",
+    ),
+    ("sft-filter", set_key("training.sft.filter", {"datasets": ["x"]}), "training.sft.filter.datasets"),
+    (
+        "rpo-lora",
+        set_key("arms.rpo", {**RPO_ARM, "settings": {"lora": {"rank": 4}}}),
+        "arms.rpo.settings.lora.rank",
+    ),
+    # values only a stage's settings dataclass knows to be wrong (the schema lets them through)
+    (
+        "blocks-stride-over-block-size",
+        set_key("corpus.blocks.stride", 4096),
+        "corpus.blocks.stride: must be at most block_size 128",
+    ),
+    (
+        "licence-class",
+        set_key("corpus.corpora.joint.licence_classes", {"CC-BY-SA": "free"}),
+        "corpus.corpora.joint.licence_classes.CC-BY-SA: must be one of",
+    ),
+    (
+        "rpo-max-length",
+        both(set_key("training.rpo", {"max_length": 1}), set_key("arms.rpo", RPO_ARM)),
+        "arms.rpo.settings.max_length (over training.rpo): must be at least 2",
+    ),
+    (
+        "cpt-required-checkpoint-negative-warmup",
+        set_key("arms.cpt.settings", {"warmup_ratio": 0.1, "warmup_steps": 2}),
+        "arms.cpt.settings.warmup_ratio (over training.cpt): and warmup_steps are exclusive",
     ),
 ]
 
@@ -293,50 +337,113 @@ def test_dag_time_check_imports_no_torch():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+
+
+def section(*path: str) -> dict[str, Any]:
+    """The schema of a config section (`properties` followed, `$ref`s of `$defs` merged in)."""
+    node: dict[str, Any] = SCHEMA
+    for part in path:
+        node = resolved(node)["properties"][part]
+    return resolved(node)
+
+
+def resolved(node: dict[str, Any]) -> dict[str, Any]:
+    ref = node.get("$ref")
+    if not ref:
+        return node
+    target = resolved(SCHEMA["$defs"][ref.rsplit("/", 1)[1]])
+    return {**target, **node, "properties": {**target.get("properties", {}), **node.get("properties", {})}}
+
+
+def schema_keys(*path: str) -> set[str]:
+    return set(section(*path)["properties"])
+
+
+def def_keys(name: str) -> set[str]:
+    return set(resolved(SCHEMA["$defs"][name])["properties"])
+
+
 def test_stage_settings_schema_lists_every_key_the_stages_know():
-    """The schema and the stages' own defaults cannot drift apart."""
-    from dataclasses import fields
-
-    from pipeline.corpus import blocks, build, clean
-    from pipeline.tasks.mix import ITSettings, RoTSettings
-    from pipeline.train import preferences, rpo, sft
-    from pipeline.train.cpt_settings import CptSettings
-
-    defs = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())["$defs"]
-
-    def keys(name: str) -> set[str]:
-        props = set(defs[name]["properties"])
-        ref = defs[name].get("$ref")
-        return props | (keys(ref.rsplit("/", 1)[1]) if ref else set())
-
-    corpus = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())["properties"][
-        "corpus"
-    ]
-    # `required_checkpoints` is the workflow's to set (the checkpoint arms' steps), not the user's.
-    workflow_only = {"required_checkpoints"}
-    assert keys("cpt") == {f.name for f in fields(CptSettings)} - workflow_only | {"cpu_processes"}
-    assert keys("sft") == set(sft.DEFAULTS) and keys("rpo") == set(rpo.DEFAULTS)
-    training = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())["properties"][
-        "training"
-    ]
-    assert set(training["properties"]["preferences"]["properties"]) == set(preferences.DEFAULTS) | {
-        "datasets"
-    }
-    assert set(corpus["properties"]["cleaning"]["properties"]) == set(clean.DEFAULTS)
-    assert set(corpus["properties"]["blocks"]["properties"]) == set(blocks.DEFAULTS) - {
-        "seed",
-        "tokenizer_name",
-    }
-    corpora = corpus["properties"]["corpora"]["additionalProperties"]["properties"]
-    assert set(corpora) == set(build.DEFAULTS) - {"seed"} | {"sources"}
-    mixes = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())["properties"]["mixes"]
-    it, rot = (
-        branch["then"]["properties"]["settings"]["properties"]
-        for branch in mixes["additionalProperties"]["allOf"]
+    """The schema and the stages' settings dataclasses cannot drift apart: every key a stage knows is
+    in the config's section it comes from, beside what the grid adds (the seed, the arm's style...)."""
+    from pipeline.corpus.settings import (
+        BlocksSettings,
+        BuildSettings,
+        CleanSettings,
+        DecontaminationSettings,
+        DedupSettings,
     )
-    common = set(defs["mix_common"]["properties"])
-    assert set(it) | common == {f.name for f in fields(ITSettings)}
-    assert set(rot) | common == {f.name for f in fields(RoTSettings)}
+    from pipeline.evaluate.settings import (
+        Decoding,
+        GenerationSettings,
+        LmEvalSettings,
+        LoglikSettings,
+        ScoreSettings,
+        StabilitySettings,
+        SummarySettings,
+    )
+    from pipeline.merge.methods import METHODS
+    from pipeline.merge.settings import COMMON_KEYS
+    from pipeline.report.settings import LoglikGroups
+    from pipeline.tasks.settings import ExtractSettings, ITSettings, RoTSettings
+    from pipeline.train.cpt_settings import CptSettings
+    from pipeline.train.settings import LoraSettings, PreferenceSettings, RpoSettings, SftFilter, SftSettings
+
+    # `required_checkpoints` is the workflow's to set (the checkpoint arms' steps), not the user's;
+    # `cpu_processes` is the launcher's.
+    assert def_keys("cpt") == CptSettings.keys() - {"required_checkpoints"} | {"cpu_processes"}
+    assert def_keys("sft") == SftSettings.keys() and def_keys("rpo") == RpoSettings.keys()
+    assert def_keys("lora") == LoraSettings.keys()
+    assert set(resolved(SCHEMA["$defs"]["sft"])["properties"]["filter"]["properties"]) == SftFilter.keys()
+    assert def_keys("merge_settings") == COMMON_KEYS | {k for m in METHODS.values() for k in m.keys}
+    assert schema_keys("training", "preferences") == PreferenceSettings.keys() | {"datasets"}
+    assert schema_keys("generation") == GenerationSettings.keys() - {"style"}  # style: the arm's
+    assert schema_keys("generation", "decoding") == Decoding.keys() == schema_keys("stability", "decoding")
+    assert schema_keys("stability", "settings") == StabilitySettings.keys() - {"generation"}
+    assert schema_keys("loglik", "settings") == LoglikSettings.keys() - {"seed"}
+    assert schema_keys("loglik", "groups") == LoglikGroups.keys()
+    grid_keys = {"tasks", "include_path", "seed", "confidence"}
+    assert schema_keys("lm_eval", "settings") == LmEvalSettings.keys() - grid_keys
+    assert schema_keys("scoring") == SummarySettings.keys() - {"seed"} > ScoreSettings.keys() - {"seed"}
+    assert schema_keys("splits") == ExtractSettings.keys() - {"seed"}
+    assert schema_keys("corpus", "cleaning") == CleanSettings.keys()
+    assert schema_keys("corpus", "blocks") == BlocksSettings.keys() - {"seed"}
+    corpora = section("corpus", "corpora")["additionalProperties"]["properties"]
+    assert set(corpora) == BuildSettings.keys() - {"seed"} | {"sources"}
+    assert set(corpora["dedup"]["properties"]) == DedupSettings.keys()
+    assert set(corpora["decontamination"]["properties"]) == DecontaminationSettings.keys()
+    it, rot = (
+        set(resolved(branch["then"]["properties"]["settings"])["properties"])
+        for branch in section("mixes")["additionalProperties"]["allOf"]
+    )
+    assert it == ITSettings.keys() and rot == RoTSettings.keys()
+
+
+def test_stage_settings_enums_are_the_schemas_and_the_codes():
+    """Values the dataclasses spell out (to stay torch-free) equal the schema's and the code's."""
+    import typing
+
+    from pipeline.evaluate.loglik import TEMPLATES
+    from pipeline.evaluate.settings import CorrectionColumn, LoglikSettings, SummarySettings
+    from pipeline.evaluate.stats import CORRECTIONS
+    from pipeline.examples import TASKS
+    from pipeline.summary import COLUMNS
+    from pipeline.tasks import settings as task_settings
+    from pipeline.train import settings as train_settings
+
+    def literal(cls: type, name: str) -> set[Any]:
+        return set(typing.get_args(typing.get_type_hints(cls)[name]))
+
+    assert (
+        literal(LoglikSettings, "template")
+        == set(TEMPLATES)
+        == set(section("loglik", "settings")["properties"]["template"]["enum"])
+    )
+    assert literal(SummarySettings, "correction") == set(CORRECTIONS)
+    correction_by = set(section("scoring")["properties"]["correction_by"]["items"]["enum"])
+    assert set(typing.get_args(CorrectionColumn)) == correction_by and correction_by <= set(COLUMNS)
+    assert set(typing.get_args(task_settings.Task)) == set(typing.get_args(train_settings.Task)) == set(TASKS)
 
 
 def test_cpt_schedulers_are_transformers_schedulers():
@@ -353,7 +460,15 @@ SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 
 @pytest.mark.parametrize(
     "case",
-    ["slerp-t-high", "reference-arm", "loglik-subject", "cpt-lr-string", "evaluate-dataset", "training-sft"],
+    [
+        "slerp-t-high",
+        "reference-arm",
+        "loglik-subject",
+        "cpt-lr-string",
+        "evaluate-dataset",
+        "training-sft",
+        "blocks-stride-over-block-size",
+    ],
 )
 def test_dry_run_rejects_before_any_job(tmp_path, case):
     _, edit, named = next(c for c in CASES if c[0] == case)

@@ -13,9 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.corpus import blocks
-from pipeline.corpus.blocks import DEFAULTS, Chunker, load_tokenizer, make_blocks, validation_masks
+from pipeline.corpus.blocks import Chunker, load_tokenizer, make_blocks, validation_masks
 from pipeline.corpus.build import SCHEMA as CORPUS_SCHEMA
-from pipeline.corpus.settings import merge_settings
+from pipeline.corpus.settings import BlocksSettings
 
 
 def test_disjoint_blocks_and_remainder_dropped():
@@ -85,8 +85,8 @@ def test_make_blocks_conserves_tokens(tmp_path, tiny_model_factory):
     model = tiny_model_factory("llama", "base")
     tok = load_tokenizer(model)
     corpus = corpus_file(tmp_path / "corpus.parquet", DOCS)
-    settings = merge_settings(
-        DEFAULTS, {"block_size": 32, "min_remainder": 8, "validation_fraction": 0.2, "batch_size": 3}, "test"
+    settings = BlocksSettings.from_mapping(
+        {"block_size": 32, "min_remainder": 8, "validation_fraction": 0.2, "batch_size": 3}
     )
     stats = make_blocks(corpus, model, settings, tmp_path / "blocks.parquet")
     table = pq.read_table(tmp_path / "blocks.parquet")
@@ -127,7 +127,9 @@ def test_blocks_cli_defaults_never_pad(tmp_path, tiny_model_factory):
             "--stats",
             str(stats_path),
             "--settings",
-            '{"block_size": 64, "tokenizer_name": "llama"}',
+            '{"block_size": 64}',
+            "--tokenizer-name",
+            "llama",
         ]
     )
     stats = json.loads(stats_path.read_text())
@@ -137,7 +139,7 @@ def test_blocks_cli_defaults_never_pad(tmp_path, tiny_model_factory):
         load_tokenizer(tmp_path)
     with pytest.raises(ValueError, match="not a built corpus"):
         pq.write_table(pa.table({"text": ["x"]}), tmp_path / "raw.parquet")
-        make_blocks(tmp_path / "raw.parquet", model, merge_settings(DEFAULTS, {}, "t"), out)
+        make_blocks(tmp_path / "raw.parquet", model, BlocksSettings(), out)
 
 
 def test_corpus_modules_do_not_import_torch_or_transformers():

@@ -10,11 +10,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.corpus import build
-from pipeline.corpus.build import DEFAULTS, build_corpus
+from pipeline.corpus.build import build_corpus
 from pipeline.corpus.clean import SCHEMA as CLEAN_SCHEMA
 from pipeline.corpus.decontaminate import Decontaminator, read_test_texts
 from pipeline.corpus.licences import COMMERCIAL, RESEARCH_ONLY, LicenceTable
-from pipeline.corpus.settings import merge_settings
+from pipeline.corpus.settings import BuildSettings
 from pipeline.examples import Example
 
 VOCAB = [f"w{i}" for i in range(3000)]
@@ -136,7 +136,7 @@ def synthetic(tmp_path):
 
 
 def settings(**overrides):
-    return merge_settings(DEFAULTS, overrides, "test")
+    return BuildSettings.from_mapping(overrides, "test")
 
 
 def test_build_removes_duplicates_and_contamination(synthetic):
@@ -197,9 +197,9 @@ def test_build_cli_and_bad_inputs(synthetic):
         "num_perm": 128,
         "shingle": 5,
     }
-    with pytest.raises(ValueError, match=r"corpus\.build\.dedup: unknown setting 'treshold'"):
+    with pytest.raises(ValueError, match=r"corpus.corpora.dedup: unknown key\(s\) \['treshold'\]"):
         build.main([*argv, "--settings", '{"dedup": {"treshold": 0.9}}'])
-    with pytest.raises(ValueError, match="licence_subset must be"):
+    with pytest.raises(ValueError, match="licence_subset: must be one of"):
         build.main([*argv, "--settings", '{"licence_subset": "free"}'])
     pq.write_table(pa.table({"text": ["x"]}), tmp / "raw.parquet")
     with pytest.raises(ValueError, match=r"raw\.parquet: not a cleaned source"):

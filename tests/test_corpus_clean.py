@@ -10,15 +10,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.corpus import clean
-from pipeline.corpus.clean import DEFAULTS, Cleaner, clean_source
-from pipeline.corpus.settings import merge_settings
+from pipeline.corpus.clean import Cleaner, clean_source
+from pipeline.corpus.settings import CleanSettings
 from pipeline.corpus.sources import Source, iter_documents
 
 LONG = " ".join(["paziente"] * 25)
 
 
 def cleaner(language: str = "en", **overrides) -> Cleaner:
-    return Cleaner(language, merge_settings(DEFAULTS, {"min_words": 1, **overrides}, "test"))
+    return Cleaner(language, CleanSettings.from_mapping({"min_words": 1, **overrides}, "test"))
 
 
 def test_nfc_composes_and_counts():
@@ -96,7 +96,7 @@ def test_clean_source_writes_parquet_and_consistent_stats(tmp_path):
         ],
     )
     out = tmp_path / "clean.parquet"
-    stats = clean_source(source(tmp_path / "a.jsonl"), DEFAULTS, out)
+    stats = clean_source(source(tmp_path / "a.jsonl"), CleanSettings(), out)
     table = pq.read_table(out)
     assert table.column_names == ["id", "source", "language", "doc_type", "licence", "text", "words"]
     assert table.column("id").to_pylist() == ["1", "3"]
@@ -111,8 +111,8 @@ def test_clean_source_writes_parquet_and_consistent_stats(tmp_path):
 def test_workers_give_identical_output(tmp_path):
     write_jsonl(tmp_path / "a.jsonl", [{"id": str(i), "text": f"{LONG} {i}!!!!"} for i in range(50)])
     src = source(tmp_path / "a.jsonl", licence="CC0")
-    one = clean_source(src, {**DEFAULTS, "batch_size": 7}, tmp_path / "one.parquet")
-    two = clean_source(src, {**DEFAULTS, "batch_size": 7, "workers": 2}, tmp_path / "two.parquet")
+    one = clean_source(src, CleanSettings(batch_size=7), tmp_path / "one.parquet")
+    two = clean_source(src, CleanSettings(batch_size=7, workers=2), tmp_path / "two.parquet")
     assert pq.read_table(tmp_path / "one.parquet").equals(pq.read_table(tmp_path / "two.parquet"))
     assert {k: v for k, v in one.items() if k != "settings"} == {
         k: v for k, v in two.items() if k != "settings"
@@ -188,7 +188,7 @@ def test_cli_and_unknown_setting(tmp_path):
     )
     assert json.loads(stats.read_text())["documents_out"] == 1
     assert unicodedata.is_normalized("NFC", pq.read_table(out).column("text")[0].as_py())
-    with pytest.raises(ValueError, match="unknown setting 'min_word'"):
+    with pytest.raises(ValueError, match=r"corpus.cleaning: unknown key\(s\) \['min_word'\]"):
         clean.main(
             ["--source", src, "--settings", '{"min_word": 5}', "--output", str(out), "--stats", str(stats)]
         )

@@ -8,14 +8,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.corpus import stats as stats_table
-from pipeline.corpus.blocks import DEFAULTS as BLOCKS_DEFAULTS
 from pipeline.corpus.blocks import make_blocks
-from pipeline.corpus.build import DEFAULTS as BUILD_DEFAULTS
 from pipeline.corpus.build import build_corpus
-from pipeline.corpus.clean import DEFAULTS as CLEAN_DEFAULTS
 from pipeline.corpus.clean import clean_source
 from pipeline.corpus.licences import COMMERCIAL, RESEARCH_ONLY
-from pipeline.corpus.settings import merge_settings
+from pipeline.corpus.settings import BlocksSettings, BuildSettings, CleanSettings
 from pipeline.corpus.sources import Source
 from pipeline.examples import Example
 from pipeline.io import write_json, write_jsonl
@@ -51,11 +48,11 @@ def e3c(shared_data, tmp_path_factory):
     ] + [Source("planted", str(tmp / "planted"), "jsonl", "en", "case_report", None)]
     clean_stats = {}
     for src in sources:
-        clean_stats[src.name] = clean_source(src, CLEAN_DEFAULTS, tmp / f"{src.name}.parquet")
+        clean_stats[src.name] = clean_source(src, CleanSettings(), tmp / f"{src.name}.parquet")
     inputs = [tmp / f"{src.name}.parquet" for src in sources]
     reports = {}
     for subset in ("all", COMMERCIAL):
-        settings = merge_settings(BUILD_DEFAULTS, {"licence_subset": subset}, "test")
+        settings = BuildSettings(licence_subset=subset)
         reports[subset] = build_corpus(
             inputs, [tmp / "tasks.jsonl"], settings, tmp / f"corpus-{subset}.parquet"
         )
@@ -106,8 +103,9 @@ def test_licence_subsets(e3c):
 def test_token_counts_and_table(e3c, tiny_model_factory):
     tmp, _, reports, _ = e3c
     model = tiny_model_factory("llama", "base")
-    settings = merge_settings(BLOCKS_DEFAULTS, {"block_size": 256, "tokenizer_name": "llama"}, "test")
-    stats = make_blocks(tmp / "corpus-all.parquet", model, settings, tmp / "blocks.parquet")
+    stats = make_blocks(
+        tmp / "corpus-all.parquet", model, BlocksSettings(block_size=256), tmp / "blocks.parquet", "llama"
+    )
     write_json(tmp / "blocks.json", stats)
     assert stats["documents"] == reports["all"]["documents_out"]
     assert {r["source"] for r in stats["table"]} == {"e3c-en", "e3c-it", "e3c-es"}

@@ -11,6 +11,7 @@ import pytest
 from conftest import paired_rows
 from pipeline.evaluate.metrics import LENIENT_PARSE
 from pipeline.evaluate.score import main, score_records
+from pipeline.evaluate.settings import ScoreSettings
 from pipeline.examples import Example
 from pipeline.io import write_jsonl
 from pipeline.tasks.answers import gold_answer
@@ -147,7 +148,7 @@ def test_several_cells_and_a_paired_test(tmp_path):
 def test_other_tasks_main_metric(task, gold, completion, metric, value):
     base = {"model": "m", "arm": "a", "dataset": "d", "language": "en", "task": task, "subtask": "s"}
     records = [{**base, "id": "1", "style": "json", "completion": completion, "gold": gold}]
-    rows = score_records(records, {"bootstrap_samples": 50})
+    rows = score_records(records, ScoreSettings(bootstrap_samples=50))
     assert rows[0]["metric"] == metric
     assert rows[0]["value"] == pytest.approx(value)
 
@@ -169,12 +170,12 @@ def test_bad_input_names_the_file_and_record(tmp_path):
             main(["--predictions", str(path), "--outputs", str(tmp_path / "out.json")])
         assert str(path) in str(err.value)
     assert not (tmp_path / "out.json").exists()
-    with pytest.raises(ValueError, match="unknown scoring settings"):
-        score_records([good], {"samples": 10})
+    with pytest.raises(ValueError, match=r"scoring: unknown key\(s\) \['samples'\]"):
+        main(["--predictions", "a.jsonl", "--outputs", "a.json", "--settings", '{"samples": 10}'])
     with pytest.raises(ValueError, match="bootstrap_samples"):
-        score_records([good], {"bootstrap_samples": 1})
+        ScoreSettings(bootstrap_samples=1)
     with pytest.raises(ValueError, match="confidence"):
-        score_records([good], {"confidence": 95})
+        ScoreSettings.from_mapping({"confidence": 95})
     with pytest.raises(SystemExit):
         main(["--predictions", "a.jsonl", "b.jsonl", "--outputs", "a.json"])
 
@@ -201,10 +202,10 @@ def test_lenient_parse_rows_beside_the_strict_ones():
         {**base, "id": str(i), "completion": c, "gold": {"entities": g}}
         for i, (c, g) in enumerate(zip(completions, golds, strict=True))
     ]
-    rows = {r["metric"]: r for r in score_records(records, {"bootstrap_samples": 20})}
+    rows = {r["metric"]: r for r in score_records(records, ScoreSettings(bootstrap_samples=20))}
     assert rows["f1_strict_typed"]["value"] == pytest.approx(2 * 1 / (1 + 3))
     assert rows["f1_strict_typed"]["parse_failure_rate"] == pytest.approx(2 / 3)
     lenient = rows["f1_strict_typed" + LENIENT_PARSE]
     assert lenient["value"] == 1.0 and lenient["parse_failure_rate"] == 0.0
     qa = {**base, "task": "qa", "id": "q", "completion": "B", "gold": {"answer": "B"}}
-    assert [r["metric"] for r in score_records([qa], {"bootstrap_samples": 20})] == ["accuracy"]
+    assert [r["metric"] for r in score_records([qa], ScoreSettings(bootstrap_samples=20))] == ["accuracy"]

@@ -9,6 +9,7 @@ import pytest
 from pipeline.evaluate.backends import Completion, Decoding, TransformersBackend, cut_at_stop, sampling_params
 from pipeline.evaluate.cache import CompletionCache, model_fingerprint
 from pipeline.evaluate.generate import Request, generate_cells, select_test_examples
+from pipeline.evaluate.settings import GenerationSettings
 from pipeline.examples import Example, parse_cell
 from pipeline.io import write_jsonl
 from pipeline.tasks.prompts import stop_sequences
@@ -50,9 +51,8 @@ def run(model, tasks, tmp_path, backend, settings=None):
     cells = [("demo-ner", "en", "disease")]
     examples = select_test_examples([tasks], cells, None)
     cache = CompletionCache(tmp_path / "cache")
-    return generate_cells(
-        model, requests(examples), settings or {"model": "m", "arm": "a"}, cache, lambda _: backend
-    )
+    settings = GenerationSettings.from_mapping(settings or {})
+    return generate_cells(model, requests(examples), settings, cache, lambda _: backend, "m", "a")
 
 
 def test_records_carry_completion_gold_and_decoding(setup):
@@ -119,11 +119,12 @@ def test_a_job_killed_half_way_regenerates_only_what_was_missing(setup):
     import sys
 
     model, tasks, tmp = setup
-    settings = {"model": "m", "arm": "a", "decoding": {"max_new_tokens": 4}, "batch_size": 3}
+    settings = {"decoding": {"max_new_tokens": 4}, "batch_size": 3}
     cmd = [
         sys.executable, "-m", "pipeline.evaluate.generate", "--model", str(model), "--tasks", str(tasks),
         "--cells", "demo-ner/en/disease", "--output-dir", str(tmp / "pred"), "--throughput",
         str(tmp / "tp.json"), "--cache", str(tmp / "cache"), "--settings", json.dumps(settings),
+        "--model-name", "m", "--arm", "a",
     ]  # fmt: skip
     env = {**os.environ, "MEDADAPT_FAULT_KILL_AFTER_CHUNKS": "1"}
     killed = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -242,11 +243,15 @@ def test_per_task_adapters_answer_their_task(setup, tmp_path):
         return CountingBackend()
 
     examples = select_test_examples([tasks], [("demo-ner", "en", "disease")], None)
-    generate_cells(per_task, requests(examples), {}, CompletionCache(tmp_path / "cache"), factory)
+    generate_cells(
+        per_task, requests(examples), GenerationSettings(), CompletionCache(tmp_path / "cache"), factory
+    )
     assert asked == [per_task / "adapters" / "ner"]
     (per_task / "adapters.json").write_text(json.dumps({"qa": "adapters/qa"}))
     with pytest.raises(ValueError, match="no adapter for task 'ner'"):
-        generate_cells(per_task, requests(examples), {}, CompletionCache(tmp_path / "c2"), factory)
+        generate_cells(
+            per_task, requests(examples), GenerationSettings(), CompletionCache(tmp_path / "c2"), factory
+        )
 
 
 def test_fingerprint_changes_with_weights(tmp_path, tiny_model_factory):
@@ -264,7 +269,7 @@ def test_cli_writes_one_file_per_cell_and_throughput(setup):
     from pipeline.evaluate.generate import main
 
     model, tasks, tmp = setup
-    settings = {"model": "m", "arm": "a", "decoding": {"max_new_tokens": 4}, "batch_size": 2}
+    settings = {"decoding": {"max_new_tokens": 4}, "batch_size": 2}
     main(
         [
             "--model",
@@ -281,11 +286,22 @@ def test_cli_writes_one_file_per_cell_and_throughput(setup):
             str(tmp / "cli-cache"),
             "--settings",
             json.dumps(settings),
+            "--model-name",
+            "m",
+            "--arm",
+            "a",
         ]
     )
     records = [json.loads(line) for line in (tmp / "pred" / "demo-ner" / "en" / "disease.jsonl").open()]
     assert len(records) == 4 and all(r["completion_tokens"] <= 4 for r in records)
-    assert json.loads((tmp / "tp.json").read_text())["generated"] == 4
+    assert {(r["model"], r["arm"]) for r in records} == {("m", "a")}
+    throughput = json.loads((tmp / "tp.json").read_text())
+    assert throughput["generated"] == 4 and (throughput["model"], throughput["arm"]) == ("m", "a")
+    identity = {"model": "m"}  # not a setting: --model-name
+    with pytest.raises(ValueError, match=r"generation: unknown key\(s\) \['model'\]"):
+        main(["--model", str(model), "--tasks", str(tasks), "--cells", "demo-ner/en/disease", "--output-dir",
+              str(tmp / "p2"), "--throughput", str(tmp / "t2.json"), "--cache", str(tmp / "c2"),
+              "--settings", json.dumps(identity)])  # fmt: skip
 
 
 def test_missing_cell_is_a_clear_error(setup):
@@ -333,8 +349,10 @@ def test_vllm_sampling_params_match_decoding():
 
 
 def test_unknown_decoding_key_is_named():
-    with pytest.raises(ValueError, match="beam"):
+    with pytest.raises(ValueError, match=r"generation.decoding: unknown key\(s\) \['beam'\]"):
         Decoding.from_settings({"beam": 4})
+    with pytest.raises(ValueError, match=r"generation.decoding: unknown key\(s\) \['beam'\]"):
+        GenerationSettings.from_mapping({"decoding": {"beam": 4}})
 
 
 def test_transformers_backend_stops_at_stop_strings(tiny_model_factory):
@@ -380,7 +398,8 @@ def test_each_style_generates_with_its_stop_sequences(tmp_path, tiny_model_facto
     reqs = [Request(cell, example, s) for s in ("qa_answer_only", "qa_explain", "json")]
     backend = StyleRecordingBackend()
     cache = CompletionCache(tmp_path / "cache")
-    predictions, _ = generate_cells(model, reqs, {"decoding": {"stop": ["<end>"]}}, cache, lambda _: backend)
+    settings = GenerationSettings.from_mapping({"decoding": {"stop": ["<end>"]}})
+    predictions, _ = generate_cells(model, reqs, settings, cache, lambda _: backend)
     assert sorted(d.stop for d in backend.decodings) == sorted(
         (*stop_sequences(s), "<end>") for s in ("json", "qa_answer_only", "qa_explain")
     )

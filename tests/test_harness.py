@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.evaluate.harness import main, resolve_settings, score_rows
+from pipeline.evaluate.harness import main, score_rows
+from pipeline.evaluate.settings import LmEvalSettings
 
 QUESTIONS = [
     ("Which organ pumps blood?", ["liver", "heart", "lung"], 1),
@@ -84,13 +85,11 @@ def test_a_group_of_local_tasks_runs_on_our_model_folder(task_folder, tiny_model
         "num_fewshot": 1,
         "batch_size": 4,
         "device": "cpu",
-        "model": "m",
-        "arm": "base",
         "seed": 3,
     }
     model = tiny_model_factory("qwen3", "base")
     argv = ["--model", str(model), "--results", str(results), "--scores", str(scores)]
-    main([*argv, "--settings", json.dumps(settings)])
+    main([*argv, "--settings", json.dumps(settings), "--model-name", "m", "--arm", "base"])
     theirs = json.loads(results.read_text())
     assert "samples" not in theirs and set(theirs["results"]) >= {"med_local", "med_local_en", "med_local_fr"}
     assert theirs["n-shot"]["med_local_en"] == 1 and theirs["config"]["random_seed"] == 3
@@ -126,9 +125,11 @@ def test_unknown_task_names_fail_before_the_model_loads(task_folder, tmp_path, o
 
 def test_settings_are_checked():
     with pytest.raises(ValueError, match="non-empty list"):
-        resolve_settings({"tasks": []})
+        LmEvalSettings.from_mapping({"tasks": []})
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['shots'\]"):
-        resolve_settings({"tasks": ["x"], "shots": 3})
+        LmEvalSettings.from_mapping({"tasks": ["x"], "shots": 3})
+    with pytest.raises(ValueError, match=r"lm_eval: missing key\(s\) \['tasks'\]"):
+        LmEvalSettings.from_mapping({})
 
 
 def test_score_rows_keep_per_document_values_only_for_means():

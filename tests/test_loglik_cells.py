@@ -20,7 +20,7 @@ def test_scores_each_cell_with_its_own_shots(tmp_path, tiny_model_factory):
     examples = [qa(i, "train") for i in range(2)] + [qa(i, "test") for i in range(2, 7)]
     examples += [qa(i, "train", "it") for i in range(2)] + [qa(i, "test", "it") for i in range(2, 5)]
     write_jsonl(tasks, [e.to_record() for e in examples])
-    settings = {"k_shot": 1, "fewshot_split": "train", "max_items_per_cell": 4, "model": "m", "arm": "base"}
+    settings = {"k_shot": 1, "fewshot_split": "train", "max_items_per_cell": 4}
     main(
         [
             "--model",
@@ -36,6 +36,10 @@ def test_scores_each_cell_with_its_own_shots(tmp_path, tiny_model_factory):
             str(tmp_path / "out"),
             "--settings",
             json.dumps(settings),
+            "--model-name",
+            "m",
+            "--arm",
+            "base",
         ]
     )
     items = read_jsonl(tmp_path / "out" / "demo-mcq" / "en" / "mcq.jsonl")

@@ -167,9 +167,9 @@ def test_bad_records_name_the_file_and_line(tmp_path):
 def test_settings_are_checked():
     assert parse_settings("it", {"languages": ["en"], "seed": 2}) == ITSettings(languages=("en",), seed=2)
     assert parse_settings("rot", {"token_budget_words": 10}) == RoTSettings(token_budget_words=10)
-    with pytest.raises(ValueError, match=r"unknown it mix setting\(s\) \['max_examples'\]"):
+    with pytest.raises(ValueError, match=r"it mix settings: unknown key\(s\) \['max_examples'\]"):
         parse_settings("it", {"max_examples": 3})
-    with pytest.raises(ValueError, match=r"unknown task\(s\) \['pos'\]"):
+    with pytest.raises(ValueError, match=r"tasks\[0\]: must be one of .*got 'pos'"):
         parse_settings("it", {"tasks": ["pos"]})
     for bad in (
         {"max_examples_per_task": 0},
@@ -326,7 +326,7 @@ def test_cli_rot_and_errors(tmp_path):
         build_mix("it", tasks, [traces_file(tmp_path)], {})
     with pytest.raises(ValueError, match="the it mix is empty"):
         build_mix("it", tasks, [], {"languages": ["es"]})
-    with pytest.raises(ValueError, match="--settings: invalid JSON"):
+    with pytest.raises(ValueError, match="--settings is not valid JSON"):
         main(["--kind", "it", "--settings", "{", "--output", str(out), "--stats", str(stats)])
 
 

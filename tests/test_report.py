@@ -15,6 +15,7 @@ import pytest
 from conftest import paired_rows
 from pipeline.evaluate.loglik_cells import score_rows as loglik_score_rows
 from pipeline.evaluate.metrics import MAIN_METRIC
+from pipeline.evaluate.settings import SummarySettings
 from pipeline.evaluate.stats import cell_seed, estimate
 from pipeline.io import write_json, write_jsonl
 from pipeline.report.__main__ import main as report_main
@@ -198,7 +199,7 @@ def _build(root: Path, models: dict, arms: list[str], side_files: bool) -> dict[
     scores = {"generate": score_files, "stability": stability_files, "loglik": loglik_files}
     # Few replicates keep the fixture fast: tests are left uncorrected so that its marks follow
     # the paired bootstrap itself (the corrections are tested in test_summary.py).
-    settings = {"bootstrap_samples": SAMPLES, "correction": "none"}
+    settings = SummarySettings(bootstrap_samples=SAMPLES, correction="none")
     write_summary(summary_rows(scores, models, settings), root / "summary.parquet")
     args = {
         "summary": root / "summary.parquet",
@@ -352,6 +353,7 @@ def _published_study(root: Path) -> Path:
 
 def _cli(args: dict[str, Any], grid: dict[str, Any], settings: dict[str, Any], output: Path) -> None:
     argv = ["--grid", json.dumps(grid), "--settings", json.dumps(settings), "--output", str(output)]
+    argv += ["--config-hash", CONFIG_HASH]
     for key, value in args.items():
         flag = "--" + key.replace("_", "-")
         argv += [flag, *map(str, value)] if isinstance(value, list) else [flag, str(value)]
@@ -361,9 +363,9 @@ def _cli(args: dict[str, Any], grid: dict[str, Any], settings: dict[str, Any], o
 SETTINGS = {
     "bootstrap_samples": SAMPLES,
     "seed": 3,
-    "config_hash": "abc123",
     "loglik_groups": {"medical": ["anatomy", "med_mcq"], "general": None},
 }
+CONFIG_HASH = "abc123"
 
 
 @pytest.fixture(scope="module")
@@ -398,7 +400,7 @@ def _api(
         parameters=i.load_parameters(args.get("model_dirs", []), list(grid["models"])),
         published=[load_published(p) for p in args.get("published", [])],
     )
-    return build_report(loaded, settings)
+    return build_report(loaded, settings, CONFIG_HASH)
 
 
 def _table(section: Section, name: str):
@@ -644,8 +646,10 @@ def test_output_is_deterministic(full: dict[str, Any], tmp_path: Path) -> None:
 
 
 def test_bad_input_raises_naming_the_problem(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="unknown report settings"):
+    with pytest.raises(ValueError, match=r"report settings: unknown key\(s\) \['sed'\]"):
         resolve_settings({"sed": 1})
+    with pytest.raises(ValueError, match=r"report settings\.loglik_groups: at most one of medical, general"):
+        resolve_settings({"loglik_groups": {"medical": None}})
     with pytest.raises(ValueError, match="missing section"):
         parse_grid('{"models": {}}')
     pl.DataFrame({"model": ["m"], "value": [1.0]}).write_parquet(tmp_path / "s.parquet")

@@ -16,6 +16,7 @@ from transformers import AutoModelForCausalLM
 from pipeline.examples import Example
 from pipeline.train import rpo
 from pipeline.train.preferences import build_prompt, gold_response, pick_shots
+from pipeline.train.settings import RpoSettings
 
 PAIRS = [
     {
@@ -52,7 +53,7 @@ def test_settings_are_validated():
         rpo.resolve_settings({"rpo_alpha": 1.0})
     with pytest.raises(ValueError, match=r"settings\.loss"):
         rpo.resolve_settings({"loss": "ipo"})
-    with pytest.raises(ValueError, match="beta > 0"):
+    with pytest.raises(ValueError, match=r"rpo settings.beta: must be > 0"):
         rpo.resolve_settings({"beta": 0})
 
 
@@ -230,5 +231,5 @@ def test_default_max_length_keeps_real_three_shot_pairs(shared_data, tmp_path):
         pairs.append({"prompt": prompt, "chosen": gold_response(item), "rejected": f" {other}\nAnswer: B"})
     old = rpo.truncation_report(pairs, tokenizer, 1024)
     assert old["dropped"] + old["truncated"] > 0.9 * len(pairs)
-    default = rpo.truncation_report(pairs, tokenizer, rpo.DEFAULTS["max_length"])
+    default = rpo.truncation_report(pairs, tokenizer, RpoSettings().max_length)
     assert default["truncated"] == default["dropped"] == 0, default

@@ -11,6 +11,7 @@ from pipeline.examples import Example
 from pipeline.io import read_jsonl
 from pipeline.tasks.prompts import render
 from pipeline.train import preferences
+from pipeline.train.settings import PreferenceSettings
 
 
 def qa(i: int, answer: int = 1, explanation: str | None = "Fever points to infection.", split: str = "train"):
@@ -87,8 +88,8 @@ def test_questions_and_shots(tmp_path):
     bad.write_text(json.dumps({**qa(1).to_record(), "gold": {"question": "q"}}) + "\n")
     with pytest.raises(ValueError, match=r"bad.jsonl:1: example q1: gold lacks key 'choices'"):
         preferences.load_questions([bad])
-    with pytest.raises(ValueError, match=r"unknown key\(s\) \['shots'\]"):
-        preferences.resolve_settings({"shots": 2})
+    with pytest.raises(ValueError, match=r"training.preferences: unknown key\(s\) \['shots'\]"):
+        PreferenceSettings.from_mapping({"shots": 2})
 
 
 def test_cli_samples_seeded_pairs(tiny_model_factory, tmp_path):

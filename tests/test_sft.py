@@ -15,6 +15,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from pipeline.models import chat
 from pipeline.provenance import RUN_RECORD, code_state
 from pipeline.train import finetune, qlora, sft
+from pipeline.train.settings import LoraSettings
 
 FAST = {"max_steps": 2, "per_device_batch_size": 2, "max_length": 128, "gradient_checkpointing": False}
 
@@ -60,12 +61,12 @@ def test_report_to_is_off_by_default_and_checked():
 
 def test_settings_defaults_and_unknown_keys():
     settings = sft.resolve_settings({"lr": 1e-3, "lora": {"r": 4}, "filter": {"tasks": ["ner"]}})
-    assert settings["lora"] == {**qlora.LORA_DEFAULTS, "r": 4}
+    assert settings["lora"] == {**LoraSettings().to_dict(), "r": 4}
     assert settings["filter"] == {"tasks": ["ner"], "languages": None}
     assert settings["loss"] == "full" and settings["merge_adapter"] is True
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['learning_rate'\]"):
         sft.resolve_settings({"learning_rate": 1e-3})
-    with pytest.raises(ValueError, match=r"settings.lora: unknown LoRA setting\(s\) \['rank'\]"):
+    with pytest.raises(ValueError, match=r"sft settings.lora: unknown key\(s\) \['rank'\]"):
         sft.resolve_settings({"lora": {"rank": 8}})
     with pytest.raises(ValueError, match=r"settings.filter: unknown key\(s\) \['datasets'\]"):
         sft.resolve_settings({"filter": {"datasets": ["x"]}})

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.evaluate.score import score_file
+from pipeline.evaluate.settings import ScoreSettings
 from pipeline.evaluate.stability import STYLES, main, stability_requests
 from pipeline.examples import Example
 from pipeline.io import read_jsonl, write_jsonl
@@ -52,13 +53,7 @@ def test_cli_writes_both_styles_which_score_like_any_prediction(tmp_path: Path, 
     model = tiny_model_factory("qwen3", "instruct")
     tasks = tmp_path / "demo-mcq.jsonl"
     write_jsonl(tasks, [e.to_record() for exs in items().values() for e in exs])
-    settings = {
-        "model": "m",
-        "arm": "a",
-        "decoding": {"max_new_tokens": 6},
-        "k_shot": 1,
-        "fewshot_split": "train",
-    }
+    settings = {"generation": {"decoding": {"max_new_tokens": 6}}, "k_shot": 1, "fewshot_split": "train"}
     out = tmp_path / "stability"
     main(
         [
@@ -76,6 +71,10 @@ def test_cli_writes_both_styles_which_score_like_any_prediction(tmp_path: Path, 
             str(tmp_path / "cache"),
             "--settings",
             json.dumps(settings),
+            "--model-name",
+            "m",
+            "--arm",
+            "a",
         ]
     )
     answer, explain = (read_jsonl(out / s / "demo-mcq" / "en" / "mcq.jsonl") for s in STYLES)
@@ -83,8 +82,10 @@ def test_cli_writes_both_styles_which_score_like_any_prediction(tmp_path: Path, 
     assert all(r["shots"] == ["q00"] for r in answer + explain)
     assert "Explanation:" in explain[0]["prompt"] and "Explanation:" not in answer[0]["prompt"]
     assert json.loads((tmp_path / "tp.json").read_text())["prompts"] == 8
+    assert {(r["model"], r["arm"]) for r in answer + explain} == {("m", "a")}
+    assert all(r["decoding"]["max_new_tokens"] == 6 for r in answer)
     for style in STYLES:
         predictions = out / style / "demo-mcq" / "en" / "mcq.jsonl"
-        score_file(predictions, predictions.with_suffix(".json"), {"bootstrap_samples": 20})
+        score_file(predictions, predictions.with_suffix(".json"), ScoreSettings(bootstrap_samples=20))
         (accuracy, *_) = json.loads(predictions.with_suffix(".json").read_text())
         assert accuracy["metric"] == "accuracy" and accuracy["style"] == style and accuracy["n"] == 4

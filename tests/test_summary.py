@@ -235,7 +235,7 @@ def test_correction_families_follow_correction_by(tmp_path):
     assert whole.filter(pl.col("arm") != "base")["p_adjusted"].to_list() == [1.0] * 6
     one_test = per_arm.filter(pl.col("arm") != "base")
     assert (one_test["p_adjusted"] == one_test["p_value"]).all()
-    with pytest.raises(ValueError, match=r"correction_by: unknown column\(s\) \['colour'\]"):
+    with pytest.raises(ValueError, match=r"scoring.correction_by\[0\]: must be one of .*got 'colour'"):
         run(tmp_path, "--scores", *map(str, files), settings={**SETTINGS, "correction_by": ["colour"]})
 
 

@@ -255,7 +255,7 @@ def test_study_presets_dry_run_with_the_slurm_profile(tmp_path, study, expected)
             m: next(j for j in jobs if "rule rpo:" in j and f"model={m}, arm=cpt-rpo" in j)
             for m in ("qwen3-8b", "qwen3-1.7b")
         }
-        assert '"quantization":"nf4"' in rpo["qwen3-8b"] and "quantization" not in rpo["qwen3-1.7b"]
+        assert '"quantization":"nf4"' in rpo["qwen3-8b"] and '"quantization":null' in rpo["qwen3-1.7b"]
         assert "gpu=1" in rpo["qwen3-8b"] and "gpu=1" in next(j for j in jobs if "rule stability:" in j)
     else:
         merge = next(j for j in jobs if "rule merge:" in j and "model=qwen3-4b," in j)

@@ -4,8 +4,9 @@ Three layers, all at DAG time and torch-free:
 
 1. the schema (workflow/schemas/config.schema.yaml): names, types, value ranges and unknown keys
    of every section, stage settings included;
-2. each trained or merged arm's effective settings (method defaults, size class, arm) through the
-   stage's own parser, which knows the rules between keys (e.g. `max_steps` and `epochs` are exclusive);
+2. every stage's settings object (`pipeline.grid.Grid.stage_settings`) for every model × arm: method
+   defaults, size class and arm overrides through the stage's own dataclass, which knows the rules
+   between keys (e.g. `max_steps` and `epochs` are exclusive);
 3. cross-references: arms, mixes, traces, corpora, sources, registry datasets, log-likelihood subjects.
 """
 
@@ -23,6 +24,18 @@ if TYPE_CHECKING:
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 MAX_REPORTED = 20
+# The stages whose settings are the same for every job (the grid's seed and sections).
+GLOBAL_STAGES = (
+    "stability",
+    "loglik",
+    "score",
+    "summary",
+    "report",
+    "corpus_clean",
+    "corpus_blocks",
+    "preferences",
+    "extract",
+)
 # What each method's arm keys mean; a key of another method is a mistake, not an option.
 ARM_KEYS = {"cpt": {"corpus"}, "sft": {"mix"}, "checkpoint": {"step"}}
 
@@ -60,49 +73,35 @@ def check_schema(config: Any) -> None:
 
 
 # -- effective stage settings ------------------------------------------------------------------
-def _stage_error(grid: Grid, arm: str, model: str | None) -> str | None:
-    """The stage parser's complaint about the effective settings of `arm` (for `model`'s size)."""
-    method = grid.arms[arm].method
-    settings = grid.settings(arm, model)
-    try:
-        if method == "cpt":
-            from pipeline.train.cpt_settings import CptSettings
-
-            CptSettings(**{k: v for k, v in settings.items() if k != "cpu_processes"})
-        elif method == "merge":
-            from pipeline.merge.settings import parse_settings
-
-            parse_settings(settings, n_models=1)
-        elif (
-            method == "rpo"
-            and "lora" in settings
-            and settings["lora"] is None
-            and settings.get("quantization")
-        ):
-            return "quantization (QLoRA) trains a LoRA adapter: it needs lora settings, not lora: null"
-    except (ValueError, TypeError) as err:
-        return str(err)
-    return None
-
-
 def settings_errors(grid: Grid) -> list[str]:
-    """Each trained or merged arm's effective settings, through its stage's own parser."""
-    sizes = {grid.config["models"][m].get("size") for m in grid.models}
-    models_by_size = {
-        s: next(m for m in grid.models if grid.config["models"][m].get("size") == s) for s in sizes
-    }
-    lines = []
+    """Every stage's settings object, resolved by the grid for every model × arm (and corpus, mix) as
+    the jobs get them: the stage's own rules beyond the schema (e.g. `max_steps` and `epochs` are
+    exclusive), on the values after method defaults, size class and arm overrides."""
+    lines: list[str] = []
+
+    def resolve(stage: str, **job: str) -> bool:
+        try:
+            grid.stage_settings(stage, **job)
+        except ValueError as err:
+            lines.append(f"config key {err}")
+            return False
+        return True
+
+    for stage in GLOBAL_STAGES:
+        resolve(stage)
+    if grid.lm_eval_tasks:
+        resolve("lm_eval")
+    for corpus in grid.config["corpus"]["corpora"]:
+        resolve("corpus_build", corpus=corpus)
+    for mix in grid.config.get("mixes") or {}:
+        resolve("mix", mix=mix)
     for arm in grid.arms.values():
-        if arm.method not in ("cpt", "merge", "rpo"):
-            continue  # sft: the schema holds its every rule
-        for size, model in sorted(models_by_size.items(), key=lambda kv: str(kv[0])):
-            error = _stage_error(grid, arm.name, model)
-            if error:
-                size_note = f" for model size {size!r}" if size is not None and len(sizes) > 1 else ""
-                defaults = f" (over training.{arm.method}{size_note})" if arm.method != "merge" else ""
-                lines.append(f"config key arms.{key_path([arm.name])}.settings{defaults}: {error}")
-                break
-    return lines
+        resolve("generation", arm=arm.name)
+        if arm.method in ("cpt", "sft", "rpo", "merge"):
+            for model in grid.models:  # the first bad size class of an arm is enough
+                if not resolve(arm.method, model=model, arm=arm.name):
+                    break
+    return list(dict.fromkeys(lines))
 
 
 # -- cross-references --------------------------------------------------------------------------

@@ -14,6 +14,27 @@ from typing import Any
 from pipeline.examples import Cell
 from pipeline.models.families import FAMILIES
 from pipeline.models.sources import parse_source
+from pipeline.schema_errors import key_path
+from pipeline.settings import Settings, settings_class
+
+# The stages whose settings are an arm's (over `training.<method>`; merge: the arm's alone).
+TRAINED = ("cpt", "sft", "rpo", "merge")
+# Every other stage, and what of a job its settings depend on (`mix`: an IT or RoT mix's settings).
+STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
+    "generation": ("arm",),
+    "stability": (),
+    "loglik": (),
+    "lm_eval": (),
+    "score": (),
+    "summary": (),
+    "report": (),
+    "corpus_clean": (),
+    "corpus_build": ("corpus",),
+    "corpus_blocks": (),
+    "preferences": (),
+    "extract": (),
+    "mix": ("mix",),
+}
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -284,6 +305,122 @@ class Grid:
         by_size = defaults.pop("sizes", None) or {}
         size = self.config["models"][model].get("size") if model is not None else None
         return deep_merge(deep_merge(defaults, by_size.get(size, {})), spec.spec.get("settings", {}))
+
+    def stage_settings(
+        self,
+        stage: str,
+        model: str | None = None,
+        arm: str | None = None,
+        corpus: str | None = None,
+        mix: str | None = None,
+    ) -> Settings:
+        """The settings object of `stage` (a key of `pipeline.settings.STAGES`, or ``mix``) for a job
+        of `model` × `arm` (`corpus`: of ``corpus_build``; `mix`: of ``mix``), from the config: the
+        section's values over the stage's defaults, the run's seed where the stage has one, and for a
+        trained or merged arm `settings(arm, model)`. Raises ValueError naming the config path."""
+        job = {"model": model, "arm": arm, "corpus": corpus, "mix": mix}
+        if stage in TRAINED:
+            mapping, where = self._arm_mapping(stage, model, arm)
+        elif stage in STAGE_SECTIONS:
+            mapping, where = getattr(self, f"_{stage}_mapping")(**{k: job[k] for k in STAGE_SECTIONS[stage]})
+        else:
+            raise ValueError(f"unknown stage {stage!r} (known: {sorted([*TRAINED, *STAGE_SECTIONS])})")
+        if stage == "mix":
+            from pipeline.tasks.settings import MIX_SETTINGS
+
+            return MIX_SETTINGS[self.config["mixes"][mix]["kind"]].from_mapping(mapping, where)
+        result: Settings = settings_class(stage).from_mapping(mapping, where)
+        return result
+
+    # Each stage's settings mapping as the config gives it, and the config path it comes from.
+    def _arm_mapping(self, stage: str, model: str | None, arm: str | None) -> tuple[dict[str, Any], str]:
+        if arm is None or self.arms[arm].method != stage:
+            raise ValueError(f"stage {stage}: {arm!r} is not a {stage} arm")
+        mapping, where = self.settings(arm, model), f"arms.{key_path([arm])}.settings"
+        if stage == "cpt":
+            mapping.pop("cpu_processes", None)  # the launcher's (the process layout), not the stage's
+            mapping["required_checkpoints"] = self.checkpoint_steps(arm)
+        if stage != "merge":
+            sizes = {m.get("size") for m in self.config["models"].values()}
+            size = self.config["models"][model].get("size") if model is not None else None
+            note = f" for model size {size!r}" if model is not None and len(sizes) > 1 else ""
+            where += f" (over training.{stage}{note})"
+        return mapping, where
+
+    def _section(self, *keys: str) -> dict[str, Any]:
+        """The config's mapping at `keys` (empty when absent or null)."""
+        node: Any = self.config
+        for key in keys:
+            node = (node or {}).get(key)
+        return dict(node or {})
+
+    def _scoring(self, *keys: str) -> dict[str, Any]:
+        return {k: v for k, v in self._section("scoring").items() if k in keys}
+
+    def _generation_mapping(self, arm: str | None) -> tuple[dict[str, Any], str]:
+        style = {} if arm is None else {"style": self.arms[arm].eval_style}
+        return {**self.config["generation"], **style}, "generation"
+
+    def _stability_mapping(self) -> tuple[dict[str, Any], str]:
+        generation, section = self.config["generation"], self._section("stability")
+        decoding = {**generation.get("decoding", {}), **section.get("decoding", {})}
+        mapping = {**section.get("settings", {}), "generation": {**generation, "decoding": decoding}}
+        return mapping, "stability (over generation)"
+
+    def _loglik_mapping(self) -> tuple[dict[str, Any], str]:
+        return {**self._section("loglik", "settings"), "seed": self.config["seed"]}, "loglik.settings"
+
+    def _lm_eval_mapping(self) -> tuple[dict[str, Any], str]:
+        section = self._section("lm_eval")
+        mapping = {
+            **section.get("settings", {}),
+            "tasks": section.get("tasks", []),
+            "include_path": section.get("include_path"),
+            "seed": self.config["seed"],
+            **self._scoring("confidence"),
+        }
+        return mapping, "lm_eval"
+
+    def _score_mapping(self) -> tuple[dict[str, Any], str]:
+        return {"seed": self.config["seed"], **self._scoring("bootstrap_samples", "confidence")}, "scoring"
+
+    def _summary_mapping(self) -> tuple[dict[str, Any], str]:
+        return {"seed": self.config["seed"], **self._section("scoring")}, "scoring"
+
+    def _report_mapping(self) -> tuple[dict[str, Any], str]:
+        groups = self._section("loglik", "groups")
+        mapping = {
+            "seed": self.config["seed"],
+            **self._scoring("bootstrap_samples", "confidence"),
+            **({"loglik_groups": groups} if groups else {}),
+        }
+        return mapping, "report (from scoring, loglik.groups)"
+
+    def _corpus_clean_mapping(self) -> tuple[dict[str, Any], str]:
+        return self._section("corpus", "cleaning"), "corpus.cleaning"
+
+    def _corpus_build_mapping(self, corpus: str | None) -> tuple[dict[str, Any], str]:
+        if corpus not in self.config["corpus"]["corpora"]:
+            raise ValueError(f"stage corpus_build: unknown corpus {corpus!r}")
+        spec = {k: v for k, v in self.config["corpus"]["corpora"][corpus].items() if k != "sources"}
+        return {"seed": self.config["seed"], **spec}, f"corpus.corpora.{key_path([corpus])}"
+
+    def _corpus_blocks_mapping(self) -> tuple[dict[str, Any], str]:
+        return {"seed": self.config["seed"], **self._section("corpus", "blocks")}, "corpus.blocks"
+
+    def _preferences_mapping(self) -> tuple[dict[str, Any], str]:
+        section = self._section("training", "preferences")
+        section.pop("datasets", None)  # the job's inputs
+        return {"seed": self.config["seed"], **section}, "training.preferences"
+
+    def _extract_mapping(self) -> tuple[dict[str, Any], str]:
+        return {"seed": self.config["seed"], **self._section("splits")}, "splits"
+
+    def _mix_mapping(self, mix: str | None) -> tuple[dict[str, Any], str]:
+        if mix not in self._section("mixes"):
+            raise ValueError(f"stage mix: unknown mix {mix!r}")
+        mapping = {"seed": self.config["seed"], **self._section("mixes", mix, "settings")}
+        return mapping, f"mixes.{key_path([mix])}.settings"
 
 
 def load_grid(config: dict[str, Any], base_dir: str | Path | None = None, workdir: str | Path = ".") -> Grid:

@@ -31,10 +31,18 @@ def _unexpected(message: str) -> list[str]:
     return re.findall(r"'((?:[^'\\]|\\.)*)'", inside.group(1)) if inside else []
 
 
+UNKNOWN_KEY_VALIDATORS = ("additionalProperties", "unevaluatedProperties")
+
+
 def describe(error: Any, root: str = "config key") -> list[str]:
     """One line per offending key of a jsonschema error."""
     path = list(error.absolute_path)
-    if error.validator in ("additionalProperties", "unevaluatedProperties"):
+    if error.validator in ("oneOf", "anyOf"):
+        # A mapping of one of the alternatives (e.g. lora settings or null) with a typo'd key: the key.
+        unknown = [e for e in error.context if e.validator in UNKNOWN_KEY_VALIDATORS]
+        if unknown:
+            return [line for e in unknown for line in describe(e, root)]
+    if error.validator in UNKNOWN_KEY_VALIDATORS:
         keys = _unexpected(error.message)
         if keys:
             return [f"{root} {key_path([*path, key])}: unknown key" for key in keys]

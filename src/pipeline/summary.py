@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from pipeline.evaluate.metrics import MAIN_METRIC
+from pipeline.evaluate.settings import SummarySettings
 from pipeline.evaluate.stats import (
-    CORRECTIONS,
     adjust_p_values,
     bootstrap,
     cell_seed,
@@ -35,14 +35,6 @@ from pipeline.provenance import code_state, commit_label, config_hash
 
 EVALUATIONS = ("generate", "loglik", "stability", "lm_eval")
 LOGLIK_METRICS = ("loglik_acc", "loglik_acc_norm")
-DEFAULT_SETTINGS: dict[str, Any] = {
-    "reference_arm": "base",
-    "bootstrap_samples": 1000,
-    "seed": 0,
-    "confidence": 0.95,
-    "correction": "holm",
-    "correction_by": [],
-}
 
 COLUMNS = {
     "model": str,
@@ -140,22 +132,24 @@ def _test_key(row: dict[str, Any], arm: str) -> tuple[Any, ...]:
     return (row["evaluation"], style, row["model"], arm, *(row[k] for k in CELL), row["metric"])
 
 
-def mark_significance(rows: list[tuple[dict[str, Any], ItemScores | None]], settings: dict[str, Any]) -> None:
+def mark_significance(
+    rows: list[tuple[dict[str, Any], ItemScores | None]], settings: SummarySettings
+) -> None:
     """Fill `reference_arm`, `delta`, `p_value`, `significant` of every tested row in place.
 
     A row is compared with the reference arm's row of the same model, evaluation (and style, for
     stability), cell and metric; rows without one (the reference itself) stay empty. Replicates
     use the cell's seed (`cell_seed`), so these p-values equal the report's single-cell tests.
     """
-    reference = settings["reference_arm"]
+    reference = settings.reference_arm
     by_key = {_test_key(row, row["arm"]): (row, items) for row, items in rows if items is not None}
     replicates: dict[tuple[Any, ...], np.ndarray] = {}
 
     def reps(row: dict[str, Any], items: ItemScores) -> np.ndarray:
         key = _test_key(row, row["arm"])
         if key not in replicates:
-            seed = cell_seed(settings["seed"], tuple(str(row[k] or "") for k in CELL))
-            samples = settings["bootstrap_samples"]
+            seed = cell_seed(settings.seed, tuple(str(row[k] or "") for k in CELL))
+            samples = settings.bootstrap_samples
             replicates[key] = bootstrap(bootstrap_metric(row), items.stats, samples, seed)
         return replicates[key]
 
@@ -167,25 +161,20 @@ def mark_significance(rows: list[tuple[dict[str, Any], ItemScores | None]], sett
         if ref_items.ids != items.ids:
             raise ValueError(f"{items.path} and {ref_items.path} cover different items")
         diffs = reps(row, items) - reps(ref_row, ref_items)
-        test = replicate_test(row["value"] - ref_row["value"], diffs, len(items.ids), settings["confidence"])
+        test = replicate_test(row["value"] - ref_row["value"], diffs, len(items.ids), settings.confidence)
         row.update(reference_arm=reference, delta=test.delta, p_value=test.p_value)
     correct_p_values([row for row, _ in rows], settings)
 
 
-def correct_p_values(rows: list[dict[str, Any]], settings: dict[str, Any]) -> None:
+def correct_p_values(rows: list[dict[str, Any]], settings: SummarySettings) -> None:
     """Fill `p_adjusted`, `correction` and `significant` of the tested rows in place: one family of
     tests per value of the `correction_by` columns (one family for the whole summary when empty)."""
-    method, by = settings["correction"], list(settings["correction_by"])
-    if method not in CORRECTIONS:
-        raise ValueError(f"scoring.correction: {method!r} is not one of {list(CORRECTIONS)}")
-    unknown = sorted(set(by) - set(COLUMNS))
-    if unknown:
-        raise ValueError(f"scoring.correction_by: unknown column(s) {unknown}")
+    method, by = settings.correction, list(settings.correction_by)
     families: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for row in rows:
         if row.get("p_value") is not None:
             families.setdefault(tuple(row[k] for k in by), []).append(row)
-    alpha = 1 - settings["confidence"]
+    alpha = 1 - settings.confidence
     for family in families.values():
         adjusted = adjust_p_values([row["p_value"] for row in family], method)
         for row, p in zip(family, adjusted, strict=True):
@@ -193,7 +182,7 @@ def correct_p_values(rows: list[dict[str, Any]], settings: dict[str, Any]) -> No
 
 
 def summary_rows(
-    scores: dict[str, list[Path]], models: dict[str, dict[str, Any]], settings: dict[str, Any]
+    scores: dict[str, list[Path]], models: dict[str, dict[str, Any]], settings: SummarySettings | None = None
 ) -> list[dict[str, Any]]:
     """Flatten score files (per evaluation) into rows with their significance marks."""
     unknown = sorted(set(scores) - set(EVALUATIONS))
@@ -203,7 +192,7 @@ def summary_rows(
         raise ValueError(
             "no score files: the grid evaluates nothing (evaluate_datasets, loglik, stability, lm_eval)"
         )
-    settings = {**DEFAULT_SETTINGS, **settings}
+    settings = settings or SummarySettings()
     rows = [
         pair
         for evaluation, paths in scores.items()
@@ -251,7 +240,7 @@ def main(argv: list[str] | None = None) -> None:
         "--lm-eval-scores", type=Path, nargs="*", default=[], help="pipeline.evaluate.harness rows"
     )
     parser.add_argument("--models", required=True, help="JSON: the config's models section")
-    parser.add_argument("--settings", default="{}", help=f"JSON over {json.dumps(DEFAULT_SETTINGS)}")
+    parser.add_argument("--settings", default="{}", help="JSON of evaluate.settings.SummarySettings")
     parser.add_argument("--config-hash", default="", help="SHA-256 of the whole config's canonical JSON")
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(argv)
@@ -261,7 +250,7 @@ def main(argv: list[str] | None = None) -> None:
         "stability": args.stability_scores,
         "lm_eval": args.lm_eval_scores,
     }
-    rows = summary_rows(scores, json.loads(args.models), json.loads(args.settings))
+    rows = summary_rows(scores, json.loads(args.models), SummarySettings.from_json(args.settings))
     run = run_columns(args.config_hash or None)
     write_summary([{**row, **run} for row in rows], args.output)
 

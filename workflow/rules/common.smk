@@ -155,29 +155,10 @@ GENERATION_ENV = (
 )
 
 
-def generation_settings(wildcards):
-    arm = GRID.arms[wildcards.arm]
-    return canonical_json(
-        {
-            **config["generation"],
-            "style": arm.eval_style,
-            "model": wildcards.model,
-            "arm": wildcards.arm,
-        }
-    )
-
-
 STABILITY_CELLS = ["/".join(cell) for cell in GRID.stability_cells()]
 
 
 STABILITY_STYLES = ["qa_answer_only", "qa_explain"]
-
-
-LOGLIK_GROUPS = (
-    {"loglik_groups": config["loglik"]["groups"]}
-    if (config.get("loglik") or {}).get("groups")
-    else {}
-)
 
 
 def lm_eval_task_files():
@@ -196,31 +177,6 @@ def lm_eval_task_files():
 
 
 PREFERENCES = config.get("training", {}).get("preferences") or {}
-
-
-SCORE_SETTINGS_DICT = {
-    key: config["scoring"][key]
-    for key in ("bootstrap_samples", "confidence")
-    if key in config["scoring"]
-}
-
-
-SCORE_SETTINGS = canonical_json({"seed": config["seed"], **SCORE_SETTINGS_DICT})
-
-
-def stability_settings(wildcards):
-    """Generation settings with the stability section's decoding overrides and k-shot settings."""
-    section = config.get("stability") or {}
-    generation = config["generation"]
-    return canonical_json(
-        {
-            **generation,
-            "decoding": {**generation["decoding"], **section.get("decoding", {})},
-            **section.get("settings", {}),
-            "model": wildcards.model,
-            "arm": wildcards.arm,
-        }
-    )
 
 
 def summary_scores(wildcards):
@@ -363,12 +319,16 @@ def launcher(wildcards):
     ]
 
 
-def arm_settings(wildcards):
-    """The arm's effective stage settings (the process layout travels through the launcher)."""
-    settings = GRID.settings(wildcards.arm, wildcards.model)
-    settings.pop("cpu_processes", None)
-    if GRID.checkpoint_steps(
-        wildcards.arm
-    ):  # checked against the run's length before training
-        settings["required_checkpoints"] = GRID.checkpoint_steps(wildcards.arm)
-    return canonical_json(settings)
+SETTINGS_WILDCARDS = ("model", "arm", "corpus", "mix")
+
+
+def stage_settings_json(stage):
+    """A rule's `settings` param: the canonical JSON of `stage`'s settings for the job's model, arm,
+    corpus or mix, as the grid resolves them (pipeline.grid.Grid.stage_settings; all checked at start).
+    """
+
+    def settings(wildcards):
+        job = {k: v for k, v in wildcards.items() if k in SETTINGS_WILDCARDS}
+        return GRID.stage_settings(stage, **job).to_json()
+
+    return settings

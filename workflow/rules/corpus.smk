@@ -18,7 +18,7 @@ rule clean_source:
     params:
         code=code("pipeline.corpus.clean"),
         source=lambda wc: canonical_json(source_spec(wc.source)),
-        settings=canonical_json(config["corpus"].get("cleaning", {})),
+        settings=stage_settings_json("corpus_clean"),
     shell:
         "python -m pipeline.corpus.clean --source {params.source:q} --settings {params.settings:q}"
         " --output {output.clean:q} --stats {output.stats:q} > {log:q} 2>&1"
@@ -48,12 +48,7 @@ checkpoint build_corpus:
         **job_resources("build_corpus"),
     params:
         code=code("pipeline.corpus.build"),
-        settings=lambda wc: canonical_json(
-            {
-                "seed": config["seed"],
-                **{k: v for k, v in corpus_spec(wc.corpus).items() if k != "sources"},
-            }
-        ),
+        settings=stage_settings_json("corpus_build"),
     shell:
         "python -m pipeline.corpus.build --inputs {input.clean:q} --tasks {input.tasks:q}"
         " --settings {params.settings:q} --output {output.corpus:q} --report {output.report:q} > {log:q} 2>&1"
@@ -78,15 +73,10 @@ rule corpus_blocks:
         **job_resources("corpus_blocks"),
     params:
         code=code("pipeline.corpus.blocks"),
-        settings=lambda wc: canonical_json(
-            {
-                "seed": config["seed"],
-                "tokenizer_name": wc.model,
-                **config["corpus"]["blocks"],
-            }
-        ),
+        settings=stage_settings_json("corpus_blocks"),
     shell:
         "python -m pipeline.corpus.blocks --corpus {input.corpus:q} --tokenizer {input.tokenizer:q}"
+        " --tokenizer-name {wildcards.model:q}"
         " --settings {params.settings:q} --output {output.blocks:q} --stats {output.stats:q} > {log:q} 2>&1"
 
 

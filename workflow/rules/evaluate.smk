@@ -18,12 +18,13 @@ rule generate:
         **job_resources("generate"),
     params:
         code=code("pipeline.evaluate.generate"),
-        settings=generation_settings,
+        settings=stage_settings_json("generation"),
         cells=lambda wc: CELLS_OF[wc.dataset],
         out_dir="results/predictions/{model}/{arm}",
     shell:
         "python -m pipeline.evaluate.generate --model {input.model:q} --tasks {input.tasks:q} --cells {params.cells:q}"
         " --output-dir {params.out_dir:q} --throughput {output:q}/throughput.json"
+        " --model-name {wildcards.model:q} --arm {wildcards.arm:q}"
         " --cache results/cache/completions --settings {params.settings:q} > {log:q} 2>&1"
 
 
@@ -44,7 +45,7 @@ rule score:
         **job_resources("score"),
     params:
         code=code("pipeline.evaluate.score"),
-        settings=SCORE_SETTINGS,
+        settings=stage_settings_json("score"),
         predictions=lambda wc: cell_files("predictions", wc, CELLS_OF, ".jsonl"),
         scores=lambda wc: cell_files("scores", wc, CELLS_OF, ".json"),
     shell:
@@ -75,12 +76,13 @@ rule stability:
         **job_resources("generate"),
     params:
         code=code("pipeline.evaluate.stability"),
-        settings=stability_settings,
+        settings=stage_settings_json("stability"),
         cells=STABILITY_CELLS,
         out_dir="results/stability/{model}/{arm}",
     shell:
         "python -m pipeline.evaluate.stability --model {input.model:q} --tasks {input.tasks:q} --cells {params.cells:q}"
         " --output-dir {params.out_dir:q} --throughput {output.throughput:q}"
+        " --model-name {wildcards.model:q} --arm {wildcards.arm:q}"
         " --cache results/cache/completions --settings {params.settings:q} > {log:q} 2>&1"
 
 
@@ -107,7 +109,7 @@ rule score_stability:
         **job_resources("score"),
     params:
         code=code("pipeline.evaluate.score"),
-        settings=SCORE_SETTINGS,
+        settings=stage_settings_json("score"),
     shell:
         "python -m pipeline.evaluate.score --predictions {input.predictions:q} --outputs {output:q}"
         " --settings {params.settings:q} > {log:q} 2>&1"
@@ -134,17 +136,11 @@ rule loglik:
     params:
         code=code("pipeline.evaluate.loglik_cells"),
         cells=lambda wc: LOGLIK_CELLS_OF[wc.dataset],
-        settings=lambda wc: canonical_json(
-            {
-                **config["loglik"].get("settings", {}),
-                "model": wc.model,
-                "arm": wc.arm,
-                "seed": config["seed"],
-            }
-        ),
+        settings=stage_settings_json("loglik"),
         out_dir="results/loglik/{model}/{arm}",
     shell:
         "python -m pipeline.evaluate.loglik_cells --model {input.model:q} --tasks {input.tasks:q} --cells {params.cells:q}"
+        " --model-name {wildcards.model:q} --arm {wildcards.arm:q}"
         " --items-dir {params.out_dir:q} --scores-dir {params.out_dir:q} --settings {params.settings:q} > {log:q} 2>&1"
 
 
@@ -167,19 +163,10 @@ rule lm_eval:
         **job_resources("lm_eval"),
     params:
         code=code("pipeline.evaluate.harness"),
-        settings=lambda wc: canonical_json(
-            {
-                **config["lm_eval"].get("settings", {}),
-                "tasks": config["lm_eval"]["tasks"],
-                "include_path": config["lm_eval"].get("include_path"),
-                "model": wc.model,
-                "arm": wc.arm,
-                "seed": config["seed"],
-                "confidence": config["scoring"].get("confidence", 0.95),
-            }
-        ),
+        settings=stage_settings_json("lm_eval"),
     shell:
         "python -m pipeline.evaluate.harness --model {input.model:q} --results {output.results:q}"
+        " --model-name {wildcards.model:q} --arm {wildcards.arm:q}"
         " --scores {output.scores:q} --settings {params.settings:q} > {log:q} 2>&1"
 
 
@@ -200,18 +187,7 @@ rule summary:
         code=code("pipeline.summary"),
         models=canonical_json(config["models"]),
         config_hash=config_hash(config),
-        settings=canonical_json(
-            {
-                "seed": config["seed"],
-                "reference_arm": config["scoring"].get("reference_arm", "base"),
-                **SCORE_SETTINGS_DICT,
-                **{
-                    key: config["scoring"][key]
-                    for key in ("correction", "correction_by")
-                    if key in config["scoring"]
-                },
-            }
-        ),
+        settings=stage_settings_json("summary"),
         scores=SCORE_FILES,
         loglik=["--loglik-scores", *LOGLIK_SCORE_FILES] if LOGLIK_SCORE_FILES else [],
         stability=lambda wc, input: (

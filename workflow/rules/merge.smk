@@ -18,7 +18,7 @@ rule merge:
         **job_resources("merge"),
     params:
         code=code("pipeline.merge"),
-        settings=arm_settings,
+        settings=stage_settings_json("merge"),
     shell:
         "python -m pipeline.merge --base {input.base:q} --models {input.model:q} --output {output:q}"
         " --settings {params.settings:q} > {log:q} 2>&1"

@@ -25,22 +25,15 @@ rule report:
                 for k in ("models", "arms", "mixes", "corpus", "training")
             }
         ),
-        settings=canonical_json(
-            {
-                "seed": config["seed"],
-                "bootstrap_samples": config["scoring"]["bootstrap_samples"],
-                "confidence": config["scoring"]["confidence"],
-                "config_hash": config_hash(config),
-                **LOGLIK_GROUPS,
-            }
-        ),
+        settings=stage_settings_json("report"),
+        config_hash=config_hash(config),
         files=report_file_args,
         published=PUBLISHED_DIGEST,
     shell:
         "python -m pipeline.report --summary {input.summary:q} --scores-dir results/scores"
         " --stability-dir results/stability --grid {params.grid:q}"
         " {params.files:q} --model-dirs {input.base_models:q}"
-        " --settings {params.settings:q} --output {output:q} > {log:q} 2>&1"
+        " --settings {params.settings:q} --config-hash {params.config_hash:q} --output {output:q} > {log:q} 2>&1"
 
 
 rule model_cards:

@@ -17,7 +17,7 @@ rule extract_tasks:
             "pipeline.tasks.extract", GRID.registry[wc.dataset].reader_module
         ),
         spec=lambda wc: canonical_json(GRID.registry_entries[wc.dataset]),
-        settings=canonical_json({"seed": config["seed"], **config.get("splits", {})}),
+        settings=stage_settings_json("extract"),
     shell:
         "python -m pipeline.tasks.extract --name {wildcards.dataset:q} --spec {params.spec:q}"
         " --settings {params.settings:q} --output {output:q} > {log:q} 2>&1"
@@ -71,9 +71,7 @@ checkpoint build_mix:
     params:
         code=code("pipeline.tasks.mix"),
         kind=lambda wc: config["mixes"][wc.mix]["kind"],
-        settings=lambda wc: canonical_json(
-            {"seed": config["seed"], **config["mixes"][wc.mix].get("settings", {})}
-        ),
+        settings=stage_settings_json("mix"),
         traces=lambda wc, input: ["--traces", *input.traces] if input.traces else [],
     shell:
         "python -m pipeline.tasks.mix --kind {params.kind:q} --tasks {input.tasks:q} {params.traces:q}"

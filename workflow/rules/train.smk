@@ -20,7 +20,7 @@ rule cpt:
     params:
         code=code("pipeline.train.launch", "pipeline.train.cpt"),
         launcher=launcher,
-        settings=arm_settings,
+        settings=stage_settings_json("cpt"),
         state="results/state/{model}/{arm}",
     shell:
         "python -m pipeline.train.launch {params.launcher:q} -- pipeline.train.cpt --model {input.model:q}"
@@ -51,7 +51,7 @@ rule sft:
         **job_resources("sft"),
     params:
         code=code("pipeline.train.sft"),
-        settings=arm_settings,
+        settings=stage_settings_json("sft"),
     shell:
         "python -m pipeline.train.sft --model {input.model:q} --data {input.mix:q} --output {output.model:q}"
         " --log {output.log:q} --settings {params.settings:q} > {log:q} 2>&1"
@@ -77,12 +77,7 @@ rule preferences:
         **job_resources("preferences"),
     params:
         code=code("pipeline.train.preferences"),
-        settings=canonical_json(
-            {
-                "seed": config["seed"],
-                **{k: v for k, v in PREFERENCES.items() if k != "datasets"},
-            }
-        ),
+        settings=stage_settings_json("preferences"),
     shell:
         "python -m pipeline.train.preferences --model {input.model:q} --examples {input.tasks:q}"
         " --output {output:q} --settings {params.settings:q} > {log:q} 2>&1"
@@ -109,7 +104,7 @@ rule rpo:
         **job_resources("rpo"),
     params:
         code=code("pipeline.train.rpo"),
-        settings=arm_settings,
+        settings=stage_settings_json("rpo"),
     shell:
         "python -m pipeline.train.rpo --model {input.model:q} --pairs {input.pairs:q} --output {output.model:q}"
         " --log {output.log:q} --settings {params.settings:q} > {log:q} 2>&1"

@@ -26,18 +26,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.corpus.settings import parse_settings
+from pipeline.corpus.settings import BlocksSettings
 from pipeline.io import atomic_path, write_json
 
-DEFAULTS: dict[str, Any] = {
-    "block_size": 2048,
-    "stride": None,
-    "min_remainder": None,
-    "validation_fraction": 0.01,
-    "seed": 0,
-    "batch_size": 1000,
-    "tokenizer_name": None,
-}
 CORPUS_COLUMNS = ["source", "language", "licence_class", "text", "words"]
 SCHEMA = pa.schema([("input_ids", pa.list_(pa.int32())), ("source", pa.string()), ("split", pa.string())])
 
@@ -162,19 +153,26 @@ def validation_masks(blocks_per_source: Counter[str], fraction: float, seed: int
     return masks
 
 
-def make_blocks(corpus: Path, model_dir: Path, settings: dict[str, Any], output: Path) -> dict[str, Any]:
-    """Write the blocks parquet (input_ids, source, split); return the statistics."""
+def make_blocks(
+    corpus: Path,
+    model_dir: Path,
+    settings: BlocksSettings,
+    output: Path,
+    tokenizer_name: str | None = None,
+) -> dict[str, Any]:
+    """Write the blocks parquet (input_ids, source, split); return the statistics, which name the
+    tokenizer `tokenizer_name` (default: the model folder's name)."""
     tok = load_tokenizer(model_dir)
-    block_size = int(settings["block_size"])
-    stride = int(settings["stride"] or block_size)
-    chunker = Chunker(block_size, stride, int(settings["min_remainder"] or block_size), tok.pad_id)
+    block_size = settings.block_size
+    stride = settings.stride or block_size
+    chunker = Chunker(block_size, stride, settings.min_remainder or block_size, tok.pad_id)
     table: dict[tuple[str, str, str], Counter[str]] = {}
     fd, scratch_name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".pass1", dir=output.parent)
     os.close(fd)
     scratch = Path(scratch_name)
     try:
         with pq.ParquetWriter(scratch, SCHEMA.remove(2)) as writer:
-            for batch in _corpus_batches(corpus, int(settings["batch_size"])):
+            for batch in _corpus_batches(corpus, settings.batch_size):
                 columns = {c: batch.column(c).to_pylist() for c in CORPUS_COLUMNS}
                 encodings = tok.tokenizer.encode_batch_fast(columns["text"], add_special_tokens=False)
                 by_source: dict[str, list[np.ndarray]] = {}
@@ -193,9 +191,7 @@ def make_blocks(corpus: Path, model_dir: Path, settings: dict[str, Any], output:
                 last = chunker.finish(source)
                 if len(last):
                     writer.write_table(_blocks_table(last, source))
-        masks = validation_masks(
-            chunker.emitted, float(settings["validation_fraction"]), int(settings["seed"])
-        )
+        masks = validation_masks(chunker.emitted, settings.validation_fraction, settings.seed)
         seen: Counter[str] = Counter()
         splits: Counter[str] = Counter()
         with atomic_path(output) as tmp, pq.ParquetWriter(tmp, SCHEMA) as writer:
@@ -208,15 +204,16 @@ def make_blocks(corpus: Path, model_dir: Path, settings: dict[str, Any], output:
                 writer.write_batch(batch.append_column("split", pa.array(split, pa.string())))
     finally:
         scratch.unlink(missing_ok=True)
-    return _stats(table, chunker, splits, settings, model_dir, corpus)
+    stats = _stats(table, chunker, splits, tokenizer_name or model_dir.name, corpus)
+    # The statistics have always listed the tokenizer's name among the settings.
+    return {**stats, "settings": {**settings.to_dict(), "tokenizer_name": tokenizer_name}}
 
 
 def _stats(
     table: dict[tuple[str, str, str], Counter[str]],
     chunker: Chunker,
     splits: Counter[str],
-    settings: dict[str, Any],
-    model_dir: Path,
+    tokenizer: str,
     corpus: Path,
 ) -> dict[str, Any]:
     rows = [
@@ -228,7 +225,7 @@ def _stats(
     blocks = sum(splits.values())
     return {
         "corpus": corpus.stem,
-        "tokenizer": settings["tokenizer_name"] or model_dir.name,
+        "tokenizer": tokenizer,
         "block_size": chunker.block_size,
         "stride": chunker.stride,
         "documents": documents,
@@ -242,7 +239,6 @@ def _stats(
         "padding_tokens": chunker.padding_tokens,
         "padding_share": chunker.padding_tokens / (blocks * chunker.block_size) if blocks else 0.0,
         "table": rows,
-        "settings": settings,
     }
 
 
@@ -252,13 +248,17 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--corpus", type=Path, required=True, help="built corpus (.parquet)")
     parser.add_argument("--tokenizer", type=Path, required=True, help="model folder with tokenizer.json")
-    parser.add_argument("--settings", default="{}", help=f"JSON over the defaults {json.dumps(DEFAULTS)}")
+    parser.add_argument(
+        "--tokenizer-name", help="the tokenizer's name in the statistics (default: the model folder's name)"
+    )
+    parser.add_argument("--settings", default="{}", help="JSON of pipeline.corpus.settings.BlocksSettings")
     parser.add_argument("--output", type=Path, required=True, help="blocks (.parquet)")
     parser.add_argument("--stats", type=Path, required=True, help="statistics (.json)")
     args = parser.parse_args(argv)
-    settings = parse_settings(args.settings, DEFAULTS, "corpus.blocks")
+    settings = BlocksSettings.from_json(args.settings)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    write_json(args.stats, make_blocks(args.corpus, args.tokenizer, settings, args.output))
+    stats = make_blocks(args.corpus, args.tokenizer, settings, args.output, args.tokenizer_name)
+    write_json(args.stats, stats)
 
 
 if __name__ == "__main__":

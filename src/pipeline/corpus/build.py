@@ -10,7 +10,6 @@ licence class.
 from __future__ import annotations
 
 import argparse
-import json
 from collections import Counter, deque
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,35 +25,12 @@ from pipeline.corpus.decontaminate import Decontaminator, read_test_texts
 from pipeline.corpus.dedup import NearDuplicateIndex, Signer, exact_key
 from pipeline.corpus.licences import CLASSES, COMMERCIAL, LicenceTable
 from pipeline.corpus.parallel import bounded_map
-from pipeline.corpus.settings import parse_settings
+from pipeline.corpus.settings import BuildSettings
 from pipeline.io import atomic_path, write_json
-
-DEFAULTS: dict[str, Any] = {
-    "licence_subset": "all",
-    "licence_classes": {},
-    "languages": None,
-    "dedup": {"exact": True, "near": True, "threshold": 0.8, "num_perm": 128, "shingle": 5},
-    "decontamination": {"ngram": 13, "action": "drop"},
-    "seed": 0,
-    "batch_size": 1000,
-    "workers": 1,
-    "report_limit": 100,
-}
 
 SCHEMA = CLEAN_SCHEMA.append(pa.field("licence_class", pa.string())).append(
     pa.field("contaminated", pa.bool_())
 )
-
-
-def _check(settings: dict[str, Any]) -> None:
-    if settings["licence_subset"] not in ("all", COMMERCIAL):
-        raise ValueError(f"licence_subset must be 'all' or 'commercial', got {settings['licence_subset']!r}")
-    if settings["decontamination"]["action"] not in ("drop", "flag"):
-        raise ValueError(
-            f"decontamination.action must be 'drop' or 'flag', got {settings['decontamination']}"
-        )
-    if not 0.0 < settings["dedup"]["threshold"] <= 1.0:
-        raise ValueError(f"dedup.threshold must be in (0, 1], got {settings['dedup']['threshold']}")
 
 
 def read_batches(inputs: list[Path], batch_size: int) -> Iterator[pa.RecordBatch]:
@@ -86,12 +62,12 @@ def _analyse(texts: list[str]) -> tuple[list[bytes], np.ndarray | None, list[boo
 class Builder:
     """Filter, de-duplicate and decontaminate batches of cleaned documents, counting as it goes."""
 
-    def __init__(self, settings: dict[str, Any]) -> None:
+    def __init__(self, settings: BuildSettings) -> None:
         self.settings = settings
-        self.licences = LicenceTable(settings["licence_classes"])
-        dedup = settings["dedup"]
+        self.licences = LicenceTable(settings.licence_classes)
+        dedup = settings.dedup
         self.seen: dict[bytes, tuple[str, str]] = {}
-        self.near = NearDuplicateIndex(dedup["threshold"], dedup["num_perm"], settings["seed"])
+        self.near = NearDuplicateIndex(dedup.threshold, dedup.num_perm, settings.seed)
         self.removed: Counter[str] = Counter()
         self.documents_in = 0
         self.flagged = 0
@@ -102,10 +78,10 @@ class Builder:
     def select(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, list[str]]:
         """Drop documents outside the languages and licence subset; return the rest and their classes."""
         self.documents_in += batch.num_rows
-        languages = self.settings["languages"]
+        languages = self.settings.languages
         classes = [self.licences.classify(x) for x in batch.column("licence").to_pylist()]
         language_ok = [languages is None or x in languages for x in batch.column("language").to_pylist()]
-        licence_ok = [self.settings["licence_subset"] == "all" or c == COMMERCIAL for c in classes]
+        licence_ok = [self.settings.licence_subset == "all" or c == COMMERCIAL for c in classes]
         keep = [a and b for a, b in zip(language_ok, licence_ok, strict=True)]
         self.removed["language"] += language_ok.count(False)
         self.removed["licence"] += sum(1 for a, b in zip(language_ok, licence_ok, strict=True) if a and not b)
@@ -121,7 +97,7 @@ class Builder:
     ) -> pa.Table | None:
         """Keep each document unless it duplicates an earlier one or (action 'drop') is contaminated."""
         names = list(zip(batch.column("source").to_pylist(), batch.column("id").to_pylist(), strict=True))
-        drop_contaminated = self.settings["decontamination"]["action"] == "drop"
+        drop_contaminated = self.settings.decontamination.action == "drop"
         keep = []
         for i, name in enumerate(names):
             if contaminated[i]:
@@ -139,7 +115,7 @@ class Builder:
                 self._note(self.duplicates, {**entry, "of_id": original[1]})
                 keep.append(False)
                 continue
-            if self.settings["dedup"]["exact"]:
+            if self.settings.dedup.exact:
                 self.seen[keys[i]] = name
             self.flagged += contaminated[i]
             keep.append(True)
@@ -154,7 +130,7 @@ class Builder:
         return kept
 
     def _note(self, listing: list[dict[str, str]], entry: dict[str, str]) -> None:
-        if len(listing) < self.settings["report_limit"]:
+        if len(listing) < self.settings.report_limit:
             listing.append(entry)
 
     def _count(self, kept: pa.Table) -> None:
@@ -199,24 +175,21 @@ class Builder:
 
 
 def build_corpus(
-    inputs: list[Path], tasks: list[Path], settings: dict[str, Any], output: Path
+    inputs: list[Path], tasks: list[Path], settings: BuildSettings, output: Path
 ) -> dict[str, Any]:
     """Write the corpus parquet (cleaned columns + licence_class, contaminated); return the report."""
-    _check(settings)
-    dedup = settings["dedup"]
-    signer = Signer(dedup["num_perm"], dedup["shingle"], settings["seed"]) if dedup["near"] else None
-    decontaminator = Decontaminator(read_test_texts(tasks), settings["decontamination"]["ngram"])
+    dedup = settings.dedup
+    signer = Signer(dedup.num_perm, dedup.shingle, settings.seed) if dedup.near else None
+    decontaminator = Decontaminator(read_test_texts(tasks), settings.decontamination.ngram)
     builder = Builder(settings)
     selected: deque[tuple[pa.RecordBatch, list[str]]] = deque()
 
     def texts() -> Iterator[list[str]]:
-        for batch in read_batches(inputs, int(settings["batch_size"])):
+        for batch in read_batches(inputs, settings.batch_size):
             selected.append(builder.select(batch))
             yield selected[-1][0].column("text").to_pylist()
 
-    analysed = bounded_map(
-        _analyse, texts(), int(settings["workers"]), _init_worker, (signer, decontaminator)
-    )
+    analysed = bounded_map(_analyse, texts(), settings.workers, _init_worker, (signer, decontaminator))
     with atomic_path(output) as tmp, pq.ParquetWriter(tmp, SCHEMA) as writer:
         for keys, signatures, contaminated in analysed:
             batch, classes = selected.popleft()
@@ -228,7 +201,7 @@ def build_corpus(
         "inputs": [str(p) for p in inputs],
         "tasks": [str(t) for t in tasks],
         "test_ngrams": len(decontaminator.test_ngrams),
-        "settings": settings,
+        "settings": settings.to_dict(),
         **builder.report(),
     }
 
@@ -239,11 +212,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--tasks", type=Path, nargs="*", default=[], help="task files whose test split to avoid"
     )
-    parser.add_argument("--settings", default="{}", help=f"JSON over the defaults {json.dumps(DEFAULTS)}")
+    parser.add_argument("--settings", default="{}", help="JSON of pipeline.corpus.settings.BuildSettings")
     parser.add_argument("--output", type=Path, required=True, help="corpus (.parquet)")
     parser.add_argument("--report", type=Path, required=True, help="report (.json)")
     args = parser.parse_args(argv)
-    settings = parse_settings(args.settings, DEFAULTS, "corpus.build")
+    settings = BuildSettings.from_json(args.settings)
     write_json(args.report, build_corpus(args.inputs, args.tasks, settings, args.output))
 
 

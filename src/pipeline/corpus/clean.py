@@ -24,24 +24,9 @@ import pyarrow.parquet as pq
 
 from pipeline.corpus.alphabets import allowed_characters
 from pipeline.corpus.parallel import batched, bounded_map
-from pipeline.corpus.settings import parse_settings
+from pipeline.corpus.settings import CleanSettings
 from pipeline.corpus.sources import RawDocument, Source, iter_documents
 from pipeline.io import atomic_path, write_json
-
-DEFAULTS: dict[str, Any] = {
-    "nfc": True,
-    "control_characters": True,
-    "urls": True,
-    "whitespace": True,
-    "charset": True,
-    "extra_characters": "",
-    "collapse_punctuation": True,
-    "max_punctuation_run": 3,
-    "min_words": 20,
-    "min_alpha_ratio": 0.5,
-    "batch_size": 1000,
-    "workers": 1,
-}
 
 SCHEMA = pa.schema(
     [
@@ -103,11 +88,11 @@ def remove_control_characters(text: str) -> str:
 class Cleaner:
     """Apply the cleaning rules of one language; `counts` accumulates what each rule removed."""
 
-    def __init__(self, language: str, settings: dict[str, Any]) -> None:
+    def __init__(self, language: str, settings: CleanSettings) -> None:
         self.settings = settings
-        allowed = "".join(sorted(allowed_characters(language, settings["extra_characters"])))
+        allowed = "".join(sorted(allowed_characters(language, settings.extra_characters)))
         self.outside_alphabet = re.compile("[^" + re.escape(allowed) + "]+")
-        run = int(settings["max_punctuation_run"])
+        run = settings.max_punctuation_run
         if run < 1:
             raise ValueError(f"max_punctuation_run must be >= 1, got {run}")
         self.punctuation_run = re.compile(rf"([^\w\s])\1{{{run},}}")
@@ -115,7 +100,7 @@ class Cleaner:
         self.characters: Counter[str] = Counter()
 
     def _apply(self, rule: str, text: str, transform: Any) -> str:
-        if not self.settings[rule]:
+        if not getattr(self.settings, rule):
             return text
         new = transform(text)
         if new != text:
@@ -133,11 +118,11 @@ class Cleaner:
         text = self._apply("collapse_punctuation", text, lambda t: self.punctuation_run.sub(r"\1", t))
         text = self._apply("whitespace", text, normalise_whitespace)
         words = len(text.split())
-        if words < self.settings["min_words"]:
+        if words < self.settings.min_words:
             return self._drop("min_words", text)
         non_space = len(text) - len(SPACE.findall(text))
         letters = len(LETTER.findall(text))
-        if non_space == 0 or letters / non_space < self.settings["min_alpha_ratio"]:
+        if non_space == 0 or letters / non_space < self.settings.min_alpha_ratio:
             return self._drop("min_alpha_ratio", text)
         return text
 
@@ -157,7 +142,7 @@ def normalise_whitespace(text: str) -> str:
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(language: str, settings: dict[str, Any]) -> None:
+def _init_worker(language: str, settings: CleanSettings) -> None:
     _worker["language"] = language
     _worker["settings"] = settings
 
@@ -180,16 +165,14 @@ def _clean_batch(batch: list[RawDocument]) -> tuple[list[tuple[str, str, str, in
     return rows, counts
 
 
-def clean_source(source: Source, settings: dict[str, Any], output: Path) -> dict[str, Any]:
+def clean_source(source: Source, settings: CleanSettings, output: Path) -> dict[str, Any]:
     """Clean every document of `source` into the parquet file `output`; return the statistics."""
     allowed_characters(source.language)  # fail before reading if the language is unknown
     documents: Counter[str] = Counter()
     characters: Counter[str] = Counter()
     totals: Counter[str] = Counter()
-    batches = batched(iter_documents(source), int(settings["batch_size"]))
-    results = bounded_map(
-        _clean_batch, batches, int(settings["workers"]), _init_worker, (source.language, settings)
-    )
+    batches = batched(iter_documents(source), settings.batch_size)
+    results = bounded_map(_clean_batch, batches, settings.workers, _init_worker, (source.language, settings))
     with atomic_path(output) as tmp, pq.ParquetWriter(tmp, SCHEMA) as writer:
         for rows, counts in results:
             documents.update(counts["documents"])
@@ -202,15 +185,14 @@ def clean_source(source: Source, settings: dict[str, Any], output: Path) -> dict
             totals["words_out"] += sum(words for *_, words in rows)
             if rows:
                 writer.write_table(_table(source, rows))
-    rules = [r for r in DEFAULTS if isinstance(DEFAULTS[r], bool) or r in ("min_words", "min_alpha_ratio")]
     return {
         "source": source.name,
         "language": source.language,
         "doc_type": source.doc_type,
         **{k: totals[k] for k in ("documents_in", "documents_out", "characters_in", "characters_out")},
         "words_out": totals["words_out"],
-        "rules": {r: {"documents": documents[r], "characters": characters[r]} for r in rules},
-        "settings": settings,
+        "rules": {r: {"documents": documents[r], "characters": characters[r]} for r in settings.rules},
+        "settings": settings.to_dict(),
     }
 
 
@@ -234,7 +216,7 @@ def _table(source: Source, rows: list[tuple[str, str, str, int]]) -> pa.Table:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--source", required=True, help="JSON: the source declaration from the config")
-    parser.add_argument("--settings", default="{}", help=f"JSON over the defaults {json.dumps(DEFAULTS)}")
+    parser.add_argument("--settings", default="{}", help="JSON of pipeline.corpus.settings.CleanSettings")
     parser.add_argument("--output", type=Path, required=True, help="cleaned documents (.parquet)")
     parser.add_argument("--stats", type=Path, required=True, help="cleaning statistics (.json)")
     args = parser.parse_args(argv)
@@ -242,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
         source = Source.from_dict(json.loads(args.source))
     except json.JSONDecodeError as err:
         raise ValueError(f"--source is not valid JSON ({err.msg})") from err
-    settings = parse_settings(args.settings, DEFAULTS, "corpus.clean")
+    settings = CleanSettings.from_json(args.settings)
     write_json(args.stats, clean_source(source, settings, args.output))
 
 

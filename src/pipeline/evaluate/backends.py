@@ -6,43 +6,11 @@ the caller, so both backends see identical token ids.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-
-@dataclass(frozen=True)
-class Decoding:
-    """Decoding settings; greedy when temperature is 0.
-
-    `stop`: strings that end a completion (the prompt style's `stop_sequences`); the completion is
-    cut before the first of them, which is not part of its text, and its finish reason is "stop".
-    """
-
-    max_new_tokens: int = 128
-    temperature: float = 0.0
-    top_p: float = 1.0
-    seed: int = 0
-    stop: tuple[str, ...] = ()
-
-    @classmethod
-    def from_settings(cls, settings: dict[str, Any]) -> Decoding:
-        unknown = set(settings) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"generation.decoding: unknown keys {sorted(unknown)}")
-        if "stop" in settings:
-            stop = settings["stop"]
-            if not (isinstance(stop, (list, tuple)) and all(isinstance(x, str) and x for x in stop)):
-                raise ValueError(f"generation.decoding.stop: a list of non-empty strings, got {stop!r}")
-            settings = {**settings, "stop": tuple(stop)}
-        return cls(**settings)
-
-    def with_stop(self, stop: tuple[str, ...]) -> Decoding:
-        """These settings, also stopping at `stop` (kept in order, without duplicates)."""
-        return replace(self, stop=tuple(dict.fromkeys((*stop, *self.stop))))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "stop": list(self.stop)}
+from pipeline.evaluate.settings import Decoding
 
 
 def cut_at_stop(text: str, stop: tuple[str, ...]) -> tuple[str, bool]:

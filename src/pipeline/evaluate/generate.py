@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.evaluate.backends import Completion, Decoding, GenerationBackend, make_backend
+from pipeline.evaluate.backends import Completion, GenerationBackend, make_backend
 from pipeline.evaluate.cache import CompletionCache, model_fingerprint
+from pipeline.evaluate.settings import GenerationSettings
 from pipeline.examples import Cell, Example, parse_cell, read_examples
 from pipeline.io import write_json, write_jsonl
 from pipeline.progress import Progress, setup_job_logging
@@ -29,7 +30,6 @@ from pipeline.tasks.answers import gold_answer
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH_SIZE = 16
 # Fault injection for the resume tests: SIGKILL the job after this many cached chunks.
 KILL_AFTER_CHUNKS_ENV = "MEDADAPT_FAULT_KILL_AFTER_CHUNKS"
 
@@ -74,11 +74,13 @@ class Request:
 def generate_cells(
     model_dir: Path,
     requests: list[Request],
-    settings: dict[str, Any],
+    settings: GenerationSettings,
     cache: CompletionCache,
     backend_factory: Callable[[Path], GenerationBackend],
+    model: str | None = None,
+    arm: str | None = None,
 ) -> tuple[dict[tuple[str, Cell], list[dict[str, Any]]], dict[str, Any]]:
-    """Predictions per (style, cell), and the job's throughput record.
+    """Predictions per (style, cell), and the job's throughput record, both naming `model` and `arm`.
 
     Prompts not in the cache go to the backend longest first in chunks of `chunk_size` (default: one
     batch), with the stop sequences of their prompt style; each chunk's completions reach the cache
@@ -88,10 +90,7 @@ def generate_cells(
     from pipeline.tasks.prompts import CUED_STYLES, render, stop_sequences
 
     tokenizer = load_tokenizer(model_dir)
-    decoding = Decoding.from_settings(settings.get("decoding", {}))
-    language = settings.get("prompt_language", "en")
-    backend_name = settings.get("backend", "transformers")
-    thinking = settings.get("thinking", False)
+    decoding, language, backend_name = settings.decoding, settings.prompt_language, settings.backend
     decodings = {s: decoding.with_stop(stop_sequences(s)) for s in sorted({r.style for r in requests})}
 
     texts = [
@@ -99,30 +98,30 @@ def generate_cells(
             tokenizer,
             render(r.example, r.style, prompt_language=language, shots=r.shots),
             header=r.style not in CUED_STYLES,
-            thinking=thinking,
+            thinking=settings.thinking,
         )
         for r in requests
     ]
     ids = [encode(tokenizer, t) for t in texts]
-    models = [model_for_task(model_dir, r.example.task) for r in requests]
-    fingerprints = {m: model_fingerprint(m) for m in set(models)}
+    folders = [model_for_task(model_dir, r.example.task) for r in requests]
+    fingerprints = {m: model_fingerprint(m) for m in set(folders)}
     keys = [
         cache.key(backend_name, fingerprints[m], p, decodings[r.style])
-        for m, p, r in zip(models, ids, requests, strict=True)
+        for m, p, r in zip(folders, ids, requests, strict=True)
     ]
     cached: dict[str, Completion] = {}
     for fingerprint in set(fingerprints.values()):
         cached.update(cache.load(fingerprint))
     todo_by_group = {
-        (model, style): sorted(
+        (folder, style): sorted(
             {
                 k: i
                 for i, k in enumerate(keys)
-                if models[i] == model and requests[i].style == style and k not in cached
+                if folders[i] == folder and requests[i].style == style and k not in cached
             }.values(),
             key=lambda i: -len(ids[i]),
         )
-        for model in sorted(set(models))
+        for folder in sorted(set(folders))
         for style in decodings
     }
     total = sum(map(len, todo_by_group.values()))
@@ -131,20 +130,20 @@ def generate_cells(
     started = time.perf_counter()
     progress = Progress(total, "generated", log)
     fresh: dict[str, Completion] = {}
-    chunk_size = settings.get("chunk_size") or settings.get("batch_size", DEFAULT_BATCH_SIZE)
+    chunk_size = settings.chunk
     kill_after_chunks, chunks_cached = int(os.environ.get(KILL_AFTER_CHUNKS_ENV) or 0), 0
     backend, loaded = None, None  # one model in memory at a time (groups come model by model)
-    for (model, style), todo in todo_by_group.items():
+    for (folder, style), todo in todo_by_group.items():
         if not todo:
             continue
-        if model != loaded:
-            backend, loaded = backend_factory(model), model
+        if folder != loaded:
+            backend, loaded = backend_factory(folder), folder
         assert backend is not None
         for start in range(0, len(todo), chunk_size):
             chunk = todo[start : start + chunk_size]
             answers = backend.generate([ids[i] for i in chunk], decodings[style])
             done = dict(zip([keys[i] for i in chunk], answers, strict=True))
-            cache.put(fingerprints[model], done)
+            cache.put(fingerprints[folder], done)
             fresh.update(done)
             progress.advance(len(chunk))
             chunks_cached += 1
@@ -174,15 +173,15 @@ def generate_cells(
                 "completion_tokens": c.completion_tokens,
                 "gold": gold_answer(ex),
                 "example_gold": ex.gold,
-                "model": settings.get("model"),
-                "arm": settings.get("arm"),
+                "model": model,
+                "arm": arm,
                 "decoding": decodings[request.style].to_dict(),
             }
         )
     new_tokens = sum(c.completion_tokens for c in fresh.values())
     throughput = {
-        "model": settings.get("model"),
-        "arm": settings.get("arm"),
+        "model": model,
+        "arm": arm,
         "backend": backend_name,
         "prompts": len(requests),
         "generated": len(fresh),
@@ -193,25 +192,34 @@ def generate_cells(
         "prompt_tokens": sum(c.prompt_tokens for c in completions.values()),
         "completion_tokens": sum(c.completion_tokens for c in completions.values()),
     }
-    log.info("generation %s/%s: %s", settings.get("model"), settings.get("arm"), throughput)
+    log.info("generation %s/%s: %s", model, arm, throughput)
     return predictions, throughput
 
 
 def run_job(
     model_dir: Path,
     requests: list[Request],
-    settings: dict[str, Any],
+    settings: GenerationSettings,
     cache_dir: Path,
+    model: str | None = None,
+    arm: str | None = None,
 ) -> tuple[dict[tuple[str, Cell], list[dict[str, Any]]], dict[str, Any]]:
     """`generate_cells` with the configured backend and the completion cache under `cache_dir`."""
-    backend_name = settings.get("backend", "transformers")
     return generate_cells(
         model_dir,
         requests,
         settings,
         CompletionCache(cache_dir),
-        lambda model: make_backend(backend_name, model, settings.get("batch_size", DEFAULT_BATCH_SIZE)),
+        lambda folder: make_backend(settings.backend, folder, settings.batch_size),
+        model,
+        arm,
     )
+
+
+def add_identity_arguments(parser: argparse.ArgumentParser) -> None:
+    """--model-name and --arm: what the records and the throughput name (not settings)."""
+    parser.add_argument("--model-name", help="the grid's name of the model (in every record)")
+    parser.add_argument("--arm", help="the grid's name of the arm (in every record)")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -222,16 +230,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output-dir", type=Path, required=True, help="writes <dataset>/<lang>/<sub>.jsonl")
     parser.add_argument("--throughput", type=Path, required=True)
     parser.add_argument("--cache", type=Path, required=True, help="the completion cache's folder")
-    parser.add_argument("--settings", required=True)
+    parser.add_argument(
+        "--settings", required=True, help="JSON of pipeline.evaluate.settings.GenerationSettings"
+    )
+    add_identity_arguments(parser)
     args = parser.parse_args(argv)
     setup_job_logging()
 
-    settings = json.loads(args.settings)
+    settings = GenerationSettings.from_json(args.settings)
     cells = [parse_cell(c) for c in args.cells]
-    examples = select_test_examples(args.tasks, cells, settings.get("max_test_per_cell"))
-    style = settings.get("style", "json")
-    requests = [Request(cell, ex, style) for cell, exs in examples.items() for ex in exs]
-    predictions, throughput = run_job(args.model, requests, settings, args.cache)
+    examples = select_test_examples(args.tasks, cells, settings.max_test_per_cell)
+    requests = [Request(cell, ex, settings.style) for cell, exs in examples.items() for ex in exs]
+    predictions, throughput = run_job(args.model, requests, settings, args.cache, args.model_name, args.arm)
     for (_, (dataset, language, subtask)), records in predictions.items():
         write_jsonl(args.output_dir / dataset / language / f"{subtask}.jsonl", records)
     write_json(args.throughput, throughput)

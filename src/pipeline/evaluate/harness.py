@@ -8,7 +8,7 @@ and, where the value is the mean of per-document values (``acc``, ``acc_norm``, 
 those values as items, so the summary can test arms against each other on the same documents.
 
     python -m pipeline.evaluate.harness --model MODEL_DIR --results RESULTS.json \\
-        --scores SCORES.json --settings '{"tasks": ["medmcqa", "pubmedqa"], ...}'
+        --scores SCORES.json --settings '{"tasks": ["medmcqa", "pubmedqa"], ...}' [--model-name M --arm A]
 """
 
 from __future__ import annotations
@@ -16,38 +16,18 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 
+from pipeline.evaluate.settings import LmEvalSettings
 from pipeline.evaluate.stats import estimate
 from pipeline.io import write_json
 
-DEFAULTS: dict[str, Any] = {
-    "tasks": [],
-    "include_path": None,
-    "num_fewshot": None,
-    "batch_size": 8,
-    "limit": None,
-    "device": None,
-    "dtype": "auto",
-    "apply_chat_template": False,
-    "bootstrap_iters": 1000,
-}
 TASK = "lm_eval"  # the summary's `task` of harness rows
-
-
-def resolve_settings(raw: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(raw) - set(DEFAULTS))
-    if unknown:
-        raise ValueError(f"lm_eval settings: unknown key(s) {unknown} (known: {sorted(DEFAULTS)})")
-    settings = {**DEFAULTS, **raw}
-    tasks = settings["tasks"]
-    if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) and t for t in tasks):
-        raise ValueError(f"lm_eval.tasks: a non-empty list of task or group names, got {tasks!r}")
-    return settings
 
 
 def task_manager(include_path: str | list[str] | None) -> Any:
@@ -61,7 +41,7 @@ def task_manager(include_path: str | list[str] | None) -> Any:
     return TaskManager(include_path=paths)
 
 
-def check_tasks(tasks: list[str], manager: Any) -> None:
+def check_tasks(tasks: Sequence[str], manager: Any) -> None:
     """Every name is a task, group or tag lm-eval knows; raises naming the unknown ones."""
     known = set(manager.all_tasks)
     unknown = [t for t in tasks if t not in known]
@@ -74,28 +54,29 @@ def check_tasks(tasks: list[str], manager: Any) -> None:
         )
 
 
-def run_tasks(model_dir: str | Path, settings: dict[str, Any], seed: int) -> dict[str, Any]:
-    """lm-eval's `simple_evaluate` of the tasks on `model_dir` (samples logged, every seed `seed`)."""
+def run_tasks(model_dir: str | Path, settings: LmEvalSettings) -> dict[str, Any]:
+    """lm-eval's `simple_evaluate` of the tasks on `model_dir` (samples logged, every seed the settings')."""
     import lm_eval
     from lm_eval.models.huggingface import HFLM
 
-    manager = task_manager(settings["include_path"])
-    check_tasks(settings["tasks"], manager)  # before the model loads
+    manager = task_manager(settings.include_path)
+    check_tasks(settings.tasks, manager)  # before the model loads
     model = HFLM(
         pretrained=str(model_dir),
-        device=settings["device"] or _default_device(),
-        batch_size=settings["batch_size"],
-        dtype=settings["dtype"],
+        device=settings.device or _default_device(),
+        batch_size=settings.batch_size,
+        dtype=settings.dtype,
     )
+    seed = settings.seed
     results = lm_eval.simple_evaluate(
         model=model,
-        tasks=settings["tasks"],
-        num_fewshot=settings["num_fewshot"],
-        limit=settings["limit"],
+        tasks=list(settings.tasks),
+        num_fewshot=settings.num_fewshot,
+        limit=settings.limit,
         task_manager=manager,
         log_samples=True,
-        apply_chat_template=settings["apply_chat_template"],
-        bootstrap_iters=settings["bootstrap_iters"],
+        apply_chat_template=settings.apply_chat_template,
+        bootstrap_iters=settings.bootstrap_iters,
         random_seed=seed,
         numpy_random_seed=seed,
         torch_random_seed=seed,
@@ -168,23 +149,25 @@ def score_rows(results: dict[str, Any], meta: dict[str, Any], confidence: float)
 def main(argv: list[str] | None = None) -> None:
     from lm_eval.utils import handle_non_serializable
 
+    from pipeline.evaluate.generate import add_identity_arguments
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--results", type=Path, required=True, help="lm-eval's results JSON (no samples)")
     parser.add_argument("--scores", type=Path, required=True, help="our score rows (JSON list)")
-    parser.add_argument(
-        "--settings", required=True, help=f"JSON over {json.dumps(DEFAULTS)} + model, arm, seed"
-    )
+    parser.add_argument("--settings", required=True, help="JSON of evaluate.settings.LmEvalSettings")
+    add_identity_arguments(parser)
     args = parser.parse_args(argv)
-    raw = json.loads(args.settings)
-    meta = {"model": raw.pop("model", None), "arm": raw.pop("arm", None)}
-    seed, confidence = raw.pop("seed", 0), raw.pop("confidence", 0.95)
-    settings = resolve_settings(raw)
-    results = run_tasks(args.model, settings, seed)
+    settings = LmEvalSettings.from_json(args.settings)
+    results = run_tasks(args.model, settings)
     import lm_eval
 
-    meta["decoding"] = {"method": "lm_eval", "lm_eval": lm_eval.__version__}
-    rows = score_rows(results, meta, confidence)
+    meta = {
+        "model": args.model_name,
+        "arm": args.arm,
+        "decoding": {"method": "lm_eval", "lm_eval": lm_eval.__version__},
+    }
+    rows = score_rows(results, meta, settings.confidence)
     kept = {k: v for k, v in results.items() if k != "samples"}
     write_json(args.results, json.loads(json.dumps(kept, default=handle_non_serializable)))
     write_json(args.scores, rows)

@@ -11,7 +11,6 @@ results and, per cell, score rows (`loglik_acc`, `loglik_acc_norm`) in the layou
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import random
@@ -19,20 +18,13 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from pipeline.evaluate.settings import LoglikSettings
 from pipeline.evaluate.stats import estimate
 from pipeline.examples import Cell, Example, parse_cell, read_examples
 from pipeline.io import write_json, write_jsonl
 from pipeline.progress import Progress, setup_job_logging
 
 log = logging.getLogger(__name__)
-
-DEFAULTS: dict[str, Any] = {
-    "k_shot": 0,
-    "batch_size": 8,
-    "fewshot_split": "train",
-    "max_items_per_cell": None,
-    "template": "mmlu",
-}
 
 
 def stratified_sample(tests: list[Example], limit: int | None, seed: int, cell: Cell) -> list[Example]:
@@ -109,7 +101,8 @@ def score_rows(results: list[dict[str, Any]], cell: Cell, meta: dict[str, Any], 
 
 
 def main(argv: list[str] | None = None) -> None:
-    from pipeline.evaluate.loglik import TEMPLATES, LoglikelihoodScorer, score_multiple_choice
+    from pipeline.evaluate.generate import add_identity_arguments
+    from pipeline.evaluate.loglik import LoglikelihoodScorer, score_multiple_choice
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, required=True)
@@ -117,28 +110,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cells", nargs="+", required=True, help="dataset/language/subtask")
     parser.add_argument("--items-dir", type=Path, required=True, help="writes <dataset>/<lang>/<sub>.jsonl")
     parser.add_argument("--scores-dir", type=Path, required=True, help="writes <dataset>/<lang>/<sub>.json")
-    parser.add_argument(
-        "--settings", required=True, help=f"JSON over {json.dumps(DEFAULTS)} + model, arm, seed"
-    )
+    parser.add_argument("--settings", required=True, help="JSON of evaluate.settings.LoglikSettings")
+    add_identity_arguments(parser)
     args = parser.parse_args(argv)
     setup_job_logging()
-    raw = json.loads(args.settings)
-    meta = {"model": raw.pop("model", None), "arm": raw.pop("arm", None)}
-    seed = raw.pop("seed", 0)
-    unknown = set(raw) - set(DEFAULTS)
-    if unknown:
-        raise ValueError(f"loglik settings: unknown key(s) {sorted(unknown)} (known: {sorted(DEFAULTS)})")
-    settings = {**DEFAULTS, **raw}
-    if settings["template"] not in TEMPLATES:
-        raise ValueError(
-            f"loglik settings.template: {settings['template']!r} is not one of {list(TEMPLATES)}"
-        )
-    meta["decoding"] = {"method": "loglik", "k_shot": settings["k_shot"], "template": settings["template"]}
+    settings = LoglikSettings.from_json(args.settings)
+    seed = settings.seed
+    meta: dict[str, Any] = {
+        "model": args.model_name,
+        "arm": args.arm,
+        "decoding": {"method": "loglik", "k_shot": settings.k_shot, "template": settings.template},
+    }
 
     cells = [parse_cell(c) for c in args.cells]
-    items = cell_items(
-        args.tasks, cells, settings["fewshot_split"], settings["max_items_per_cell"], seed=seed
-    )
+    items = cell_items(args.tasks, cells, settings.fewshot_split, settings.max_items_per_cell, seed=seed)
     scorer = LoglikelihoodScorer(args.model)
     progress = Progress(len(items), "log-likelihood cells", log, every=0)
     for cell, examples in items.items():
@@ -147,11 +132,11 @@ def main(argv: list[str] | None = None) -> None:
             for r in score_multiple_choice(
                 args.model,
                 examples,
-                settings["k_shot"],
-                settings["batch_size"],
-                settings["fewshot_split"],
+                settings.k_shot,
+                settings.batch_size,
+                settings.fewshot_split,
                 scorer=scorer,
-                template=settings["template"],
+                template=settings.template,
             )
         ]
         relative = Path(*cell)

@@ -13,19 +13,18 @@ that the summary and the report can test two systems on the same items (paired b
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 from pipeline.evaluate.metrics import LENIENT_PARSE, item_matrix, metrics_for
 from pipeline.evaluate.parse import PARSE_MODES, parse_record
+from pipeline.evaluate.settings import ScoreSettings
 from pipeline.evaluate.stats import estimate
 from pipeline.examples import TASKS
 from pipeline.io import read_jsonl, write_json
 
 CELL_KEYS = ("model", "arm", "dataset", "language", "task", "subtask")
 REQUIRED_KEYS = (*CELL_KEYS, "id", "completion", "gold")
-DEFAULT_SETTINGS: dict[str, Any] = {"bootstrap_samples": 1000, "seed": 0, "confidence": 0.95}
 _GOLD_KEYS = {
     "ner": ("entities",),
     "re": ("relations",),
@@ -33,21 +32,6 @@ _GOLD_KEYS = {
     "crf": ("items",),
     "argmining": ("claims", "premises"),
 }
-
-
-def resolve_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """Defaults overlaid with `settings`; unknown keys are an error."""
-    unknown = sorted(set(settings) - set(DEFAULT_SETTINGS))
-    if unknown:
-        raise ValueError(f"unknown scoring settings {unknown}; known: {sorted(DEFAULT_SETTINGS)}")
-    resolved = {**DEFAULT_SETTINGS, **settings}
-    if not isinstance(resolved["bootstrap_samples"], int) or resolved["bootstrap_samples"] < 2:
-        raise ValueError(f"bootstrap_samples must be an integer >= 2, got {resolved['bootstrap_samples']!r}")
-    if not isinstance(resolved["seed"], int):
-        raise ValueError(f"seed must be an integer, got {resolved['seed']!r}")
-    if not 0 < resolved["confidence"] < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {resolved['confidence']!r}")
-    return resolved
 
 
 def _check_records(records: list[dict[str, Any]], source: str) -> None:
@@ -76,10 +60,10 @@ def _check_records(records: list[dict[str, Any]], source: str) -> None:
 
 
 def score_records(
-    records: list[dict[str, Any]], settings: dict[str, Any], source: str = "<records>"
+    records: list[dict[str, Any]], settings: ScoreSettings | None = None, source: str = "<records>"
 ) -> list[dict[str, Any]]:
     """Metric rows (main metric first; strict parse, then lenient) for the prediction records of one cell."""
-    settings = resolve_settings(settings)
+    settings = settings or ScoreSettings()
     _check_records(records, source)
     golds = [r["gold"] for r in records]
     ids = [str(r["id"]) for r in records]
@@ -93,9 +77,7 @@ def score_records(
         suffix = LENIENT_PARSE if mode == "lenient" else ""
         for metric in metrics_for(cell["task"], golds):
             stats = item_matrix(metric, answers, golds)
-            est = estimate(
-                metric.name, stats, settings["bootstrap_samples"], settings["seed"], settings["confidence"]
-            )
+            est = estimate(metric.name, stats, settings.bootstrap_samples, settings.seed, settings.confidence)
             rows.append(
                 {
                     **cell,
@@ -116,7 +98,7 @@ def score_records(
     return rows
 
 
-def score_file(predictions: Path, output: Path, settings: dict[str, Any]) -> None:
+def score_file(predictions: Path, output: Path, settings: ScoreSettings | None = None) -> None:
     write_json(output, score_records(read_jsonl(predictions), settings, str(predictions)))
 
 
@@ -124,11 +106,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--predictions", type=Path, nargs="+", required=True)
     parser.add_argument("--outputs", type=Path, nargs="+", required=True)
-    parser.add_argument("--settings", default="{}", help="JSON: {bootstrap_samples, seed, confidence}")
+    parser.add_argument("--settings", default="{}", help="JSON of evaluate.settings.ScoreSettings")
     args = parser.parse_args(argv)
     if len(args.predictions) != len(args.outputs):
         parser.error(f"{len(args.predictions)} prediction files but {len(args.outputs)} outputs")
-    settings = resolve_settings(json.loads(args.settings))
+    settings = ScoreSettings.from_json(args.settings)
     for predictions, output in zip(args.predictions, args.outputs, strict=True):
         score_file(predictions, output, settings)
 

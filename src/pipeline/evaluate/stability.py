@@ -10,18 +10,16 @@ One job per model × arm loads the model once and writes one prediction file per
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
-from typing import Any
 
-from pipeline.evaluate.generate import Request, run_job
+from pipeline.evaluate.generate import Request, add_identity_arguments, run_job
 from pipeline.evaluate.loglik_cells import cell_items
+from pipeline.evaluate.settings import StabilitySettings
 from pipeline.examples import Cell, Example, parse_cell
 from pipeline.io import write_json, write_jsonl
 from pipeline.progress import setup_job_logging
 
 STYLES = ("qa_answer_only", "qa_explain")
-DEFAULTS: dict[str, Any] = {"k_shot": 0, "fewshot_split": "train", "max_items_per_cell": None}
 
 
 def stability_requests(items: dict[Cell, list[Example]], k_shot: int, fewshot_split: str) -> list[Request]:
@@ -45,13 +43,6 @@ def stability_requests(items: dict[Cell, list[Example]], k_shot: int, fewshot_sp
     return requests
 
 
-def resolve_settings(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(stability settings, generation settings) from the job's settings JSON."""
-    own = {k: raw[k] for k in DEFAULTS if k in raw}
-    generation = {k: v for k, v in raw.items() if k not in DEFAULTS}
-    return {**DEFAULTS, **own}, generation
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, required=True)
@@ -62,16 +53,17 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--throughput", type=Path, required=True)
     parser.add_argument("--cache", type=Path, required=True)
-    parser.add_argument(
-        "--settings", required=True, help=f"JSON: generation settings + {json.dumps(DEFAULTS)}"
-    )
+    parser.add_argument("--settings", required=True, help="JSON of evaluate.settings.StabilitySettings")
+    add_identity_arguments(parser)
     args = parser.parse_args(argv)
     setup_job_logging()
-    settings, generation = resolve_settings(json.loads(args.settings))
+    settings = StabilitySettings.from_json(args.settings)
     cells = [parse_cell(c) for c in args.cells]
-    items = cell_items(args.tasks, cells, settings["fewshot_split"], settings["max_items_per_cell"])
-    requests = stability_requests(items, settings["k_shot"], settings["fewshot_split"])
-    predictions, throughput = run_job(args.model, requests, generation, args.cache)
+    items = cell_items(args.tasks, cells, settings.fewshot_split, settings.max_items_per_cell)
+    requests = stability_requests(items, settings.k_shot, settings.fewshot_split)
+    predictions, throughput = run_job(
+        args.model, requests, settings.generation, args.cache, args.model_name, args.arm
+    )
     for (style, (dataset, language, subtask)), records in predictions.items():
         write_jsonl(args.output_dir / style / dataset / language / f"{subtask}.jsonl", records)
     write_json(args.throughput, throughput)

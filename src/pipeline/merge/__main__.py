@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from pipeline.merge.merge import merge_models
+from pipeline.merge.settings import MergeSettings
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -19,10 +19,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output", type=Path, required=True, help="merged model folder (written atomically)")
     parser.add_argument("--settings", required=True, help='JSON, e.g. {"method": "slerp", "t": 0.5}')
     args = parser.parse_args(argv)
-    try:
-        settings = json.loads(args.settings)
-    except json.JSONDecodeError as err:
-        parser.error(f"--settings is not valid JSON ({err})")
+    settings = MergeSettings.from_json(args.settings, n_models=len(args.models))
     merge_models(args.base, args.models, args.output, settings)
 
 

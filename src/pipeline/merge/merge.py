@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,10 @@ _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".h5", ".msg
 
 
 def merge_models(
-    base: str | Path, models: list[str | Path], output: str | Path, settings: dict[str, Any]
+    base: str | Path,
+    models: list[str | Path],
+    output: str | Path,
+    settings: Mapping[str, Any] | MergeSettings,
 ) -> dict[str, Any]:
     """Merge `models` into `base` as `settings` say; write the model folder `output` atomically.
 
@@ -37,7 +41,7 @@ def merge_models(
     """
     import torch
 
-    config = parse_settings(settings, len(models))
+    config = settings if isinstance(settings, MergeSettings) else parse_settings(settings, len(models))
     recorder = RunRecorder("merge", config.record(), parent=models[0])
     base_ckpt = Checkpoint.open(base)
     others = [Checkpoint.open(m) for m in models]

@@ -1,13 +1,19 @@
-"""The merge stage's settings: validated, with each method's mergekit defaults filled in."""
+"""The merge stage's settings: validated, with each method's mergekit defaults filled in.
+
+Torch-free: the workflow checks them when it starts (`pipeline.settings`).
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.io import canonical_json
 from pipeline.merge.methods import MergeMethod, get_method
 from pipeline.merge.parameters import Setting, normalize_setting
+from pipeline.settings import parse_json_object
 
 DTYPES = ("float32", "float16", "bfloat16", "float64")
 COMMON_KEYS = {"method", "dtype", "max_shard_size"}
@@ -36,6 +42,27 @@ class MergeSettings:
         """Per model, where its per-tensor parameters are looked up: its own, then the global ones."""
         return [[own, self.parameters] for own in self.model_parameters]
 
+    @classmethod
+    def from_mapping(cls, mapping: Any, where: str = "merge settings", n_models: int = 1) -> MergeSettings:
+        """The settings of `mapping` for a merge of the base with `n_models` models; a bad key or value
+        raises ValueError naming `where` (a config path, e.g. ``arms.cpt-slerp.settings``)."""
+        try:
+            return parse_settings(mapping, n_models)
+        except ValueError as err:
+            raise ValueError(f"{where}: {err}") from None
+
+    @classmethod
+    def from_json(cls, text: str, where: str = "merge settings", n_models: int = 1) -> MergeSettings:
+        """The settings of a `--settings` JSON object (`to_json` of the applied settings, or the user's)."""
+        return cls.from_mapping(parse_json_object(text, where), where, n_models)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as applied (`record`): parsed again, they are these settings."""
+        return self.record()
+
+    def to_json(self) -> str:
+        return canonical_json(self.record())
+
     def record(self) -> dict[str, Any]:
         """The settings as applied, defaults included (for merge_parameters.json and the card)."""
         record: dict[str, Any] = {"method": self.method.name, **self.parameters}
@@ -56,9 +83,9 @@ class MergeSettings:
         return record
 
 
-def parse_settings(settings: dict[str, Any], n_models: int) -> MergeSettings:
+def parse_settings(settings: Mapping[str, Any], n_models: int) -> MergeSettings:
     """Validate `settings` for a merge of a base with `n_models` other models."""
-    if not isinstance(settings, dict):
+    if not isinstance(settings, Mapping):
         raise ValueError(f"merge settings must be a JSON object, got {settings!r}")
     method = get_method(settings.get("method"))
     unknown = set(settings) - COMMON_KEYS - method.keys

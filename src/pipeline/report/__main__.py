@@ -4,13 +4,12 @@
         [--scores-dir results/scores] [--stability-dir results/stability] \
         [--mix-stats M.stats.json ...] [--block-stats B.stats.json ...] \
         [--train-logs L.parquet ...] [--throughput T.json ...] [--benchmarks B.tsv ...] \
-        [--loglik R.jsonl ...] [--model-dirs DIR ...] [--settings JSON]
+        [--loglik R.jsonl ...] [--model-dirs DIR ...] [--settings JSON] [--config-hash HASH]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from pipeline.report.inputs import (
     parse_grid,
 )
 from pipeline.report.published import load_published
+from pipeline.report.settings import ReportSettings
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -66,12 +66,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--published", **files, help="the seed papers' published numbers, config/studies/published/*.yaml"
     )
-    parser.add_argument("--settings", default="{}", help="JSON over pipeline.report.settings.DEFAULTS")
+    parser.add_argument("--settings", default="{}", help="JSON of pipeline.report.settings.ReportSettings")
+    parser.add_argument(
+        "--config-hash", help="SHA-256 of the whole config's canonical JSON (stated in the index)"
+    )
     args = parser.parse_args(argv)
-    try:
-        settings = json.loads(args.settings)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"--settings: invalid JSON ({err.msg})") from err
+    settings = ReportSettings.from_json(args.settings)
     grid = parse_grid(args.grid)
     inputs = Inputs(
         summary=load_summary(args.summary),
@@ -87,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         parameters=load_parameters(args.model_dirs, grid.models),
         published=[load_published(resolve(path)) for path in args.published],
     )
-    sections, statement = build_report(inputs, settings)
+    sections, statement = build_report(inputs, settings, args.config_hash)
     write_report(sections, statement, args.output)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pipeline.report.context import Context
@@ -20,7 +21,7 @@ from pipeline.report.sections.ranks import rank_sections
 from pipeline.report.sections.stability import stability_sections
 from pipeline.report.sections.task import task_sections
 from pipeline.report.sections.training import training_sections
-from pipeline.report.settings import resolve_settings
+from pipeline.report.settings import ReportSettings, resolve_settings
 
 BUILDERS = (
     task_sections,
@@ -38,7 +39,7 @@ BUILDERS = (
 )
 
 
-def grid_statement(ctx: Context) -> list[str]:
+def grid_statement(ctx: Context, config_hash: str | None = None) -> list[str]:
     """What the report was built from: models, arms, cells, counts, config hash."""
     cells = ctx.cells()
     lines = [
@@ -53,14 +54,16 @@ def grid_statement(ctx: Context) -> list[str]:
     absent = sorted(set(ctx.inputs.grid.arms) - set(ctx.arms))
     if absent:
         lines.append(f"Arms of the grid without scores: {', '.join(absent)}.")
-    if ctx.settings["config_hash"]:
-        lines.append(f"Config hash: {ctx.settings['config_hash']}.")
+    if config_hash:
+        lines.append(f"Config hash: {config_hash}.")
     return lines
 
 
-def build_report(inputs: Inputs, settings: dict[str, Any]) -> tuple[list[Section], list[str]]:
-    """(sections, grid statement) of the report."""
+def build_report(
+    inputs: Inputs, settings: Mapping[str, Any] | ReportSettings, config_hash: str | None = None
+) -> tuple[list[Section], list[str]]:
+    """(sections, grid statement) of the report; the statement names `config_hash` when given."""
     ctx = Context(inputs, resolve_settings(settings))
     with paper_style():
         sections = [section for builder in BUILDERS for section in builder(ctx)]
-    return sections, grid_statement(ctx)
+    return sections, grid_statement(ctx, config_hash)

@@ -5,20 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
 from pipeline.report.aggregate import main_scores, overall, task_means, z_value
 from pipeline.report.arms import Profile, checkpoint_steps, profiles
 from pipeline.report.inputs import Inputs
+from pipeline.report.settings import ReportSettings
 from pipeline.report.significance import ItemStore, ScoreCell
 
 
 @dataclass
 class Context:
     inputs: Inputs
-    settings: dict[str, Any]
+    settings: ReportSettings
     profiles: dict[str, Profile] = field(init=False)
     all_styles: pl.DataFrame = field(init=False)  # main-metric rows under every style in the summary
     main: pl.DataFrame = field(init=False)  # main-metric rows under each arm's own style
@@ -27,7 +27,7 @@ class Context:
     stability_store: ItemStore | None = field(init=False)  # arms named "{arm}/{style}"
 
     def __post_init__(self) -> None:
-        self.profiles = profiles(self.inputs.grid, self.settings["styles"])
+        self.profiles = profiles(self.inputs.grid, self.settings.styles)
         own = {arm: p.style for arm, p in self.profiles.items()}
         summary = self.inputs.summary
         evaluation = pl.col("evaluation") if "evaluation" in summary.columns else pl.lit("generate")
@@ -40,11 +40,11 @@ class Context:
         self.stability_store = self._store(self.inputs.stability_dir)
 
     def _store(self, root: Path | None) -> ItemStore | None:
-        return ItemStore(root, self.settings["bootstrap_samples"], self.settings["seed"]) if root else None
+        return ItemStore(root, self.settings.bootstrap_samples, self.settings.seed) if root else None
 
     @property
     def z(self) -> float:
-        return z_value(self.settings["confidence"])
+        return z_value(self.settings.confidence)
 
     def _in_grid_order(self, frame: pl.DataFrame, key: str) -> list[str]:
         """The `key` values (models or arms) of `frame` in the grid's order, others last, sorted."""
@@ -76,7 +76,7 @@ class Context:
     @cached_property
     def compared_arms(self) -> list[str]:
         """The arms but CPT checkpoints (those are compared in the progression section)."""
-        steps = checkpoint_steps(self.inputs.grid, self.arms, self.settings["progression"])
+        steps = checkpoint_steps(self.inputs.grid, self.arms, self.settings.progression)
         return [a for a in self.arms if a == "base" or a not in steps]
 
     @cached_property

@@ -2,7 +2,7 @@
 
     python -m pipeline.tasks.extract --name NAME --spec JSON --settings JSON --output FILE.jsonl
 
-`--spec` is the dataset's registry entry as JSON; settings are
+`--spec` is the dataset's registry entry as JSON; settings are `pipeline.tasks.settings.ExtractSettings`,
 `{"seed": int, "max_train": int | null, "max_test": int | null}` (caps per language; the
 spec's own `max_train`/`max_test` win). Relative data paths resolve by `pipeline.paths.resolve`
 (or against `--base-dir`).
@@ -17,26 +17,21 @@ from typing import Any
 
 from pipeline.io import write_jsonl
 from pipeline.tasks.registry import load_examples, load_registry
-
-SETTINGS = {"seed": 0, "max_train": None, "max_test": None}
+from pipeline.tasks.settings import ExtractSettings
 
 
 def extract(
-    name: str, entry: dict[str, Any], settings: dict[str, Any], output: Path, base_dir: Path | None = None
+    name: str, entry: dict[str, Any], settings: ExtractSettings, output: Path, base_dir: Path | None = None
 ) -> int:
     """Write the dataset's examples to `output`; returns how many."""
-    unknown = set(settings) - set(SETTINGS)
-    if unknown:
-        raise ValueError(f"extract settings: unknown key(s) {sorted(unknown)} (known: {sorted(SETTINGS)})")
-    settings = {**SETTINGS, **settings}
     spec = load_registry({"datasets": {name: entry}})[name]
     examples = load_examples(
         name,
         spec,
         base_dir,
-        seed=settings["seed"],
-        max_train=settings["max_train"],
-        max_test=settings["max_test"],
+        seed=settings.seed,
+        max_train=settings.max_train,
+        max_test=settings.max_test,
     )
     write_jsonl(output, (e.to_record() for e in examples))
     return len(examples)
@@ -50,7 +45,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output", required=True, type=Path)
     parser.add_argument("--base-dir", type=Path, help="root for relative data paths (default: the checkout)")
     args = parser.parse_args(argv)
-    n = extract(args.name, json.loads(args.spec), json.loads(args.settings), args.output, args.base_dir)
+    settings = ExtractSettings.from_json(args.settings)
+    n = extract(args.name, json.loads(args.spec), settings, args.output, args.base_dir)
     print(f"{args.name}: {n} examples -> {args.output}")
 
 

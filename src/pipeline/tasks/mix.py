@@ -20,18 +20,17 @@ documents that are PharmaCoNER or MEDDOCAN test documents.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import random
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pipeline.corpus.decontaminate import example_texts, ngrams
-from pipeline.examples import TASKS, Example, read_examples
+from pipeline.examples import Example, read_examples
 from pipeline.io import iter_jsonl, write_json, write_jsonl, write_text
 from pipeline.tasks.answers import gold_answer
 from pipeline.tasks.prompts import (
@@ -42,10 +41,9 @@ from pipeline.tasks.prompts import (
     reasoning_prompt,
     trace_prompt,
 )
+from pipeline.tasks.settings import MIX_SETTINGS, ITSettings, RoTSettings
 
 KINDS = ("it", "rot")
-DECONTAMINATION_ACTIONS = ("drop", "flag")
-DECONTAMINATION_SCOPES = ("other_datasets", "all")
 TRAIN_SPLIT = "train"
 TRACE_TASK = "reasoning"
 TRACE_SUBTASK = "trace"
@@ -81,82 +79,11 @@ class ReasoningTrace:
         return cls(**values)
 
 
-@dataclass(frozen=True)
-class ITSettings:
-    languages: tuple[str, ...] | None = None
-    tasks: tuple[str, ...] | None = None
-    max_examples_per_task: int | None = None
-    max_examples_per_cell: int | None = None
-    prompt_language: str = "en"
-    strict_language: bool = False
-    decontamination_action: str = "drop"
-    decontamination_scope: str = "other_datasets"
-    decontamination_ngram: int = 13
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class RoTSettings:
-    languages: tuple[str, ...] | None = None
-    max_examples: int | None = None
-    token_budget_words: int | None = None
-    qa_explanations: bool = True
-    prompt_language: str = "en"
-    strict_language: bool = False
-    decontamination_action: str = "drop"
-    decontamination_scope: str = "other_datasets"
-    decontamination_ngram: int = 13
-    seed: int = 0
-
-
-def _check_setting(name: str, value: Any) -> Any:
-    """One settings value, type-checked by name; lists become tuples."""
-    if name in ("languages", "tasks"):
-        if value is None:
-            return None
-        if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-            raise ValueError(f"settings[{name!r}] must be a list of strings or null, got {value!r}")
-        unknown = sorted(set(value) - set(TASKS)) if name == "tasks" else []
-        if unknown:
-            raise ValueError(f"settings['tasks']: unknown task(s) {unknown} (expected some of {TASKS})")
-        return tuple(value)
-    if name == "decontamination_action" and value not in DECONTAMINATION_ACTIONS:
-        raise ValueError(f"settings[{name!r}] must be one of {DECONTAMINATION_ACTIONS}, got {value!r}")
-    if name == "decontamination_scope" and value not in DECONTAMINATION_SCOPES:
-        raise ValueError(f"settings[{name!r}] must be one of {DECONTAMINATION_SCOPES}, got {value!r}")
-    if name in (
-        "max_examples_per_task",
-        "max_examples_per_cell",
-        "max_examples",
-        "token_budget_words",
-        "decontamination_ngram",
-    ):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ValueError(f"settings[{name!r}] must be a positive integer or null, got {value!r}")
-        return value
-    if name in ("strict_language", "qa_explanations"):
-        if not isinstance(value, bool):
-            raise ValueError(f"settings[{name!r}] must be true or false, got {value!r}")
-        return value
-    if name == "seed":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"settings['seed'] must be an integer, got {value!r}")
-        return value
-    if not isinstance(value, str):
-        raise ValueError(f"settings[{name!r}] must be a string, got {value!r}")
-    return value
-
-
-def parse_settings(kind: str, settings: dict[str, Any]) -> ITSettings | RoTSettings:
+def parse_settings(kind: str, settings: Mapping[str, Any]) -> ITSettings | RoTSettings:
     """The settings of a mix of `kind`; unknown keys and ill-typed values raise ValueError."""
     if kind not in KINDS:
         raise ValueError(f"unknown mix kind {kind!r} (expected one of {KINDS})")
-    cls = ITSettings if kind == "it" else RoTSettings
-    known = [f.name for f in fields(cls)]
-    unknown = sorted(set(settings) - set(known))
-    if unknown:
-        raise ValueError(f"unknown {kind} mix setting(s) {unknown} (known: {known})")
-    return cls(**{k: _check_setting(k, v) for k, v in settings.items()})
+    return MIX_SETTINGS[kind].from_mapping(settings)
 
 
 def check_gold(example: Example) -> None:
@@ -420,12 +347,14 @@ def build_mix(
     kind: str,
     task_paths: Sequence[str | Path],
     trace_paths: Sequence[str | Path],
-    settings: dict[str, Any],
+    settings: Mapping[str, Any] | ITSettings | RoTSettings,
     test_paths: Sequence[str | Path] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The records of a mix from files, decontaminated against the test examples of `test_paths`
     (default `task_paths`), and the contamination report; an empty result raises ValueError."""
-    parsed = parse_settings(kind, settings)
+    parsed = settings if isinstance(settings, ITSettings | RoTSettings) else parse_settings(kind, settings)
+    if not isinstance(parsed, MIX_SETTINGS[kind]):
+        raise ValueError(f"{type(parsed).__name__} are not the settings of a {kind} mix")
     examples = list(read_examples(task_paths, check_gold))
     if isinstance(parsed, ITSettings):
         if trace_paths:
@@ -442,7 +371,7 @@ def build_mix(
         parsed.decontamination_scope,
     )
     if not records:
-        raise ValueError(f"the {kind} mix is empty after its filters (settings {settings})")
+        raise ValueError(f"the {kind} mix is empty after its filters (settings {parsed.to_json()})")
     return records, report
 
 
@@ -458,18 +387,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         nargs="*",
         help="task files whose test examples the mix must not overlap (default --tasks)",
     )
-    parser.add_argument("--settings", default="{}", help="mix settings as one JSON object")
+    parser.add_argument(
+        "--settings", default="{}", help="JSON of pipeline.tasks.settings.ITSettings/RoTSettings"
+    )
     parser.add_argument("--output", required=True, help="the mix (JSONL)")
     parser.add_argument("--stats", required=True, help="the mix statistics (JSON)")
     parser.add_argument("--contamination", help="optional: the contamination report (JSON)")
     parser.add_argument("--vocab", help="optional: the mix vocabulary, one lower-cased word type per line")
     args = parser.parse_args(argv)
-    try:
-        settings = json.loads(args.settings)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"--settings: invalid JSON ({err.msg})") from err
-    if not isinstance(settings, dict):
-        raise ValueError(f"--settings must be a JSON object, got {args.settings!r}")
+    settings = MIX_SETTINGS[args.kind].from_json(args.settings)
     records, report = build_mix(args.kind, args.tasks, args.traces, settings, args.test_tasks)
     write_jsonl(args.output, records)
     write_json(args.stats, mix_stats(records, args.kind))

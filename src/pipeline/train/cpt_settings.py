@@ -1,16 +1,20 @@
-"""Settings of continual pretraining, parsed from the `--settings` JSON and checked up front."""
+"""Settings of continual pretraining, parsed from the `--settings` JSON and checked up front.
+
+Torch-free: the workflow checks them when it starts (`pipeline.settings`).
+"""
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal
+import typing
+from dataclasses import dataclass, field
+from typing import Literal
 
-PRECISIONS = ("auto", "bf16", "fp32")
+from pipeline.settings import SettingsError, StageSettings, at_least, require
+
 # transformers' SchedulerType values, spelt out so that the workflow checks settings without importing
-# transformers (tests/test_cpt_config.py keeps the two equal).
-SCHEDULERS = (
+# transformers (tests/test_config_check.py keeps the two equal).
+Scheduler = Literal[
     "linear",
     "cosine",
     "cosine_with_restarts",
@@ -23,7 +27,10 @@ SCHEDULERS = (
     "cosine_warmup_with_min_lr",
     "warmup_stable_decay",
     "greedy",
-)
+]
+SCHEDULERS = typing.get_args(Scheduler)
+Precision = Literal["auto", "bf16", "fp32"]
+PRECISIONS = typing.get_args(Precision)
 
 
 def default_save_steps(total_steps: int) -> int:
@@ -51,95 +58,63 @@ def unreachable_step(
 
 
 @dataclass(frozen=True)
-class CptSettings:
+class CptSettings(StageSettings):
     """Every key of `--settings`; see docs/training.md for their meaning."""
 
+    WHERE = "cpt settings"
+
     lr: float = 2e-5
-    lr_scheduler: str = "cosine"
+    lr_scheduler: Scheduler = "cosine"
     warmup_ratio: float | None = None
     warmup_steps: int | None = None
     effective_batch_size: int = 32
     per_device_batch_size: int = 4
     max_steps: int | None = None
     epochs: float | None = None
-    token_budget: float | None = None
+    token_budget: float | None = None  # a share (<= 1) or a count (> 1) of the train tokens
     save_steps: int | None = None
     save_total_limit: int = 2
     keep_checkpoints: list[int] | Literal["all"] = field(default_factory=list)
     eval_steps: int | None = None
     max_eval_blocks: int | None = None
-    zero_stage: int | None = 3
+    zero_stage: Literal[2, 3] | None = 3
     seed: int = 0
     weight_decay: float = 0.1
     max_grad_norm: float = 1.0
     report_to: list[str] = field(default_factory=list)
-    precision: str = "auto"
+    precision: Precision = "auto"
     gradient_checkpointing: bool = False
     keep_state: bool = False
+    # The workflow's, not the user's: the steps the grid's checkpoint arms take from this run.
     required_checkpoints: list[int] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        if self.lr_scheduler not in SCHEDULERS:
-            self._bad("lr_scheduler", f"must be one of {list(SCHEDULERS)}")
-        if isinstance(self.lr, bool) or not isinstance(self.lr, int | float) or not self.lr > 0:
-            self._bad("lr", "must be a positive number")
+    def validate(self) -> None:
+        require(self.lr > 0, "lr", f"must be a positive number, got {self.lr!r}")
         if self.warmup_ratio is not None and self.warmup_steps is not None:
-            self._bad("warmup_ratio", "and warmup_steps are exclusive: set one")
-        if self.warmup_ratio is not None and not 0 <= self.warmup_ratio < 1:
-            self._bad("warmup_ratio", "must be in [0, 1)")
-        if self.max_steps is not None and self.epochs is not None:
-            self._bad("max_steps", "and epochs are exclusive: set one")
-        if self.epochs is not None and not self.epochs > 0:
-            self._bad("epochs", "must be positive")
-        for key in ("effective_batch_size", "per_device_batch_size", "save_total_limit"):
-            self._positive_int(key, getattr(self, key))
-        for key in ("warmup_steps", "max_steps", "save_steps", "eval_steps", "max_eval_blocks"):
-            if getattr(self, key) is not None:
-                self._positive_int(key, getattr(self, key), allow_zero=key == "warmup_steps")
-        if self.keep_checkpoints != "all":
-            if not isinstance(self.keep_checkpoints, list):
-                self._bad("keep_checkpoints", 'must be a list of steps or "all"')
-            for step in self.keep_checkpoints:
-                self._positive_int("keep_checkpoints", step)
-        for step in self.required_checkpoints:
-            self._positive_int("required_checkpoints", step)
-        if self.zero_stage not in (2, 3, None):
-            self._bad("zero_stage", "must be 2, 3 or null (no DeepSpeed)")
-        if self.precision not in PRECISIONS:
-            self._bad("precision", f"must be one of {PRECISIONS}")
-        if not isinstance(self.report_to, list) or not all(isinstance(r, str) for r in self.report_to):
-            self._bad("report_to", "must be a list of integration names")
-        if self.token_budget is not None and not (
-            isinstance(self.token_budget, int | float)
-            and math.isfinite(self.token_budget)
-            and self.token_budget > 0
-        ):
-            self._bad("token_budget", "must be a positive fraction (<= 1) or token count (> 1)")
-
-    def _bad(self, key: str, why: str) -> None:
-        raise ValueError(f"settings.{key} = {getattr(self, key)!r}: {why}")
-
-    def _positive_int(self, key: str, value: Any, allow_zero: bool = False) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
-            raise ValueError(
-                f"settings.{key}: {value!r} is not a {'non-negative' if allow_zero else 'positive'} integer"
+            raise SettingsError("warmup_ratio", "and warmup_steps are exclusive: set one")
+        if self.warmup_ratio is not None:
+            require(
+                0 <= self.warmup_ratio < 1, "warmup_ratio", f"must be in [0, 1), got {self.warmup_ratio!r}"
             )
-
-    @classmethod
-    def from_json(cls, text: str) -> CptSettings:
-        try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"--settings is not valid JSON ({err.msg})") from err
-        if not isinstance(raw, dict):
-            raise ValueError("--settings must be a JSON object")
-        unknown = set(raw) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"--settings: unknown key(s) {sorted(unknown)}")
-        return cls(**raw)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        if self.max_steps is not None and self.epochs is not None:
+            raise SettingsError("max_steps", "and epochs are exclusive: set one")
+        if self.epochs is not None:
+            require(self.epochs > 0, "epochs", f"must be positive, got {self.epochs!r}")
+        at_least(self, 0, "warmup_steps")
+        at_least(self, 1, "effective_batch_size", "per_device_batch_size", "save_total_limit")
+        at_least(self, 1, "max_steps", "save_steps", "eval_steps", "max_eval_blocks")
+        for key in ("keep_checkpoints", "required_checkpoints"):
+            steps = getattr(self, key)
+            if steps != "all" and any(step < 1 for step in steps):
+                raise SettingsError(key, f'must be positive steps (or "all"), got {steps!r}')
+        require(
+            self.token_budget is None or self.token_budget > 0,
+            "token_budget",
+            f"must be a positive fraction (<= 1) or token count (> 1), got {self.token_budget!r}",
+        )
+        require(
+            all(self.report_to), "report_to", f"must be a list of integration names, got {self.report_to!r}"
+        )
 
     def total_steps(self, train_blocks: int) -> int:
         """Optimizer steps: `max_steps`, else `epochs` (default 1) passes over the train blocks."""

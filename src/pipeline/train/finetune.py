@@ -8,7 +8,7 @@ change to one stage's own code leaves the other's alone.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -23,31 +23,6 @@ JOINT = "joint"  # the adapter name of a run that trains one model on every reco
 TENSORBOARD_ENV = "TENSORBOARD_LOGGING_DIR"  # read by transformers' TensorBoardCallback
 # Log-history keys already in the shared training-log schema (under their own or their column name).
 LOGGED = {*SCHEMA, "learning_rate", "num_input_tokens_seen"}
-
-
-def check_keys(given: dict[str, Any], known: Iterable[str], where: str) -> None:
-    """Raise ValueError naming `where` and the key when `given` has a key outside `known`."""
-    unknown = sorted(set(given) - set(known))
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}")
-
-
-def check_training_length(settings: dict[str, Any], where: str) -> None:
-    """`max_steps` (when set) or `epochs` must be positive."""
-    if settings["max_steps"] is not None and settings["max_steps"] <= 0:
-        raise ValueError(
-            f"{where}.max_steps: must be a positive integer or null, got {settings['max_steps']!r}"
-        )
-    if settings["max_steps"] is None and not settings["epochs"] > 0:
-        raise ValueError(
-            f"{where}.epochs: must be positive when max_steps is null, got {settings['epochs']!r}"
-        )
-
-
-def check_report_to(report_to: Any, where: str) -> None:
-    """`report_to` must be a list of Trainer integration names (empty: off)."""
-    if not isinstance(report_to, list) or not all(isinstance(r, str) and r for r in report_to):
-        raise ValueError(f"{where}.report_to: must be a list of integration names, got {report_to!r}")
 
 
 def training_arguments(settings: dict[str, Any], work_dir: str) -> dict[str, Any]:

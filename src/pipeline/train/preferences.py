@@ -16,7 +16,6 @@ Prompts are plain text tokenized with the tokenizer's own special tokens, as TRL
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import re
 from collections import Counter
@@ -27,31 +26,10 @@ from pipeline.examples import Example, read_examples
 from pipeline.io import write_jsonl
 from pipeline.tasks.answers import OPTION_LETTERS, option_letter
 from pipeline.tasks.prompts import qa_prompt, stop_sequences
+from pipeline.train.settings import PreferenceSettings
 
-DEFAULTS: dict[str, Any] = {
-    "k_shot": 3,
-    "samples_per_question": 4,
-    "temperature": 0.8,
-    "max_new_tokens": 256,
-    "max_questions": None,
-    "seed": 0,
-}
 ANSWER = re.compile(r"Answer:\s*\(?([A-Z])\)?(?![A-Za-z])")
 STYLE = "qa_explain"  # the prompt style pairs are sampled in, and the RPO arm is evaluated in
-
-
-def resolve_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """Complete and validate preference settings (defaults in `DEFAULTS`)."""
-    unknown = sorted(set(settings) - set(DEFAULTS))
-    if unknown:
-        raise ValueError(f"preference settings: unknown key(s) {unknown}; known: {sorted(DEFAULTS)}")
-    merged = {**DEFAULTS, **settings}
-    for key in ("samples_per_question", "max_new_tokens"):
-        if merged[key] < 1:
-            raise ValueError(f"preference settings.{key}: must be at least 1, got {merged[key]!r}")
-    if merged["k_shot"] < 0 or not merged["temperature"] > 0:
-        raise ValueError("preference settings: k_shot must be >= 0 and temperature > 0")
-    return merged
 
 
 def load_questions(paths: list[str | Path]) -> list[Example]:
@@ -131,7 +109,7 @@ def pick_shots(example: Example, pool: list[Example], k: int, rng: random.Random
     return rng.sample(candidates, k)
 
 
-def sample_responses(model: Any, tokenizer: Any, prompt: str, settings: dict[str, Any]) -> list[str]:
+def sample_responses(model: Any, tokenizer: Any, prompt: str, settings: PreferenceSettings) -> list[str]:
     """`samples_per_question` pure-temperature samples (no top-k/top-p), cut to their answer."""
     import torch
 
@@ -140,11 +118,11 @@ def sample_responses(model: Any, tokenizer: Any, prompt: str, settings: dict[str
         output = model.generate(
             **inputs,
             do_sample=True,
-            temperature=settings["temperature"],
+            temperature=settings.temperature,
             top_k=0,
             top_p=1.0,
-            max_new_tokens=settings["max_new_tokens"],
-            num_return_sequences=settings["samples_per_question"],
+            max_new_tokens=settings.max_new_tokens,
+            num_return_sequences=settings.samples_per_question,
             pad_token_id=tokenizer.pad_token_id,
             stop_strings=list(stop_sequences(STYLE)),
             tokenizer=tokenizer,
@@ -154,29 +132,28 @@ def sample_responses(model: Any, tokenizer: Any, prompt: str, settings: dict[str
 
 
 def build_pairs(
-    model_dir: str | Path, example_paths: list[str | Path], settings: dict[str, Any]
+    model_dir: str | Path, example_paths: list[str | Path], settings: PreferenceSettings
 ) -> list[dict]:
     """Preference pairs for the training questions in `example_paths`, sampled from `model_dir`."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
 
-    settings = resolve_settings(settings)
     questions = load_questions(example_paths)
     if not questions:
         raise ValueError(
             f"no training QA examples (task 'qa', split 'train') in {[str(p) for p in example_paths]}"
         )
     pool = [q for q in questions if gold_response(q) is not None]
-    random.Random(settings["seed"]).shuffle(questions)
-    questions = questions[: settings["max_questions"]]
+    random.Random(settings.seed).shuffle(questions)
+    questions = questions[: settings.max_questions]
     device = "cuda" if torch.cuda.is_available() else "cpu"
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto").to(device).eval()
     pairs = []
     for i, example in enumerate(questions):
-        shots = pick_shots(example, pool, settings["k_shot"], random.Random(settings["seed"] + i))
+        shots = pick_shots(example, pool, settings.k_shot, random.Random(settings.seed + i))
         prompt = build_prompt(example, shots)
-        set_seed(settings["seed"] + i)
+        set_seed(settings.seed + i)
         pairs += question_pairs(example, prompt, sample_responses(model, tokenizer, prompt, settings))
     return pairs
 
@@ -188,9 +165,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", type=Path, required=True, help="HF model dir that samples the responses")
     parser.add_argument("--examples", type=Path, nargs="+", required=True, help="task example JSONL file(s)")
     parser.add_argument("--output", type=Path, required=True, help="preference pairs JSONL")
-    parser.add_argument("--settings", default="{}", help="JSON object; see DEFAULTS")
+    parser.add_argument(
+        "--settings", default="{}", help="JSON object of pipeline.train.settings.PreferenceSettings"
+    )
     args = parser.parse_args(argv)
-    pairs = build_pairs(args.model, args.examples, json.loads(args.settings))
+    pairs = build_pairs(args.model, args.examples, PreferenceSettings.from_json(args.settings))
     write_jsonl(args.output, pairs)
     counts = dict(sorted(Counter(p["pair_type"] for p in pairs).items()))
     print(f"{len(pairs)} preference pairs written to {args.output}: {counts}")

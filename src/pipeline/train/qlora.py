@@ -5,16 +5,7 @@ from __future__ import annotations
 import importlib.util
 from typing import Any
 
-LORA_DEFAULTS: dict[str, Any] = {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear"}
 QUANTIZATIONS = (None, "nf4")
-
-
-def lora_settings(settings: dict[str, Any] | None, where: str) -> dict[str, Any]:
-    """`settings` over `LORA_DEFAULTS`; an unknown key raises ValueError naming `where`."""
-    unknown = sorted(set(settings or {}) - set(LORA_DEFAULTS))
-    if unknown:
-        raise ValueError(f"{where}: unknown LoRA setting(s) {unknown}; known: {sorted(LORA_DEFAULTS)}")
-    return {**LORA_DEFAULTS, **(settings or {})}
 
 
 def lora_config(settings: dict[str, Any]) -> Any:

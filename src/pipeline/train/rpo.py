@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,70 +33,22 @@ from pipeline.provenance import RunRecorder
 from pipeline.train.callbacks import NonFiniteGuard, ProgressLog, ThroughputLog
 from pipeline.train.finetune import (
     JOINT,
-    check_keys,
-    check_report_to,
-    check_training_length,
     log_frame,
     save_trained,
     tensorboard_dir,
     training_arguments,
     write_log,
 )
-from pipeline.train.qlora import (
-    LORA_DEFAULTS,
-    bnb_config,
-    lora_config,
-    lora_settings,
-    require_quantization_support,
-)
+from pipeline.train.qlora import bnb_config, lora_config, require_quantization_support
+from pipeline.train.settings import RpoSettings
 
-DEFAULTS: dict[str, Any] = {
-    "loss": "rpo",
-    "alpha": 10.0,
-    "beta": 0.1,
-    "lr": 5e-6,
-    "lr_scheduler": "linear",
-    "warmup": 0,
-    "epochs": 1,
-    "max_steps": None,
-    "per_device_batch_size": 2,
-    "gradient_accumulation": 1,
-    "max_length": 4096,
-    "nll_normalization": "token",
-    "lora": LORA_DEFAULTS,
-    "merge_adapter": True,
-    "seed": 0,
-    "gradient_checkpointing": True,
-    "quantization": None,  # "nf4": QLoRA (4-bit base, LoRA adapter; CUDA only)
-    "report_to": [],  # Trainer integrations, e.g. ["tensorboard"]: event files in OUT_DIR/tensorboard
-}
-LOSSES = ("rpo", "dpo")
-NLL_NORMALIZATIONS = ("token", "sequence")
 PAIR_KEYS = ("prompt", "chosen", "rejected")
 
 
-def resolve_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """Complete and validate RPO settings (defaults in `DEFAULTS`)."""
-    check_keys(settings, DEFAULTS, "rpo settings")
-    merged = {**DEFAULTS, **settings}
-    if merged["lora"] is not None:
-        merged["lora"] = lora_settings(merged["lora"], "rpo settings.lora")
-    elif merged["quantization"] is not None:
-        raise ValueError("rpo settings.quantization: QLoRA trains a LoRA adapter; set `lora` too")
-    if merged["loss"] not in LOSSES:
-        raise ValueError(f"rpo settings.loss: {merged['loss']!r} is not one of {list(LOSSES)}")
-    if merged["nll_normalization"] not in NLL_NORMALIZATIONS:
-        raise ValueError(
-            f"rpo settings.nll_normalization: {merged['nll_normalization']!r} is not one of "
-            f"{list(NLL_NORMALIZATIONS)}"
-        )
-    if merged["max_length"] is not None and merged["max_length"] < 2:
-        raise ValueError(f"rpo settings.max_length: must be null or >= 2, got {merged['max_length']!r}")
-    if merged["alpha"] < 0 or not merged["beta"] > 0:
-        raise ValueError("rpo settings: alpha must be >= 0 and beta > 0")
-    check_training_length(merged, "rpo settings")
-    check_report_to(merged["report_to"], "rpo settings")
-    return merged
+def resolve_settings(settings: Mapping[str, Any] | RpoSettings) -> dict[str, Any]:
+    """RPO settings as the trainer reads them: `settings` over the defaults of `RpoSettings`, checked."""
+    parsed = settings if isinstance(settings, RpoSettings) else RpoSettings.from_mapping(settings)
+    return parsed.to_dict()
 
 
 def loss_terms(settings: dict[str, Any]) -> tuple[list[str], list[float]]:
@@ -242,7 +195,7 @@ def train(
     pairs_path: str | Path,
     output: str | Path,
     log: str | Path,
-    settings: dict[str, Any],
+    settings: Mapping[str, Any] | RpoSettings,
 ) -> None:
     """Train on the pairs of `pairs_path`; write the model to `output` and the training log to `log`."""
     settings = resolve_settings(settings)
@@ -277,10 +230,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pairs", type=Path, required=True, help="preference pairs JSONL")
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--log", type=Path, required=True, help="training log (Parquet)")
-    parser.add_argument("--settings", default="{}", help="JSON object; see DEFAULTS")
+    parser.add_argument("--settings", default="{}", help="JSON object of pipeline.train.settings.RpoSettings")
     args = parser.parse_args(argv)
     setup_job_logging()
-    train(args.model, args.pairs, args.output, args.log, json.loads(args.settings))
+    train(args.model, args.pairs, args.output, args.log, RpoSettings.from_json(args.settings))
 
 
 if __name__ == "__main__":

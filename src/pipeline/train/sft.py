@@ -15,6 +15,7 @@ import argparse
 import json
 import random
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,65 +27,23 @@ from pipeline.provenance import RunRecorder
 from pipeline.train.callbacks import NonFiniteGuard, ProgressLog, ThroughputLog
 from pipeline.train.finetune import (
     JOINT,
-    check_keys,
-    check_report_to,
-    check_training_length,
     log_frame,
     save_trained,
     tensorboard_dir,
     training_arguments,
     write_log,
 )
-from pipeline.train.qlora import (
-    LORA_DEFAULTS,
-    bnb_config,
-    lora_config,
-    lora_settings,
-    require_quantization_support,
-)
+from pipeline.train.qlora import bnb_config, lora_config, require_quantization_support
+from pipeline.train.settings import SftSettings
 
-DEFAULTS: dict[str, Any] = {
-    "lora": LORA_DEFAULTS,
-    "loss": "full",
-    "lr": 2e-4,
-    "lr_scheduler": "linear",
-    "warmup": 0,
-    "epochs": 1,
-    "max_steps": None,
-    "per_device_batch_size": 4,
-    "gradient_accumulation": 1,
-    "max_length": 2048,
-    "seed": 0,
-    "merge_adapter": True,
-    "filter": {"tasks": None, "languages": None},
-    "max_examples_per_task": None,
-    "per_task_adapters": False,
-    "quantization": None,
-    "gradient_checkpointing": True,
-    "fused_lm_head": None,  # TRL's chunked LM-head loss; None: on CUDA only (its CPU fallback is ~3x slower)
-    "report_to": [],  # Trainer integrations, e.g. ["tensorboard"]: event files in OUT_DIR/tensorboard
-}
-LOSSES = ("full", "completion_only")
 MIX_KEYS = ("id", "prompt", "completion", "dataset", "task", "language", "kind")
 MIX_KINDS = ("it", "rot")
 
 
-def resolve_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """Complete and validate SFT settings (defaults in `DEFAULTS`)."""
-    check_keys(settings, DEFAULTS, "sft settings")
-    merged = {**DEFAULTS, **settings}
-    if merged["lora"] is None:
-        raise ValueError(
-            "sft settings.lora: SFT trains a LoRA adapter; give LoRA settings (or {} for defaults)"
-        )
-    merged["lora"] = lora_settings(merged["lora"], "sft settings.lora")
-    check_keys(merged["filter"] or {}, DEFAULTS["filter"], "sft settings.filter")
-    merged["filter"] = {**DEFAULTS["filter"], **(merged["filter"] or {})}
-    if merged["loss"] not in LOSSES:
-        raise ValueError(f"sft settings.loss: {merged['loss']!r} is not one of {list(LOSSES)}")
-    check_training_length(merged, "sft settings")
-    check_report_to(merged["report_to"], "sft settings")
-    return merged
+def resolve_settings(settings: Mapping[str, Any] | SftSettings) -> dict[str, Any]:
+    """SFT settings as the trainer reads them: `settings` over the defaults of `SftSettings`, checked."""
+    parsed = settings if isinstance(settings, SftSettings) else SftSettings.from_mapping(settings)
+    return parsed.to_dict()
 
 
 def read_mix(path: str | Path) -> list[dict[str, Any]]:
@@ -217,7 +176,7 @@ def train(
     data: list[str | Path],
     output: str | Path,
     log: str | Path,
-    settings: dict[str, Any],
+    settings: Mapping[str, Any] | SftSettings,
 ) -> None:
     """Train on the mixes in `data`; write the model (or per-task adapters) to `output`, the log to `log`."""
     settings = resolve_settings(settings)
@@ -269,10 +228,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, nargs="+", required=True, help="SFT mix JSONL file(s)")
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--log", type=Path, required=True, help="training log (Parquet)")
-    parser.add_argument("--settings", default="{}", help="JSON object; see DEFAULTS")
+    parser.add_argument("--settings", default="{}", help="JSON object of pipeline.train.settings.SftSettings")
     args = parser.parse_args(argv)
     setup_job_logging()
-    train(args.model, args.data, args.output, args.log, json.loads(args.settings))
+    train(args.model, args.data, args.output, args.log, SftSettings.from_json(args.settings))
 
 
 if __name__ == "__main__":

@@ -112,7 +112,7 @@ def datasize_sections(ctx: Context) -> list[Section]:
             ax.set_ylabel("overall score")
             ax.set_title(f"family {name}")
         legend_below(fig, axes[0])
-        confidence = round(100 * ctx.settings["confidence"])
+        confidence = round(100 * ctx.settings.confidence)
         artefacts.append(
             Artefact(
                 "rq2_data_size_curve",

@@ -41,7 +41,7 @@ def _mark(row: dict[str, Any]) -> str:
 
 def _arm_order(ctx: Context, arms: set[str]) -> list[str]:
     """Base, checkpoints by step, then the other arms in the grid's order."""
-    steps = checkpoint_steps(ctx.inputs.grid, sorted(arms), ctx.settings["progression"])
+    steps = checkpoint_steps(ctx.inputs.grid, sorted(arms), ctx.settings.progression)
     rest = [a for a in ctx.all_arms if a in arms and a not in steps]
     return [a for a in steps if a in arms] + rest
 
@@ -99,7 +99,7 @@ def _table(ctx: Context, frame: pl.DataFrame, group: str, language: str) -> Tabl
 
 
 def knowledge_sections(ctx: Context) -> list[Section]:
-    metric = f"loglik_{ctx.settings['loglik_metric']}"
+    metric = f"loglik_{ctx.settings.loglik_metric}"
     summary = ctx.inputs.summary
     rows = (
         summary.filter((pl.col("evaluation") == "loglik") & (pl.col("metric") == metric))
@@ -115,7 +115,7 @@ def knowledge_sections(ctx: Context) -> list[Section]:
                 missing=f"The summary has no log-likelihood rows ({metric}): configure `loglik`.",
             )
         ]
-    groups = ctx.settings["loglik_groups"]
+    groups = ctx.settings.loglik_groups.to_dict()
     group = [benchmark_group(d, s, groups) for d, s in rows.select("dataset", "subtask").rows()]
     rows = rows.with_columns(pl.Series("group", group, dtype=pl.Utf8))
     artefacts = []
@@ -130,7 +130,7 @@ def knowledge_sections(ctx: Context) -> list[Section]:
     text = [
         f"One table per benchmark group and language, as PARTAGES's Tables 3–6: {metric[7:]} per benchmark "
         f"and their unweighted average. ▲/▼: significantly better/worse than `{against}` of the same model "
-        f"(paired bootstrap over the same items, p < {ctx.settings['alpha']:.2f}; the summary's "
+        f"(paired bootstrap over the same items, p < {ctx.settings.alpha:.2f}; the summary's "
         "`significant` column). Arms: base, checkpoints by step, then the grid's order; rows whose arm "
         "reads `published: …` are the paper's numbers for the same benchmarks (the config's `published:`)."
     ]

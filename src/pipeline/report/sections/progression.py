@@ -37,7 +37,7 @@ def _points(ctx: Context, model: str, steps: dict[str, int]) -> list[tuple[str, 
 
 
 def progression_sections(ctx: Context) -> list[Section]:
-    steps = checkpoint_steps(ctx.inputs.grid, ctx.all_arms, ctx.settings["progression"])
+    steps = checkpoint_steps(ctx.inputs.grid, ctx.all_arms, ctx.settings.progression)
     if not set(steps) - {"base"}:
         return [
             Section(
@@ -48,7 +48,7 @@ def progression_sections(ctx: Context) -> list[Section]:
                 "or arms mapped to a step by the `progression` setting).",
             )
         ]
-    task_groups = ctx.settings["task_groups"] or {t: [t] for t in ctx.tasks}
+    task_groups = ctx.settings.to_dict()["task_groups"] or {t: [t] for t in ctx.tasks}
     knowledge = loglik_scores(ctx).select(
         "model", "arm", (pl.col("task") + " (loglik)").alias("group"), "value"
     )

@@ -26,7 +26,7 @@ def _cell(value: float | None, stderr: float | None, decimals: int) -> str | Non
 def _ours(ctx: Context, spec: dict[str, Any], model: str, arm: str) -> tuple[float, float | None] | None:
     """Our mean value (and the standard error of that mean) of the summary rows `spec` selects."""
     summary = ctx.inputs.summary
-    metric = spec.get("metric") or f"loglik_{ctx.settings['loglik_metric']}"
+    metric = spec.get("metric") or f"loglik_{ctx.settings.loglik_metric}"
     frame = summary.filter(
         (pl.col("model") == model)
         & (pl.col("arm") == arm)

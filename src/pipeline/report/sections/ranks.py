@@ -23,8 +23,8 @@ GROUPS = ("medical", "general")
 
 def loglik_scores(ctx: Context) -> pl.DataFrame:
     """Per model, arm and group (medical, general): mean of the `loglik_metric` over the group's items."""
-    groups = ctx.settings["loglik_groups"]
-    metric = ctx.settings["loglik_metric"]
+    groups = ctx.settings.loglik_groups.to_dict()
+    metric = ctx.settings.loglik_metric
     listed = {g: set(groups[g] or ()) for g in GROUPS}
     rows = []
     for (model, arm), records in sorted(ctx.inputs.loglik.items()):
@@ -125,7 +125,7 @@ def _tradeoff(ctx: Context, loglik: pl.DataFrame) -> Section:
     table = Table(["model", "arm", "medical", "general", "Δ medical vs base", "Δ general vs base"], rows)
     points = [r for r in rows if r[1] != "base" and None not in r[4:]]
     fig = _tradeoff_scatter(points)
-    metric = ctx.settings["loglik_metric"]
+    metric = ctx.settings.loglik_metric
     text = [
         f"Log-likelihood multiple choice, `{metric}` averaged over the items of each group (medical subjects "
         "and general-domain subjects from the `loglik_groups` setting); deltas are against the model's base."

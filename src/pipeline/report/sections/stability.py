@@ -90,14 +90,14 @@ def stability_sections(ctx: Context) -> list[Section]:
             )
         ]
     out: list[list[Any]] = []
-    alpha = ctx.settings["alpha"]
+    alpha = ctx.settings.alpha
     for c in comparisons:
         cells = _cells(c.answer_rows) & _cells(c.explain_rows)
         acc_a, acc_e = _accuracy(c.answer_rows, cells), _accuracy(c.explain_rows, cells)
         test = None
         if c.store is not None:
             qa_cells = [(d, lang, QA, s) for d, lang, s in sorted(cells)]
-            test = c.store.test([c.model], c.answer, c.explain, qa_cells, ctx.settings["confidence"])
+            test = c.store.test([c.model], c.answer, c.explain, qa_cells, ctx.settings.confidence)
         drop = acc_a - acc_e
         out.append(
             [

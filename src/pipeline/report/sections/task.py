@@ -46,10 +46,10 @@ class _Scope:
         store = self.ctx.store
         if store is None:
             return None
-        return store.test(self.models, arm_a, arm_b, self.ctx.cells(task), self.ctx.settings["confidence"])
+        return store.test(self.models, arm_a, arm_b, self.ctx.cells(task), self.ctx.settings.confidence)
 
     def run_tests(self) -> None:
-        alpha = self.ctx.settings["alpha"]
+        alpha = self.ctx.settings.alpha
         for task in self.ctx.tasks:
             ranked = _ranked(self.tasks, task, self.arms)
             if not ranked:
@@ -115,7 +115,7 @@ def _rq1(ctx: Context) -> Section:
     for scope in scopes:
         scope.run_tests()
     pooled_scope, by_model = scopes[0], scopes[1:]
-    confidence = round(100 * ctx.settings["confidence"])
+    confidence = round(100 * ctx.settings.confidence)
     columns = [*ctx.tasks, "overall"]
     main_table = Table(["arm", *columns], pooled_scope.rows())
     model_table = Table(["model", "arm", *columns], [[s.name, *r] for s in by_model for r in s.rows()])
@@ -136,7 +136,7 @@ def _rq1(ctx: Context) -> Section:
         "Marks: ◆ the task's winner (highest mean); * the winner is significantly better than the runner-up; "
         "▲/▼ significantly above/below `base`. Tests: paired bootstrap of the task score over the same test "
         "items (resampled within each cell, jointly for both arms and all models; "
-        f"{ctx.settings['bootstrap_samples']} replicates, two-sided, α = {ctx.settings['alpha']}, "
+        f"{ctx.settings.bootstrap_samples} replicates, two-sided, α = {ctx.settings.alpha}, "
         "uncorrected).",
     ]
     artefacts = [

@@ -1,0 +1,92 @@
+"""Settings of the task stages: extracting a dataset's examples (the split caps) and building a
+training mix (docs/datasets.md). Torch-free: the workflow checks them when it starts
+(`pipeline.settings`)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from pipeline.settings import StageSettings, at_least, require
+
+Task = Literal["ner", "re", "qa", "crf", "argmining"]  # pipeline.examples.TASKS
+DecontaminationAction = Literal["drop", "flag"]
+DecontaminationScope = Literal["other_datasets", "all"]
+LANGUAGE = re.compile(r"[a-z]{2}")
+
+
+def check_prompt_language(settings: StageSettings) -> None:
+    """`prompt_language`: an ISO 639-1 code, or "example" (each example's own language)."""
+    value = settings.prompt_language  # type: ignore[attr-defined]
+    require(
+        value == "example" or LANGUAGE.fullmatch(value) is not None,
+        "prompt_language",
+        f'must be an ISO 639-1 code or "example", got {value!r}',
+    )
+
+
+@dataclass(frozen=True)
+class ExtractSettings(StageSettings):
+    """`pipeline.tasks.extract`: caps per language on the examples of a split (a dataset's own win)."""
+
+    WHERE = "splits"
+
+    seed: int = 0
+    max_train: int | None = None
+    max_test: int | None = None
+
+    def validate(self) -> None:
+        at_least(self, 1, "max_train", "max_test")
+
+
+@dataclass(frozen=True)
+class _MixSettings(StageSettings):
+    """What both kinds of mix share: languages, prompt language, decontamination, seed."""
+
+    CAPS: ClassVar[tuple[str, ...]] = ()  # the positive caps of the kind
+
+    def validate(self) -> None:
+        at_least(self, 1, "decontamination_ngram", *self.CAPS)
+        check_prompt_language(self)
+
+
+@dataclass(frozen=True)
+class ITSettings(_MixSettings):
+    """An IT mix (instruction → JSON answer), `pipeline.tasks.mix`."""
+
+    WHERE = "it mix settings"
+    CAPS = ("max_examples_per_task", "max_examples_per_cell")
+
+    languages: tuple[str, ...] | None = None
+    tasks: tuple[Task, ...] | None = None
+    max_examples_per_task: int | None = None
+    max_examples_per_cell: int | None = None
+    prompt_language: str = "en"
+    strict_language: bool = False
+    decontamination_action: DecontaminationAction = "drop"
+    decontamination_scope: DecontaminationScope = "other_datasets"
+    decontamination_ngram: int = 13
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class RoTSettings(_MixSettings):
+    """A RoT mix (question → reasoning → conclusion), `pipeline.tasks.mix`."""
+
+    WHERE = "rot mix settings"
+    CAPS = ("max_examples", "token_budget_words")
+
+    languages: tuple[str, ...] | None = None
+    max_examples: int | None = None
+    token_budget_words: int | None = None
+    qa_explanations: bool = True
+    prompt_language: str = "en"
+    strict_language: bool = False
+    decontamination_action: DecontaminationAction = "drop"
+    decontamination_scope: DecontaminationScope = "other_datasets"
+    decontamination_ngram: int = 13
+    seed: int = 0
+
+
+MIX_SETTINGS: dict[str, type[ITSettings] | type[RoTSettings]] = {"it": ITSettings, "rot": RoTSettings}
