@@ -409,3 +409,14 @@ def test_each_style_generates_with_its_stop_sequences(tmp_path, tiny_model_facto
     assert answer_only["prompt"].endswith("B. median\nAnswer:")
     assert explain["prompt"].endswith("B. median\nExplanation:") and "###" not in explain["prompt"]
     assert predictions[("json", cell)][0]["prompt"].endswith("### Answer:\n")
+
+
+def test_a_jobs_token_counts_are_its_own_prompts(setup):
+    """Jobs per dataset share the model's cache: each counts the tokens of its own prompts only."""
+    model, tasks, tmp = setup
+    run(model, tasks, tmp, CountingBackend())
+    records = [json.loads(line) for line in tasks.read_text().splitlines()]
+    write_jsonl(tasks, records[:1])
+    predictions, throughput = run(model, tasks, tmp, CountingBackend())
+    (only,) = predictions[("json", ("demo-ner", "en", "disease"))]
+    assert (throughput["prompt_tokens"], throughput["completion_tokens"]) == (only["prompt_tokens"], 7)

@@ -189,8 +189,9 @@ def generate_cells(
         "seconds": elapsed,
         "prompts_per_second": len(fresh) / elapsed if fresh and elapsed > 0 else None,
         "tokens_per_second": new_tokens / elapsed if fresh and elapsed > 0 else None,
-        "prompt_tokens": sum(c.prompt_tokens for c in completions.values()),
-        "completion_tokens": sum(c.completion_tokens for c in completions.values()),
+        # This job's prompts only: the cache holds every job's completions of the model.
+        "prompt_tokens": sum(completions[k].prompt_tokens for k in set(keys)),
+        "completion_tokens": sum(completions[k].completion_tokens for k in set(keys)),
     }
     log.info("generation %s/%s: %s", model, arm, throughput)
     return predictions, throughput
