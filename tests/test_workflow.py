@@ -208,7 +208,11 @@ def test_thesis_grid_dry_runs_with_the_slurm_profile(tmp_path):
     assert counts["base_model"] == 12 and counts["extract_tasks"] == 16
     assert counts["fetch_data"] == 16 and "data/e3c.sha256" in out and "data/medical-o1.sha256" in out
     assert "restricted data source 'n2c2-2010' is not at data/restricted/n2c2-2010/" in out + result.stderr
-    assert counts["generate"] == counts["score"] == 12 * 19
+    # One generation and one scoring job per model × arm × evaluated dataset (its cells together).
+    from pipeline.grid import load_grid
+
+    grid = load_grid(yaml.safe_load((REPO / "config/thesis.yaml").read_text()), REPO, workdir=tmp_path)
+    assert counts["generate"] == counts["score"] == 12 * 19 * len({cell[0] for cell in grid.cells()})
     jobs = out.split("\n\n")
     small_cpt = next(j for j in jobs if "rule cpt:" in j and "model=qwen3-1.7b," in j)
     large_cpt = next(j for j in jobs if "rule cpt:" in j and "model=qwen3-8b," in j)
@@ -229,7 +233,7 @@ def test_a_configfile_replaces_the_demo_config():
     ("study", "expected"),
     [
         ("preferred-medllm", {"cpt": 2, "preferences": 6, "rpo": 6, "stability": 10, "score_stability": 10}),
-        ("partages", {"cpt": 4, "checkpoint_model": 20, "merge": 4, "loglik": 32, "lm_eval": 32}),
+        ("partages", {"cpt": 4, "checkpoint_model": 20, "merge": 4, "loglik": 96, "lm_eval": 32}),
     ],
 )
 def test_study_presets_dry_run_with_the_slurm_profile(tmp_path, study, expected):
