@@ -28,3 +28,17 @@ def test_published_outputs_get_the_umasks_modes(tmp_path, umask, file_mode, dir_
     mode = lambda path: stat.S_IMODE(os.stat(path).st_mode)  # noqa: E731
     assert mode(tmp_path / "file.json") == file_mode
     assert mode(tmp_path / "model") == dir_mode and mode(tmp_path / "model" / "config.json") == file_mode
+
+
+def test_load_yaml_reads_what_safe_load_reads():
+    """libyaml where PyYAML has it, the same values as the pure-Python safe loader."""
+    import yaml
+
+    from conftest import REPO
+    from pipeline.io import load_yaml
+
+    for path in [REPO / "workflow/schemas/config.schema.yaml", *sorted((REPO / "config").rglob("*.yaml"))]:
+        text = path.read_text(encoding="utf-8")
+        assert load_yaml(text) == yaml.safe_load(text), path
+    with pytest.raises(yaml.YAMLError):
+        load_yaml("a: [1, 2")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import yaml
 
 from conftest import REPO
-from pipeline.resources import job_shape, slurm_resources
+from pipeline.resources import RuleResources, job_shape, slurm_resources
 
 CONFIG = {
     "resources": {
@@ -67,3 +69,32 @@ def test_profiles_do_not_collide():
     assert slurm["executor"] == "slurm"
     assert not set(slurm) & set(default)
     assert not {"set-resources", "default-resources", "resources"} & (set(slurm) | set(default))
+
+
+def test_rule_resources_are_plain_values_unless_a_size_class_differs():
+    """Snakemake evaluates a resource function for every job: only keys that differ by size are one."""
+    config = {**CONFIG, "models": {"a": {"size": "1B"}, "b": {"size": "8B"}, "c": {}}}
+    table = RuleResources(config)
+    score = table.resources("score")
+    assert not any(callable(v) for v in score.values())
+    expected = slurm_resources(config, job_shape(config, "score"))
+    assert score == {k: v for k, v in expected.items() if v is not None}  # unset keys left out
+    assert table.threads("score") == job_shape(config, "score").cpus_per_task
+    cpt = table.resources("cpt")
+    by_size = {k for k, v in cpt.items() if callable(v)}
+    assert by_size == {"nodes", "mem_mb", "gpu", "tasks", "mpi", "slurm_extra"}
+    for model, size in (("a", "1B"), ("b", "8B"), ("c", None)):
+        wildcards = SimpleNamespace(model=model)
+        expected = slurm_resources(config, job_shape(config, "cpt", size))
+        evaluated = {k: v(wildcards) if callable(v) else v for k, v in cpt.items()}
+        assert evaluated == {k: v for k, v in expected.items() if k in cpt}
+        assert all(v is None for k, v in expected.items() if k not in cpt)
+        assert table.job_shape("cpt", wildcards) == job_shape(config, "cpt", size)
+    assert table.threads("cpt") == 32
+
+
+def test_rule_resources_without_models_use_the_rule_entry():
+    table = RuleResources(CONFIG)
+    expected = slurm_resources(CONFIG, job_shape(CONFIG, "generate"))
+    assert table.resources("generate") == {k: v for k, v in expected.items() if v is not None}
+    assert table.job_shape("generate", SimpleNamespace()) == job_shape(CONFIG, "generate")

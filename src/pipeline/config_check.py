@@ -47,9 +47,10 @@ class ConfigError(ValueError):
 @cache
 def _validator() -> Any:
     import jsonschema
-    import yaml
 
-    schema = yaml.safe_load(SCHEMA.read_text(encoding="utf-8"))
+    from pipeline.io import load_yaml
+
+    schema = load_yaml(SCHEMA.read_text(encoding="utf-8"))
     return jsonschema.validators.validator_for(schema)(schema)
 
 

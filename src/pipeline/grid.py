@@ -426,16 +426,15 @@ class Grid:
 def load_grid(config: dict[str, Any], base_dir: str | Path | None = None, workdir: str | Path = ".") -> Grid:
     """The grid of a config, the whole config checked first (schema, stage settings, cross-references:
     see pipeline.config_check); relative paths resolve by `pipeline.paths` (fetched data: `workdir`)."""
-    import yaml
-
     from pipeline.config_check import check_grid, check_schema
+    from pipeline.io import load_yaml
     from pipeline.paths import resolve
 
     check_schema(config)
     path = resolve(config["registry"], base_dir)
     if not path.exists():
         raise ValueError(f"config key registry: no dataset registry at {path}")
-    registry = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    registry = load_yaml(path.read_text(encoding="utf-8")) or {}
     if not isinstance(registry, dict) or "datasets" not in registry:
         raise ValueError(f"{path}: a dataset registry needs a top-level 'datasets' mapping")
     origin = f"dataset registry {path}"

@@ -114,6 +114,14 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def load_yaml(text: str) -> Any:
+    """`yaml.safe_load` through libyaml where PyYAML has it: the same values, about 15x faster (the
+    config schema alone took half a second of every dry run in pure Python)."""
+    import yaml
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def strings_in(value: Any) -> Iterator[str]:
     """Every string inside a JSON-like value (a prompt, a list of chat messages, a record...)."""
     if isinstance(value, str):

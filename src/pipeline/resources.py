@@ -23,6 +23,7 @@ starts one torchrun per node inside the job.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,3 +99,57 @@ def slurm_resources(config: dict[str, Any], shape: JobShape) -> dict[str, Any]:
     elif shape.gpus_per_node:
         resources.update(gpu=shape.gpus_per_node)
     return resources
+
+
+class RuleResources:
+    """Every rule's job shape and Snakemake resources under one config, computed once per rule and
+    model size class. A resource on which every size class agrees is a plain value, which Snakemake
+    uses as is; one that differs is a function of the job's `model` wildcard. (Snakemake inspects
+    and calls a resource function for every job: with a dozen keys per rule, that was most of the
+    dry run's own time.)"""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.size_of: dict[str, str | None] = {
+            name: (model or {}).get("size") for name, model in (config.get("models") or {}).items()
+        }
+        # None: a job without a model (or a model without a size class).
+        self.sizes: list[str | None] = list(dict.fromkeys([None, *self.size_of.values()]))
+        self._shapes: dict[tuple[str, str | None], JobShape] = {}
+
+    def size(self, wildcards: Any) -> str | None:
+        """The size class of a job's `model` wildcard (None without one)."""
+        model = getattr(wildcards, "model", None)
+        return self.size_of[model] if model else None
+
+    def shape(self, rule: str, size: str | None = None) -> JobShape:
+        """`job_shape` of `rule` for a size class, computed once."""
+        key = (rule, size)
+        if key not in self._shapes:
+            self._shapes[key] = job_shape(self.config, rule, size)
+        return self._shapes[key]
+
+    def job_shape(self, rule: str, wildcards: Any) -> JobShape:
+        """The shape of one job of `rule`, by the size class of its model."""
+        return self.shape(rule, self.size(wildcards))
+
+    def _by_size(self, values: dict[str | None, Any]) -> Any:
+        """The one value every size class shares, else a function of the job's wildcards."""
+        if len(set(values.values())) == 1:
+            return next(iter(values.values()))
+        return lambda wildcards: values[self.size(wildcards)]
+
+    def resources(self, rule: str) -> dict[str, Any]:
+        """Snakemake resources of `rule` (SLURM request included), from the config's `resources`.
+        A key no job of the rule sets is left out: Snakemake drops unset (None) resources from every
+        job anyway, after building each one."""
+        by_size = {size: slurm_resources(self.config, self.shape(rule, size)) for size in self.sizes}
+        return {
+            key: self._by_size({s: r[key] for s, r in by_size.items()})
+            for key in RESOURCE_KEYS
+            if any(r[key] is not None for r in by_size.values())
+        }
+
+    def threads(self, rule: str) -> int | Callable[[Any], int]:
+        """A job's threads (and so OMP_NUM_THREADS): the cpus_per_task of its shape."""
+        return self._by_size({size: self.shape(rule, size).cpus_per_task for size in self.sizes})

@@ -9,10 +9,11 @@ from pipeline.grid import load_grid
 from pipeline.io import canonical_json
 from pipeline.paths import is_produced, resolve
 from pipeline.provenance import config_hash
-from pipeline.resources import RESOURCE_KEYS, job_shape, slurm_resources
+from pipeline.resources import RuleResources
 from pipeline.workflow import prepare_job_environment
 
 GRID = load_grid(config, base_dir=workflow.basedir, workdir=Path.cwd())
+RESOURCES = RuleResources(config)
 prepare_job_environment(
     Path(workflow.basedir) / "src",
     DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method,
@@ -89,24 +90,18 @@ def task_files(datasets=None):
 
 def shape(rule, wildcards):
     """The compute a job of `rule` asks for, by the size class of its model."""
-    model = getattr(wildcards, "model", None)
-    return job_shape(
-        config, rule, config["models"][model].get("size") if model else None
-    )
+    return RESOURCES.job_shape(rule, wildcards)
 
 
 def job_resources(rule):
-    """Snakemake resources of `rule` (SLURM request included), from the config's `resources`."""
-
-    def value(key):
-        return lambda wildcards: slurm_resources(config, shape(rule, wildcards))[key]
-
-    return {key: value(key) for key in RESOURCE_KEYS}
+    """Snakemake resources of `rule` (SLURM request included), from the config's `resources`:
+    plain values where every model size agrees (nothing evaluated per job)."""
+    return RESOURCES.resources(rule)
 
 
 def job_threads(rule):
     """A job's threads (and so OMP_NUM_THREADS): the cpus_per_task of its resources."""
-    return lambda wildcards: shape(rule, wildcards).cpus_per_task
+    return RESOURCES.threads(rule)
 
 
 def source_spec(name):

@@ -46,12 +46,12 @@ class DatasetSpec:
 
 def _validate(registry: dict[str, Any], origin: str) -> None:
     import jsonschema
-    import yaml
 
+    from pipeline.io import load_yaml
     from pipeline.schema_errors import describe
 
-    schema = yaml.safe_load(SCHEMA.read_text(encoding="utf-8"))
-    source_schema = yaml.safe_load(SOURCE_SCHEMA.read_text(encoding="utf-8"))
+    schema = load_yaml(SCHEMA.read_text(encoding="utf-8"))
+    source_schema = load_yaml(SOURCE_SCHEMA.read_text(encoding="utf-8"))
     names = schema.pop("$defs")
     registry_schema = {
         "$schema": schema.pop("$schema"),
@@ -87,10 +87,10 @@ def read_registry(
     if isinstance(source, dict):
         registry = source
     else:
-        import yaml
+        from pipeline.io import load_yaml
 
         origin = f"dataset registry {source}"
-        registry = yaml.safe_load(Path(source).read_text(encoding="utf-8"))
+        registry = load_yaml(Path(source).read_text(encoding="utf-8"))
         if not isinstance(registry, dict):
             raise ValueError(f"{source}: a dataset registry must be a mapping with key 'datasets'")
     _validate(registry, origin)
