@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 KNOWN = {"mem_mb", "runtime", "cpus_per_task", "gpus_per_node", "nodes", "constraint", "qos"}
-# Every key a rule declares; None leaves a resource unset for that job.
+# Every key a rule may declare; None leaves a resource unset for that job (RuleResources leaves out
+# a key that no job of the rule sets).
 RESOURCE_KEYS = (
     "mem_mb",
     "runtime",
@@ -104,9 +105,8 @@ def slurm_resources(config: dict[str, Any], shape: JobShape) -> dict[str, Any]:
 class RuleResources:
     """Every rule's job shape and Snakemake resources under one config, computed once per rule and
     model size class. A resource on which every size class agrees is a plain value, which Snakemake
-    uses as is; one that differs is a function of the job's `model` wildcard. (Snakemake inspects
-    and calls a resource function for every job: with a dozen keys per rule, that was most of the
-    dry run's own time.)"""
+    uses as is; one that differs is a function of the job's `model` wildcard (Snakemake inspects and
+    calls a resource function for every job: it was a dozen per job)."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
