@@ -9,8 +9,7 @@ import pytest
 import yaml
 
 from pipeline.evaluate.loglik import build_context, score_multiple_choice
-from pipeline.evaluate.loglik_cells import DEFAULTS
-from pipeline.evaluate.stability import DEFAULTS as STABILITY_DEFAULTS
+from pipeline.evaluate.settings import LoglikSettings, StabilitySettings
 from pipeline.examples import Example
 from pipeline.tasks.readers import get_reader
 
@@ -27,7 +26,7 @@ def mmlu_items(root: Path, subject: str) -> list[Example]:
     """The subject's shot pool and first test items as the pipeline reads them (`mmlu_csv`)."""
     docs = get_reader("mmlu_csv")(root, "en", {"subjects": [subject]})
     tests = [d for d in docs if d.split == "test"][:N_TEST]
-    pool = [d for d in docs if d.split == DEFAULTS["fewshot_split"]]
+    pool = [d for d in docs if d.split == LoglikSettings().fewshot_split]
     return [
         Example(d.id, "mmlu", "qa", "en", subject, d.split, d.text, d.gold, d.metadata) for d in pool + tests
     ]
@@ -38,7 +37,7 @@ def test_default_shots_are_lm_evals_dev_split(shared_data):
     root = shared_data / "qa" / "mmlu"
     shots = [i.gold["question"] for i in mmlu_items(root, "anatomy") if i.split != "test"]
     assert shots == [row["question"] for row in mmlu_rows(root / "dev" / "anatomy_dev.csv")]
-    assert DEFAULTS["fewshot_split"] == STABILITY_DEFAULTS["fewshot_split"]
+    assert LoglikSettings().fewshot_split == StabilitySettings().fewshot_split
 
 
 def lm_eval_task(root: Path, subject: str, cache: Path, variant: str = "default"):
