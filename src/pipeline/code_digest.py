@@ -33,8 +33,12 @@ def _parents(module: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(1, len(parts))]
 
 
+# Where statements nest: an import is a statement, so the walk skips every expression.
+STATEMENT_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
 def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
-    """Every node of `tree` except those under `if TYPE_CHECKING:` (never run)."""
+    """Every statement of `tree` except those under `if TYPE_CHECKING:` (never run)."""
     nodes, todo = [], [tree]
     while todo:
         node = todo.pop()
@@ -42,12 +46,23 @@ def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
             todo.extend(node.orelse)
         else:
-            todo.extend(ast.iter_child_nodes(node))
+            for field in STATEMENT_FIELDS:
+                children = getattr(node, field, None)
+                if isinstance(children, list):
+                    todo.extend(children)
     return nodes
 
 
-def _imported(path: Path, module: str) -> set[str]:
+def _imported(path: Path, module: str) -> frozenset[str]:
     """Package modules named by the import statements of `path` (at any depth, run-time only)."""
+    stat = path.stat()
+    return _imported_version(path, module, stat.st_mtime_ns, stat.st_size)
+
+
+@cache
+def _imported_version(path: Path, module: str, mtime_ns: int, size: int) -> frozenset[str]:
+    """`_imported`, parsed once per version of the file (most rules share most modules: parsing
+    each closure afresh took a second of every dry run)."""
     is_package = path.name == "__init__.py"
     names: set[str] = set()
     for node in _runtime_nodes(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
@@ -62,7 +77,7 @@ def _imported(path: Path, module: str) -> set[str]:
             names.add(base)
             # `from pipeline.a import b` may name a module b, or an object of pipeline.a.
             names.update(f"{base}.{alias.name}" for alias in node.names)
-    return {n for n in names if n == PACKAGE or n.startswith(PACKAGE + ".")}
+    return frozenset(n for n in names if n == PACKAGE or n.startswith(PACKAGE + "."))
 
 
 @cache

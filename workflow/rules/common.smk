@@ -322,8 +322,12 @@ def stage_settings_json(stage):
     corpus or mix, as the grid resolves them (pipeline.grid.Grid.stage_settings; all checked at start).
     """
 
+    resolved = {}  # by job: the same settings for every dataset of a model × arm
+
     def settings(wildcards):
-        job = {k: v for k, v in wildcards.items() if k in SETTINGS_WILDCARDS}
-        return GRID.stage_settings(stage, **job).to_json()
+        job = tuple((k, v) for k, v in wildcards.items() if k in SETTINGS_WILDCARDS)
+        if job not in resolved:
+            resolved[job] = GRID.stage_settings(stage, **dict(job)).to_json()
+        return resolved[job]
 
     return settings
