@@ -117,7 +117,9 @@ def test_extract_cli_writes_example_records(demo_root, tmp_path):
         ("en", "train"): 3, ("en", "test"): 1, ("it", "train"): 3, ("it", "test"): 1,
     }  # fmt: skip
     with pytest.raises(ValueError, match="unknown key"):
-        extract.extract("x", entry, {"sed": 1}, out, demo_root)
+        extract.main(
+            ["--name", "x", "--spec", json.dumps(entry), "--settings", '{"sed": 1}', "--output", str(out)]
+        )
 
 
 def test_languages_are_a_setting_and_french_is_covered(tmp_path):
