@@ -21,6 +21,7 @@ from pipeline.evaluate.metrics import (
     words_overlap,
 )
 from pipeline.evaluate.score import score_records
+from pipeline.evaluate.settings import ScoreSettings
 
 
 def corpus_value(task, name, answers, golds):
@@ -235,7 +236,7 @@ def score_stage_f1(gold_docs, pred_docs):
         }
         for n, (gold, pred) in enumerate(zip(gold_docs, pred_docs, strict=True))
     ]
-    rows = score_records(records, {"bootstrap_samples": 2})
+    rows = score_records(records, ScoreSettings(bootstrap_samples=2))
     return {row["metric"]: row["value"] for row in rows}
 
 
