@@ -148,16 +148,17 @@ def test_partages_twin_runs_through_slurm_with_the_configured_requests(slurm_clu
         assert job["StdOut"] == submitted[jobid]
         assert Path(job["StdOut"]).is_relative_to(workdir / ".snakemake" / "slurm_logs")
         assert "Finished jobid: 0" in Path(job["StdOut"]).read_text()
+    grid = load_grid(config, REPO)
     assert rules == {
         **dict.fromkeys(["demo_data", "base_model", "build_corpus", "corpus_blocks", "cpt"], 1),
         **dict.fromkeys(["checkpoint_model", "merge", "summary"], 1),
         **dict.fromkeys(["clean_source", "extract_tasks"], 2),
-        "loglik": 4,
+        # One log-likelihood job per model × arm × dataset.
+        "loglik": len(grid.loglik_arms) * len({cell[0] for cell in grid.loglik_cells()}),
     }
     # The rules' own logs are in results/logs, written on the node by the jobs.
     assert "pipeline.train.cpt" in (workdir / "results/logs/cpt/qwen3-base/pdapt.log").read_text()
 
-    grid = load_grid(config, REPO)
     summary = pl.read_parquet(workdir / "results/summary.parquet").filter(pl.col("evaluation") == "loglik")
     assert (
         set(summary.get_column("arm")) == set(grid.arms) == {"base", "pdapt", "pdapt@step-2", "pdapt-slerp"}
