@@ -46,6 +46,14 @@ class _MixSettings(StageSettings):
 
     CAPS: ClassVar[tuple[str, ...]] = ()  # the positive caps of the kind
 
+    languages: tuple[str, ...] | None = None
+    prompt_language: str = "en"
+    strict_language: bool = False
+    decontamination_action: DecontaminationAction = "drop"
+    decontamination_scope: DecontaminationScope = "other_datasets"
+    decontamination_ngram: int = 13
+    seed: int = 0
+
     def validate(self) -> None:
         at_least(self, 1, "decontamination_ngram", *self.CAPS)
         check_prompt_language(self)
@@ -58,16 +66,9 @@ class ITSettings(_MixSettings):
     WHERE = "it mix settings"
     CAPS = ("max_examples_per_task", "max_examples_per_cell")
 
-    languages: tuple[str, ...] | None = None
     tasks: tuple[Task, ...] | None = None
     max_examples_per_task: int | None = None
     max_examples_per_cell: int | None = None
-    prompt_language: str = "en"
-    strict_language: bool = False
-    decontamination_action: DecontaminationAction = "drop"
-    decontamination_scope: DecontaminationScope = "other_datasets"
-    decontamination_ngram: int = 13
-    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -77,16 +78,9 @@ class RoTSettings(_MixSettings):
     WHERE = "rot mix settings"
     CAPS = ("max_examples", "token_budget_words")
 
-    languages: tuple[str, ...] | None = None
     max_examples: int | None = None
     token_budget_words: int | None = None
     qa_explanations: bool = True
-    prompt_language: str = "en"
-    strict_language: bool = False
-    decontamination_action: DecontaminationAction = "drop"
-    decontamination_scope: DecontaminationScope = "other_datasets"
-    decontamination_ngram: int = 13
-    seed: int = 0
 
 
 MIX_SETTINGS: dict[str, type[ITSettings] | type[RoTSettings]] = {"it": ITSettings, "rot": RoTSettings}
