@@ -34,6 +34,15 @@ def test_lineage_and_methods(demo_config):
     assert preferred.settings("cpt-dpo")["loss"] == "dpo" and preferred.stability_arms == list(preferred.arms)
 
 
+def test_training_data_follows_the_lineage(demo_config):
+    """What each arm's models were trained on, base first: the workflow ties their jobs to it."""
+    grid = load_grid(demo_config, REPO)
+    corpus, mix = grid.arms["cpt"].spec["corpus"], grid.arms["cpt-it"].spec["mix"]
+    assert grid.training_data("base") == []
+    assert grid.training_data("cpt-it") == [("corpus", corpus), ("mix", mix)]
+    assert grid.training_data("cpt-slerp") == [("corpus", corpus)]
+
+
 def test_arm_settings_override_method_defaults(demo_config):
     config = copy.deepcopy(demo_config)
     config["arms"]["it"]["settings"] = {"lr": 1e-4, "lora": {"r": 4}}

@@ -223,6 +223,12 @@ class Grid:
             chain.append(parent)
         return chain[::-1]
 
+    def training_data(self, arm: str) -> list[tuple[str, str]]:
+        """The mixes and corpora the arms of `arm`'s lineage train on, as ("mix" | "corpus", name)."""
+        kinds = {"sft": "mix", "cpt": "corpus"}
+        arms = [self.arms[name] for name in self.lineage(arm) if name in self.arms]
+        return [(kinds[a.method], a.spec[kinds[a.method]]) for a in arms if a.method in kinds]
+
     # -- what to build ---------------------------------------------------------------------
     @property
     def models(self) -> list[str]:

@@ -1,3 +1,4 @@
+import functools
 import os
 import re
 
@@ -78,8 +79,43 @@ def parent_dir(wildcards):
     return model_dir(wildcards.model, GRID.arms[wildcards.arm].parent)
 
 
+TRAINING_DATA_CHECKPOINTS = {"mix": "build_mix", "corpus": "build_corpus"}
+
+
+def trained_on(wildcards):
+    """No files: ties a job of a trained arm to the checkpoints that built its lineage's mixes and
+    corpora. Snakemake re-evaluates a checkpoint's dependants once it has run, so a mix or corpus
+    rebuilt with the same bytes (a test-set edit that removes nothing new) reruns neither the
+    training nor anything downstream of it, in the same `snakemake` call (a job planned before the
+    checkpoint ran and not tied to it would keep its stale reason to run). Only what was built
+    before this call is tied: a first build runs its dependants anyway, and a tie costs DAG time.
+    """
+    keys = wildcards.keys()
+    data = GRID.training_data(wildcards.arm) if "arm" in keys else ALL_TRAINING_DATA
+    for kind, name in data:
+        if built_before_this_run(kind, name) and (kind, name) not in CHECKPOINTS_DONE:
+            getattr(checkpoints, TRAINING_DATA_CHECKPOINTS[kind]).get(**{kind: name})
+            # .get() raised until the checkpoint ran; from now on it returns, for good
+            CHECKPOINTS_DONE.add((kind, name))
+    return []
+
+
+CHECKPOINTS_DONE = set()
+
+
+@functools.cache
+def built_before_this_run(kind, name):
+    """Whether a mix or corpus file existed when it was first asked for: before any job of this
+    call ran, so that a checkpoint running now (its output removed) keeps its ties."""
+    built = getattr(checkpoints, TRAINING_DATA_CHECKPOINTS[kind])
+    return os.path.exists(built.rule.expand_output({kind: name})[0][0])
+
+
 def arm_regex(method):
     return one_of(GRID.arms_with(method))
+
+
+ALL_TRAINING_DATA = sorted({d for arm in GRID.arms for d in GRID.training_data(arm)})
 
 
 def task_files(datasets=None):

@@ -3,6 +3,7 @@ rule generate:
     input:
         model="results/models/{model}/{arm}",
         tasks="results/tasks/{dataset}.jsonl",
+        trained=trained_on,
     output:
         directory("results/predictions/{model}/{arm}/{dataset}"),
     log:
@@ -32,6 +33,7 @@ rule score:
     """Parse predictions and score every cell of one model × arm × dataset (no torch imported)."""
     input:
         "results/predictions/{model}/{arm}/{dataset}",
+        trained=trained_on,
     output:
         directory("results/scores/{model}/{arm}/{dataset}"),
     log:
@@ -58,6 +60,7 @@ rule stability:
     input:
         model="results/models/{model}/{arm}",
         tasks=task_files(GRID.stability_datasets),
+        trained=trained_on,
     output:
         predictions=expand(
             "results/stability/{{model}}/{{arm}}/{style}/{cell}.jsonl",
@@ -94,6 +97,7 @@ rule score_stability:
             style=STABILITY_STYLES,
             cell=STABILITY_CELLS,
         ),
+        trained=trained_on,
     output:
         expand(
             "results/stability/{{model}}/{{arm}}/{style}/{cell}.json",
@@ -120,6 +124,7 @@ rule loglik:
     input:
         model="results/models/{model}/{arm}",
         tasks="results/tasks/{dataset}.jsonl",
+        trained=trained_on,
     output:
         directory("results/loglik/{model}/{arm}/{dataset}"),
     log:
@@ -149,6 +154,7 @@ rule lm_eval:
     input:
         model="results/models/{model}/{arm}",
         include=lm_eval_task_files(),
+        trained=trained_on,
     output:
         results="results/lm_eval/{model}/{arm}/results.json",
         scores="results/lm_eval/{model}/{arm}/scores.json",
@@ -174,6 +180,7 @@ rule summary:
     """One table of every score: model × arm × dataset × language × task × sub-task × metric."""
     input:
         unpack(summary_scores),
+        trained=trained_on,
     output:
         "results/summary.parquet",
     log:

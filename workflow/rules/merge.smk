@@ -3,6 +3,7 @@ rule merge:
     input:
         base="results/models/{model}/base",
         model=parent_dir,
+        trained=trained_on,
     output:
         directory("results/models/{model}/{arm}"),
     log:

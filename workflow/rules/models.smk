@@ -36,6 +36,7 @@ rule checkpoint_model:
     """A kept CPT checkpoint as a model of its own (evaluated and merged like any arm)."""
     input:
         model=parent_dir,
+        trained=trained_on,
     output:
         directory("results/models/{model}/{arm}"),
     log:

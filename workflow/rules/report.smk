@@ -3,6 +3,7 @@ rule report:
     input:
         unpack(report_inputs),
         summary="results/summary.parquet",
+        trained=trained_on,
     output:
         report(
             directory("results/report"),
@@ -41,6 +42,7 @@ rule model_cards:
     input:
         summary="results/summary.parquet",
         models=expand("results/models/{model}/{arm}", model=GRID.models, arm=GRID.arms),
+        trained=trained_on,
     output:
         directory("results/model_cards"),
     log:

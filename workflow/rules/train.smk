@@ -3,6 +3,7 @@ rule cpt:
     input:
         model=parent_dir,
         blocks=lambda wc: f"results/corpus/blocks/{wc.model}/{GRID.arms[wc.arm].spec['corpus']}.parquet",
+        trained=trained_on,
     output:
         model=directory("results/models/{model}/{arm}"),
         log="results/train_logs/{model}/{arm}.parquet",
@@ -35,6 +36,7 @@ rule sft:
         mix=lambda wc: checkpoints.build_mix.get(
             mix=GRID.arms[wc.arm].spec["mix"]
         ).output.mix,
+        trained=trained_on,
     output:
         model=directory("results/models/{model}/{arm}"),
         log="results/train_logs/{model}/{arm}.parquet",
@@ -62,6 +64,7 @@ rule preferences:
     input:
         model=parent_dir,
         tasks=task_files(PREFERENCES.get("datasets")),
+        trained=trained_on,
     output:
         "results/preferences/{model}/{arm}.jsonl",
     log:
@@ -88,6 +91,7 @@ rule rpo:
     input:
         model=parent_dir,
         pairs="results/preferences/{model}/{arm}.jsonl",
+        trained=trained_on,
     output:
         model=directory("results/models/{model}/{arm}"),
         log="results/train_logs/{model}/{arm}.parquet",
