@@ -232,7 +232,7 @@ def test_a_configfile_replaces_the_demo_config():
 @pytest.mark.parametrize(
     ("study", "expected"),
     [
-        ("preferred-medllm", {"cpt": 2, "preferences": 6, "rpo": 6, "stability": 10, "score_stability": 10}),
+        ("preferred-medllm", {"cpt": 2, "preferences": 6, "rpo": 6, "stability": 20, "score_stability": 20}),
         ("partages", {"cpt": 4, "checkpoint_model": 20, "merge": 4, "loglik": 96, "lm_eval": 32}),
     ],
 )
@@ -268,6 +268,34 @@ def test_study_presets_dry_run_with_the_slurm_profile(tmp_path, study, expected)
         assert '"max_steps":4320' in cpt and '"save_steps":720' in cpt  # the paper's schedule
         assert '"required_checkpoints":[720,1440,2160,2880,3600]' in cpt  # checked before training
         assert "gpu=1" in next(j for j in jobs if "rule loglik:" in j)
+
+
+def test_stability_runs_one_job_per_model_arm_and_dataset(tmp_path):
+    """Each stability dataset has its own generation and scoring jobs, which read only its files:
+    editing one dataset (data or reader) reruns its stability jobs, not the other datasets'."""
+    from pipeline.grid import load_grid
+
+    path = REPO / "config/studies/preferred-medllm.yaml"
+    out = snakemake("-n", "--directory", str(tmp_path), "--configfile", str(path)).stdout
+    grid = load_grid(yaml.safe_load(path.read_text()), REPO, workdir=tmp_path)
+    assert len(grid.stability_datasets) > 1
+    expected = {(m, a, d) for m in grid.models for a in grid.stability_arms for d in grid.stability_datasets}
+    for rule in ("stability", "score_stability"):
+        jobs = {}
+        for job in re.split(r"\n(?=\w+ \w+:\n)", out):
+            if not job.startswith(f"rule {rule}:"):
+                continue
+            wildcards = dict(kv.split("=") for kv in re.search(r"wildcards: (.*)", job).group(1).split(", "))
+            inputs = re.search(r"input: (.*)", job).group(1).split(", ")
+            jobs[(wildcards["model"], wildcards["arm"], wildcards["dataset"])] = inputs
+        assert set(jobs) == expected, rule
+        for (_, _, dataset), inputs in jobs.items():
+            if rule == "stability":  # its model and its dataset's task file
+                assert [p for p in inputs if p.startswith("results/tasks/")] == [
+                    f"results/tasks/{dataset}.jsonl"
+                ]
+            else:  # its dataset's predictions, one folder per style
+                assert len(inputs) == 2 and all(p.endswith(f"/{dataset}") for p in inputs)
 
 
 @pytest.mark.parametrize("study", ["preferred-medllm-demo", "partages-demo"])

@@ -186,10 +186,28 @@ GENERATION_ENV = (
 )
 
 
-STABILITY_CELLS = ["/".join(cell) for cell in GRID.stability_cells()]
+STABILITY_CELLS_OF = by_dataset(GRID.stability_cells())
 
 
 STABILITY_STYLES = ["qa_answer_only", "qa_explain"]
+
+
+def stability_files(folder, model, arm, dataset, suffix):
+    """The per-style, per-cell files of one model × arm × stability dataset under `results/{folder}`."""
+    return [
+        f"results/{folder}/{model}/{arm}/{style}/{cell}{suffix}"
+        for style in STABILITY_STYLES
+        for cell in STABILITY_CELLS_OF[dataset]
+    ]
+
+
+def stability_dirs(folder, model="{model}", arm="{arm}", dataset="{dataset}"):
+    """The folder of each style of one model × arm × stability dataset under `results/{folder}`:
+    a job's outputs (its dataset's cells are not a pattern of its wildcards)."""
+    return [
+        f"results/{folder}/{model}/{arm}/{style}/{dataset}"
+        for style in STABILITY_STYLES
+    ]
 
 
 def lm_eval_task_files():
@@ -225,13 +243,13 @@ def summary_scores(wildcards):
             arm=GRID.loglik_arms,
             dataset=LOGLIK_CELLS_OF,
         ),
-        "stability_scores": expand(
-            "results/stability/{model}/{arm}/{style}/{cell}.json",
-            model=GRID.models,
-            arm=GRID.stability_arms,
-            style=STABILITY_STYLES,
-            cell=STABILITY_CELLS,
-        ),
+        "stability_scores": [
+            folder
+            for model in GRID.models
+            for arm in GRID.stability_arms
+            for dataset in STABILITY_CELLS_OF
+            for folder in stability_dirs("stability", model, arm, dataset)
+        ],
         "lm_eval_scores": expand(
             "results/lm_eval/{model}/{arm}/scores.json",
             model=GRID.models,
@@ -246,6 +264,15 @@ SCORE_FILES = all_cell_files("scores", GRID.arms, CELLS_OF, ".json")
 LOGLIK_SCORE_FILES = all_cell_files(
     "loglik", GRID.loglik_arms, LOGLIK_CELLS_OF, ".json"
 )
+
+
+STABILITY_SCORE_FILES = [
+    path
+    for model in GRID.models
+    for arm in GRID.stability_arms
+    for dataset in STABILITY_CELLS_OF
+    for path in stability_files("stability", model, arm, dataset, ".json")
+]
 
 
 MODEL_SOURCES = GRID.model_sources

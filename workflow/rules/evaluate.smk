@@ -56,22 +56,20 @@ rule score:
 
 
 rule stability:
-    """The same k-shot multiple-choice questions asked answer-only and explain-then-answer."""
+    """One stability dataset's k-shot multiple-choice questions asked answer-only and explain-then-answer."""
     input:
         model="results/models/{model}/{arm}",
-        tasks=task_files(GRID.stability_datasets),
+        tasks="results/tasks/{dataset}.jsonl",
         trained=trained_on,
     output:
-        predictions=expand(
-            "results/stability/{{model}}/{{arm}}/{style}/{cell}.jsonl",
-            style=STABILITY_STYLES,
-            cell=STABILITY_CELLS,
-        ),
-        throughput="results/stability/{model}/{arm}/throughput.json",
+        predictions=directory(stability_dirs("stability_predictions")),
+        throughput="results/stability_predictions/{model}/{arm}/{dataset}/throughput.json",
     log:
-        "results/logs/stability/{model}/{arm}.log",
+        "results/logs/stability/{model}/{arm}/{dataset}.log",
     benchmark:
-        "results/benchmarks/stability/{model}/{arm}.tsv"
+        "results/benchmarks/stability/{model}/{arm}/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=one_of(STABILITY_CELLS_OF),
     conda:
         GENERATION_ENV
     threads: job_threads("generate")
@@ -80,8 +78,8 @@ rule stability:
     params:
         code=code("pipeline.evaluate.stability"),
         settings=stage_settings_json("stability"),
-        cells=STABILITY_CELLS,
-        out_dir="results/stability/{model}/{arm}",
+        cells=lambda wc: STABILITY_CELLS_OF[wc.dataset],
+        out_dir="results/stability_predictions/{model}/{arm}",
     shell:
         "python -m pipeline.evaluate.stability --model {input.model:q} --tasks {input.tasks:q} --cells {params.cells:q}"
         " --output-dir {params.out_dir:q} --throughput {output.throughput:q}"
@@ -90,22 +88,16 @@ rule stability:
 
 
 rule score_stability:
-    """Score both styles of every stability cell of one model × arm."""
+    """Score both styles of every stability cell of one model × arm × dataset."""
     input:
-        predictions=expand(
-            "results/stability/{{model}}/{{arm}}/{style}/{cell}.jsonl",
-            style=STABILITY_STYLES,
-            cell=STABILITY_CELLS,
-        ),
+        stability_dirs("stability_predictions"),
         trained=trained_on,
     output:
-        expand(
-            "results/stability/{{model}}/{{arm}}/{style}/{cell}.json",
-            style=STABILITY_STYLES,
-            cell=STABILITY_CELLS,
-        ),
+        directory(stability_dirs("stability")),
     log:
-        "results/logs/score_stability/{model}/{arm}.log",
+        "results/logs/score_stability/{model}/{arm}/{dataset}.log",
+    wildcard_constraints:
+        dataset=one_of(STABILITY_CELLS_OF),
     conda:
         "../envs/pipeline.yaml"
     threads: job_threads("score")
@@ -114,8 +106,14 @@ rule score_stability:
     params:
         code=code("pipeline.evaluate.score"),
         settings=stage_settings_json("score"),
+        predictions=lambda wc: stability_files(
+            "stability_predictions", wc.model, wc.arm, wc.dataset, ".jsonl"
+        ),
+        scores=lambda wc: stability_files(
+            "stability", wc.model, wc.arm, wc.dataset, ".json"
+        ),
     shell:
-        "python -m pipeline.evaluate.score --predictions {input.predictions:q} --outputs {output:q}"
+        "python -m pipeline.evaluate.score --predictions {params.predictions:q} --outputs {params.scores:q}"
         " --settings {params.settings:q} > {log:q} 2>&1"
 
 
@@ -197,9 +195,9 @@ rule summary:
         settings=stage_settings_json("summary"),
         scores=SCORE_FILES,
         loglik=["--loglik-scores", *LOGLIK_SCORE_FILES] if LOGLIK_SCORE_FILES else [],
-        stability=lambda wc, input: (
-            ["--stability-scores", *input.stability_scores]
-            if input.stability_scores
+        stability=(
+            ["--stability-scores", *STABILITY_SCORE_FILES]
+            if STABILITY_SCORE_FILES
             else []
         ),
         lm_eval=lambda wc, input: (

@@ -3,8 +3,9 @@
 Once answer-only (``qa_answer_only``: the prompt ends in ``Answer:``) and once "explain, then
 answer" (``qa_explain``: it ends in ``Explanation:``), with the same shots — the first `k_shot`
 items of the cell's `fewshot_split` with the item's subject, as in the log-likelihood scoring.
-One job per model × arm loads the model once and writes one prediction file per style and cell,
-`<output-dir>/<style>/<dataset>/<language>/<subtask>.jsonl`, scored like any other prediction.
+One job per model × arm × dataset loads the model once and writes one prediction file per style
+and cell, `<output-dir>/<style>/<dataset>/<language>/<subtask>.jsonl`, scored like any other
+prediction.
 """
 
 from __future__ import annotations
