@@ -26,7 +26,7 @@ container: config.get("container")
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 
-# common.smk checks the whole config before any job (pipeline.config_check: the schema
+# common.smk checks the whole config before any job (pipeline.dag.config_check: the schema
 # workflow/schemas/config.schema.yaml, every stage's effective settings, every cross-reference).
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"

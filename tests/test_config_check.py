@@ -1,4 +1,4 @@
-"""Every malformed config is rejected before any job, naming its key (pipeline.config_check).
+"""Every malformed config is rejected before any job, naming its key (pipeline.dag.config_check).
 
 The table derives each case from the demo config by one mutation and checks it through
 `load_grid`, the function the Snakefile calls at DAG time; a few cases run `snakemake -n` to
@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from conftest import REPO
-from pipeline.config_check import ConfigError
-from pipeline.grid import deep_merge, load_grid
+from pipeline.dag.config_check import ConfigError
+from pipeline.dag.grid import deep_merge, load_grid
 from pipeline.schema_errors import key_path
 
 DEMO = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -330,7 +330,7 @@ def test_key_paths_quote_what_is_not_a_plain_name():
 
 def test_dag_time_check_imports_no_torch():
     code = (
-        "import sys, yaml; from pipeline.grid import load_grid; "
+        "import sys, yaml; from pipeline.dag.grid import load_grid; "
         f"load_grid(yaml.safe_load(open({str(REPO / 'config/thesis.yaml')!r})), {str(REPO)!r}); "
         "assert 'torch' not in sys.modules and 'transformers' not in sys.modules"
     )

@@ -16,10 +16,10 @@ import pytest
 import yaml
 
 from conftest import REPO
+from pipeline.dag.grid import load_grid
 from pipeline.data import manifest
 from pipeline.data.fetch import ChecksumMismatch, fetch
 from pipeline.data.sources import Source, load_sources
-from pipeline.grid import load_grid
 from pipeline.tasks.registry import load_examples, load_registry
 
 HF_REVISION = "5f1e0c2d3b4a69788796a5b4c3d2e1f0a9b8c7d6"

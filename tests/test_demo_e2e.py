@@ -35,7 +35,7 @@ def summary(demo_run) -> pl.DataFrame:
 
 
 def test_summary_has_every_cell_without_nan(demo_run, summary):
-    from pipeline.grid import load_grid
+    from pipeline.dag.grid import load_grid
 
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     grid = load_grid(config, REPO)

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from pipeline.grid import deep_merge, load_grid
+from pipeline.dag.grid import deep_merge, load_grid
 
 
 @pytest.fixture(scope="module")

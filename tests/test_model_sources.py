@@ -140,7 +140,7 @@ def test_the_gguf_model_answers_sensibly(smollm2):
 def test_grid_accepts_unknown_families_of_real_models_only(tmp_path):
     import yaml
 
-    from pipeline.grid import Grid
+    from pipeline.dag.grid import Grid
 
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     registry = yaml.safe_load((REPO / "config" / "datasets" / "demo.yaml").read_text())["datasets"]

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from pipeline.resources import RuleResources, job_shape, slurm_resources
+from pipeline.dag.resources import RuleResources, job_shape, slurm_resources
 
 CONFIG = {
     "resources": {

@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 from conftest import REPO
-from pipeline.grid import load_grid
-from pipeline.resources import job_shape
+from pipeline.dag.grid import load_grid
+from pipeline.dag.resources import job_shape
 from test_cpt_train import BLOCK_SIZE, cpt_args, cpt_inputs  # noqa: F401 (the fixture, by name)
 
 pytestmark = pytest.mark.e2e

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from pipeline.grid import STAGE_SECTIONS, TRAINED, Grid, deep_merge, load_grid
+from pipeline.dag.grid import STAGE_SECTIONS, TRAINED, Grid, deep_merge, load_grid
 from pipeline.io import canonical_json
 from pipeline.settings import STAGES, settings_class
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from pipeline.grid import load_grid
+from pipeline.dag.grid import load_grid
 from test_workflow import snakemake
 
 pytestmark = pytest.mark.e2e

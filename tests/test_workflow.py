@@ -209,7 +209,7 @@ def test_thesis_grid_dry_runs_with_the_slurm_profile(tmp_path):
     assert counts["fetch_data"] == 16 and "data/e3c.sha256" in out and "data/medical-o1.sha256" in out
     assert "restricted data source 'n2c2-2010' is not at data/restricted/n2c2-2010/" in out + result.stderr
     # One generation and one scoring job per model × arm × evaluated dataset (its cells together).
-    from pipeline.grid import load_grid
+    from pipeline.dag.grid import load_grid
 
     grid = load_grid(yaml.safe_load((REPO / "config/thesis.yaml").read_text()), REPO, workdir=tmp_path)
     assert counts["generate"] == counts["score"] == 12 * 19 * len({cell[0] for cell in grid.cells()})

@@ -3,7 +3,7 @@
 Every stage (generation, training methods, scoring, corpus...) declares its settings as a subclass
 of `StageSettings` beside its code: the fields and their defaults are the settings and their
 defaults, the annotations their types, and `validate` the rules on values and between keys. The
-grid (`pipeline.grid.Grid.stage_settings`) resolves each stage's settings for every model × arm at
+grid (`pipeline.dag.grid.Grid.stage_settings`) resolves each stage's settings for every model × arm at
 DAG time; a job gets them as one canonical JSON string (`to_json`) and reads them with `from_json`.
 
 Torch-free by rule: these modules are imported when the workflow starts.

@@ -4,14 +4,14 @@ import re
 
 from snakemake.settings.types import DeploymentMethod
 
-from pipeline.code_digest import code_digest, files_digest
-from pipeline.config_check import check_resource_rules
-from pipeline.grid import load_grid
+from pipeline.dag.code_digest import code_digest, files_digest
+from pipeline.dag.config_check import check_resource_rules
+from pipeline.dag.grid import load_grid
+from pipeline.dag.job_environment import prepare_job_environment
+from pipeline.dag.resources import RuleResources
 from pipeline.io import canonical_json
 from pipeline.paths import is_produced, resolve
 from pipeline.provenance import config_hash
-from pipeline.resources import RuleResources
-from pipeline.workflow import prepare_job_environment
 
 GRID = load_grid(config, base_dir=workflow.basedir, workdir=Path.cwd())
 RESOURCES = RuleResources(config)
@@ -37,7 +37,7 @@ wildcard_constraints:
 
 
 def code(*entries):
-    """The digest of what a rule's `python -m` modules import (`pipeline.code_digest`): a parameter,
+    """The digest of what a rule's `python -m` modules import (`pipeline.dag.code_digest`): a parameter,
     so that editing a module reruns exactly the rules that run it and a moved checkout reruns none.
     """
     return code_digest(*entries)
@@ -382,7 +382,7 @@ SETTINGS_WILDCARDS = ("model", "arm", "corpus", "mix")
 
 def stage_settings_json(stage):
     """A rule's `settings` param: the canonical JSON of `stage`'s settings for the job's model, arm,
-    corpus or mix, as the grid resolves them (pipeline.grid.Grid.stage_settings; all checked at start).
+    corpus or mix, as the grid resolves them (pipeline.dag.grid.Grid.stage_settings; all checked at start).
     """
 
     resolved = {}  # by job: the same settings for every dataset of a model × arm

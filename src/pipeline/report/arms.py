@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.grid import Arm, Grid
+from pipeline.dag.grid import Arm, Grid
 from pipeline.io import canonical_json
 
 SIZE_KEYS = (

@@ -19,7 +19,7 @@ from typing import Any
 
 import polars as pl
 
-from pipeline.grid import Grid
+from pipeline.dag.grid import Grid
 from pipeline.io import read_jsonl
 from pipeline.report.published import PublishedStudy
 from pipeline.summary import COLUMNS

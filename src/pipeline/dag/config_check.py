@@ -4,7 +4,7 @@ Three layers, all at DAG time and torch-free:
 
 1. the schema (workflow/schemas/config.schema.yaml): names, types, value ranges and unknown keys
    of every section, stage settings included;
-2. every stage's settings object (`pipeline.grid.Grid.stage_settings`) for every model × arm: method
+2. every stage's settings object (`pipeline.dag.grid.Grid.stage_settings`) for every model × arm: method
    defaults, size class and arm overrides through the stage's own dataclass, which knows the rules
    between keys (e.g. `max_steps` and `epochs` are exclusive);
 3. cross-references: arms, mixes, traces, corpora, sources, registry datasets, log-likelihood subjects.
@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 from pipeline.schema_errors import describe, key_path
 
 if TYPE_CHECKING:
-    from pipeline.grid import Grid
+    from pipeline.dag.grid import Grid
 
-SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
 MAX_REPORTED = 20
 # The stages whose settings are the same for every job (the grid's seed and sections).
 GLOBAL_STAGES = (

@@ -431,8 +431,8 @@ class Grid:
 
 def load_grid(config: dict[str, Any], base_dir: str | Path | None = None, workdir: str | Path = ".") -> Grid:
     """The grid of a config, the whole config checked first (schema, stage settings, cross-references:
-    see pipeline.config_check); relative paths resolve by `pipeline.paths` (fetched data: `workdir`)."""
-    from pipeline.config_check import check_grid, check_schema
+    see pipeline.dag.config_check); relative paths resolve by `pipeline.paths` (fetched data: `workdir`)."""
+    from pipeline.dag.config_check import check_grid, check_schema
     from pipeline.io import load_yaml
     from pipeline.paths import resolve
 

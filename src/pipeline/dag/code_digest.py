@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 
 PACKAGE = "pipeline"
-SRC = Path(__file__).resolve().parent.parent
+SRC = Path(__file__).resolve().parents[2]
 
 
 def module_file(module: str, src: Path = SRC) -> Path | None:
