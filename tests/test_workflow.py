@@ -273,7 +273,7 @@ def test_study_presets_dry_run_with_the_slurm_profile(tmp_path, study, expected)
 def test_stability_runs_one_job_per_model_arm_and_dataset(tmp_path):
     """Each stability dataset has its own generation and scoring jobs, which read only its files:
     editing one dataset (data or reader) reruns its stability jobs, not the other datasets'."""
-    from pipeline.grid import load_grid
+    from pipeline.dag.grid import load_grid
 
     path = REPO / "config/studies/preferred-medllm.yaml"
     out = snakemake("-n", "--directory", str(tmp_path), "--configfile", str(path)).stdout
