@@ -33,6 +33,7 @@ STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
     "corpus_blocks": (),
     "preferences": (),
     "extract": (),
+    "traces": ("traces",),
     "mix": ("mix",),
 }
 
@@ -313,12 +314,14 @@ class Grid:
         arm: str | None = None,
         corpus: str | None = None,
         mix: str | None = None,
+        traces: str | None = None,
     ) -> Settings:
         """The settings object of `stage` (a key of `pipeline.settings.STAGES`, or ``mix``) for a job
-        of `model` × `arm` (`corpus`: of ``corpus_build``; `mix`: of ``mix``), from the config: the
-        section's values over the stage's defaults, the run's seed where the stage has one, and for a
-        trained or merged arm `settings(arm, model)`. Raises ValueError naming the config path."""
-        job = {"model": model, "arm": arm, "corpus": corpus, "mix": mix}
+        of `model` × `arm` (`corpus`: of ``corpus_build``; `mix`: of ``mix``; `traces`: of ``traces``),
+        from the config: the section's values over the stage's defaults, the run's seed where the stage
+        has one, and for a trained or merged arm `settings(arm, model)`. Raises ValueError naming the
+        config path."""
+        job = {"model": model, "arm": arm, "corpus": corpus, "mix": mix, "traces": traces}
         if stage in TRAINED:
             mapping, where = self._arm_mapping(stage, model, arm)
         elif stage in STAGE_SECTIONS:
@@ -421,6 +424,11 @@ class Grid:
             raise ValueError(f"stage mix: unknown mix {mix!r}")
         mapping = {"seed": self.config["seed"], **self._section("mixes", mix, "settings")}
         return mapping, f"mixes.{key_path([mix])}.settings"
+
+    def _traces_mapping(self, traces: str | None) -> tuple[dict[str, Any], str]:
+        if traces not in self._section("traces"):
+            raise ValueError(f"stage traces: unknown traces {traces!r}")
+        return self._section("traces", traces), f"traces.{key_path([traces])}"
 
 
 def load_grid(config: dict[str, Any], base_dir: str | Path | None = None, workdir: str | Path = ".") -> Grid:
