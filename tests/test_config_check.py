@@ -402,6 +402,7 @@ def test_stage_settings_schema_lists_every_key_the_stages_know():
         GenerationSettings,
         LmEvalSettings,
         LoglikSettings,
+        ModelColumns,
         ScoreSettings,
         StabilitySettings,
         SummarySettings,
@@ -434,7 +435,9 @@ def test_stage_settings_schema_lists_every_key_the_stages_know():
     assert schema_keys("loglik", "groups") == LoglikGroups.keys()
     grid_keys = {"tasks", "include_path", "seed", "confidence"}
     assert schema_keys("lm_eval", "settings") == LmEvalSettings.keys() - grid_keys
-    assert schema_keys("scoring") == SummarySettings.keys() - {"seed"} > ScoreSettings.keys() - {"seed"}
+    summary_keys = SummarySettings.keys() - {"seed", "models"}  # models: from the config's models
+    assert schema_keys("scoring") == summary_keys > ScoreSettings.keys() - {"seed"}
+    assert set(section("models")["additionalProperties"]["properties"]) >= ModelColumns.keys()
     assert schema_keys("splits") == ExtractSettings.keys() - {"seed"}
     assert schema_keys("corpus", "cleaning") == CleanSettings.keys()
     assert schema_keys("corpus", "blocks") == BlocksSettings.keys() - {"seed"}

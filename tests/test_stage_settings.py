@@ -159,6 +159,8 @@ def test_the_grid_resolves_what_each_job_gets(demo_config):
     sft = grid.stage_settings("sft", "llama-base", "it")
     assert sft.lr == grid.settings("it", "llama-base")["lr"]
     assert "cpu_processes" not in grid.stage_settings("cpt", "llama-base", "cpt").to_dict()
+    models = grid.stage_settings("summary").models  # the summary's model columns
+    assert models["llama-base"].family == demo_config["models"]["llama-base"]["family"]
     traces = grid.stage_settings("traces", traces="demo-traces")
     assert traces.reader == demo_config["traces"]["demo-traces"]["reader"] and traces.language == "en"
     with pytest.raises(ValueError, match="'it' is not a cpt arm"):

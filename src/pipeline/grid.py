@@ -388,7 +388,11 @@ class Grid:
         return {"seed": self.config["seed"], **self._scoring("bootstrap_samples", "confidence")}, "scoring"
 
     def _summary_mapping(self) -> tuple[dict[str, Any], str]:
-        return {"seed": self.config["seed"], **self._section("scoring")}, "scoring"
+        models = {
+            name: {k: model[k] for k in ("family", "variant", "size") if k in model}
+            for name, model in self.config["models"].items()
+        }
+        return {"seed": self.config["seed"], **self._section("scoring"), "models": models}, "scoring"
 
     def _report_mapping(self) -> tuple[dict[str, Any], str]:
         groups = self._section("loglik", "groups")
