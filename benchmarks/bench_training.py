@@ -233,6 +233,7 @@ def sft_settings(spec: dict[str, Any]) -> dict[str, Any]:
 
 def sft_ours(spec: dict[str, Any]) -> dict[str, Any]:
     from pipeline.train import sft
+    from pipeline.train.settings import SftSettings
 
     preload(spec)
     marks = step_marks()
@@ -245,7 +246,8 @@ def sft_ours(spec: dict[str, Any]) -> dict[str, Any]:
 
     sft.build_trainer = with_marks
     with tempfile.TemporaryDirectory(prefix="bench-sft-") as tmp, Timer() as timer:
-        sft.train(spec["model"], [spec["mix"]], f"{tmp}/out", f"{tmp}/log.parquet", sft_settings(spec))
+        settings = SftSettings.from_mapping(sft_settings(spec))
+        sft.train(spec["model"], [spec["mix"]], f"{tmp}/out", f"{tmp}/log.parquet", settings)
     tokens = marks.marks[-1][1]
     return {**timer.result(tokens), "tokens": tokens, "step_rate": marks.steady_rate()}
 

@@ -267,6 +267,11 @@ CASES: list[tuple[str, Callable[[dict], None], str]] = [
         "arms.rpo.settings.max_length (over training.rpo): must be at least 2",
     ),
     (
+        "traces-empty-column",
+        set_key("traces.demo-traces.fields", {"question": ""}),
+        "traces.demo-traces.fields.question: must be a column name",
+    ),
+    (
         "cpt-required-checkpoint-negative-warmup",
         set_key("arms.cpt.settings", {"warmup_ratio": 0.1, "warmup_steps": 2}),
         "arms.cpt.settings.warmup_ratio (over training.cpt): and warmup_steps are exclusive",
@@ -284,6 +289,24 @@ def mutated(edit: Callable[[dict], None]) -> dict:
 def test_malformed_config_is_rejected_naming_its_key(edit, named):
     with pytest.raises(ValueError) as caught:
         load_grid(mutated(edit), REPO)
+    assert named in str(caught.value), str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("entry", "named"),
+    [
+        ({"format": "csv"}, "config key traces.demo-traces: unknown key(s) ['format']"),
+        ({"reader": "huatuo"}, "config key traces.demo-traces.reader: must be one of"),
+    ],
+    ids=["typo", "unknown-reader"],
+)
+def test_a_traces_entry_is_checked_by_its_settings_not_only_the_schema(monkeypatch, entry, named):
+    """Each `traces` entry is its stage's settings object (TracesSettings), resolved at DAG time:
+    with the schema out of the way, the grid's own check still names the entry's config path."""
+    monkeypatch.setattr("pipeline.dag.config_check.check_schema", lambda config: None)
+    config = mutated(set_key("traces.demo-traces", {**DEMO["traces"]["demo-traces"], **entry}))
+    with pytest.raises(ConfigError) as caught:
+        load_grid(config, REPO)
     assert named in str(caught.value), str(caught.value)
 
 
@@ -379,6 +402,7 @@ def test_stage_settings_schema_lists_every_key_the_stages_know():
         GenerationSettings,
         LmEvalSettings,
         LoglikSettings,
+        ModelColumns,
         ScoreSettings,
         StabilitySettings,
         SummarySettings,
@@ -386,7 +410,13 @@ def test_stage_settings_schema_lists_every_key_the_stages_know():
     from pipeline.merge.methods import METHODS
     from pipeline.merge.settings import COMMON_KEYS
     from pipeline.report.settings import LoglikGroups
-    from pipeline.tasks.settings import ExtractSettings, ITSettings, RoTSettings
+    from pipeline.tasks.settings import (
+        TRACE_COLUMNS,
+        ExtractSettings,
+        ITSettings,
+        RoTSettings,
+        TracesSettings,
+    )
     from pipeline.train.cpt_settings import CptSettings
     from pipeline.train.settings import LoraSettings, PreferenceSettings, RpoSettings, SftFilter, SftSettings
 
@@ -405,7 +435,9 @@ def test_stage_settings_schema_lists_every_key_the_stages_know():
     assert schema_keys("loglik", "groups") == LoglikGroups.keys()
     grid_keys = {"tasks", "include_path", "seed", "confidence"}
     assert schema_keys("lm_eval", "settings") == LmEvalSettings.keys() - grid_keys
-    assert schema_keys("scoring") == SummarySettings.keys() - {"seed"} > ScoreSettings.keys() - {"seed"}
+    summary_keys = SummarySettings.keys() - {"seed", "models"}  # models: from the config's models
+    assert schema_keys("scoring") == summary_keys > ScoreSettings.keys() - {"seed"}
+    assert set(section("models")["additionalProperties"]["properties"]) >= ModelColumns.keys()
     assert schema_keys("splits") == ExtractSettings.keys() - {"seed"}
     assert schema_keys("corpus", "cleaning") == CleanSettings.keys()
     assert schema_keys("corpus", "blocks") == BlocksSettings.keys() - {"seed"}
@@ -418,6 +450,9 @@ def test_stage_settings_schema_lists_every_key_the_stages_know():
         for branch in section("mixes")["additionalProperties"]["allOf"]
     )
     assert it == ITSettings.keys() and rot == RoTSettings.keys()
+    traces = section("traces")["additionalProperties"]["properties"]
+    assert set(traces) == TracesSettings.keys()
+    assert set(traces["fields"]["properties"]) == set(TRACE_COLUMNS)
 
 
 def test_stage_settings_enums_are_the_schemas_and_the_codes():
@@ -430,6 +465,7 @@ def test_stage_settings_enums_are_the_schemas_and_the_codes():
     from pipeline.examples import TASKS
     from pipeline.summary import COLUMNS
     from pipeline.tasks import settings as task_settings
+    from pipeline.tasks.readers.reasoning import FIELDS
     from pipeline.train import settings as train_settings
 
     def literal(cls: type, name: str) -> set[Any]:
@@ -444,6 +480,8 @@ def test_stage_settings_enums_are_the_schemas_and_the_codes():
     correction_by = set(section("scoring")["properties"]["correction_by"]["items"]["enum"])
     assert set(typing.get_args(CorrectionColumn)) == correction_by and correction_by <= set(COLUMNS)
     assert set(typing.get_args(task_settings.Task)) == set(typing.get_args(train_settings.Task)) == set(TASKS)
+    readers = section("traces")["additionalProperties"]["properties"]["reader"]["enum"]
+    assert set(typing.get_args(task_settings.TraceReader)) == set(FIELDS) == set(readers)
 
 
 def test_cpt_schedulers_are_transformers_schedulers():

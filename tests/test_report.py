@@ -199,8 +199,11 @@ def _build(root: Path, models: dict, arms: list[str], side_files: bool) -> dict[
     scores = {"generate": score_files, "stability": stability_files, "loglik": loglik_files}
     # Few replicates keep the fixture fast: tests are left uncorrected so that its marks follow
     # the paired bootstrap itself (the corrections are tested in test_summary.py).
-    settings = SummarySettings(bootstrap_samples=SAMPLES, correction="none")
-    write_summary(summary_rows(scores, models, settings), root / "summary.parquet")
+    columns = {name: {k: v for k, v in model.items() if k != "source"} for name, model in models.items()}
+    settings = SummarySettings.from_mapping(
+        {"bootstrap_samples": SAMPLES, "correction": "none", "models": columns}
+    )
+    write_summary(summary_rows(scores, settings), root / "summary.parquet")
     args = {
         "summary": root / "summary.parquet",
         "scores_dir": root / "scores",

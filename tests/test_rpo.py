@@ -35,32 +35,32 @@ LORA = {"r": 4, "alpha": 8, "dropout": 0.0}
 
 
 def test_loss_terms_follow_the_installed_trl():
-    settings = rpo.resolve_settings({"alpha": 10})
+    settings = RpoSettings.from_mapping({"alpha": 10})
     config = rpo.dpo_config(settings, "unused")
     assert config.loss_type == ["sigmoid", "sft"] and config.loss_weights == [1.0, 10.0]
-    assert rpo.loss_terms(rpo.resolve_settings({"loss": "dpo"})) == (["sigmoid"], [1.0])
-    sequence = rpo.resolve_settings({"alpha": 10, "nll_normalization": "sequence"})
+    assert rpo.loss_terms(RpoSettings.from_mapping({"loss": "dpo"})) == (["sigmoid"], [1.0])
+    sequence = RpoSettings.from_mapping({"alpha": 10, "nll_normalization": "sequence"})
     assert rpo.loss_terms(sequence) == (["sigmoid"], [1.0]) and rpo.sequence_nll_weight(sequence) == 10.0
     assert rpo.sequence_nll_weight(settings) == 0.0
     with pytest.raises(ValueError, match="nll_normalization"):
-        rpo.resolve_settings({"nll_normalization": "mean"})
+        RpoSettings.from_mapping({"nll_normalization": "mean"})
     assert not hasattr(config, "rpo_alpha")
 
 
 def test_settings_are_validated():
-    assert rpo.resolve_settings({"lora": None})["lora"] is None
+    assert RpoSettings.from_mapping({"lora": None}).lora is None
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['rpo_alpha'\]"):
-        rpo.resolve_settings({"rpo_alpha": 1.0})
+        RpoSettings.from_mapping({"rpo_alpha": 1.0})
     with pytest.raises(ValueError, match=r"settings\.loss"):
-        rpo.resolve_settings({"loss": "ipo"})
+        RpoSettings.from_mapping({"loss": "ipo"})
     with pytest.raises(ValueError, match=r"rpo settings.beta: must be > 0"):
-        rpo.resolve_settings({"beta": 0})
+        RpoSettings.from_mapping({"beta": 0})
 
 
 def test_qlora_needs_lora_and_a_gpu(tmp_path, monkeypatch):
     """RPO on NF4 (QLoRA for large models) is refused where it cannot run, before reading anything."""
     with pytest.raises(ValueError, match="QLoRA trains a LoRA adapter"):
-        rpo.resolve_settings({"quantization": "nf4", "lora": None})
+        RpoSettings.from_mapping({"quantization": "nf4", "lora": None})
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(RuntimeError, match="needs a CUDA GPU"):
         rpo.train(
@@ -68,7 +68,7 @@ def test_qlora_needs_lora_and_a_gpu(tmp_path, monkeypatch):
             tmp_path / "missing.jsonl",
             tmp_path / "out",
             tmp_path / "l.parquet",
-            {"quantization": "nf4"},
+            RpoSettings(quantization="nf4"),
         )
     assert not (tmp_path / "out").exists()
 
@@ -103,7 +103,7 @@ def completion_logps(model, batch) -> tuple[torch.Tensor, torch.Tensor]:
 )
 def test_trainer_loss_is_dpo_plus_alpha_nll(tiny_model_factory, tmp_path, loss, lora, normalization):
     model_dir = tiny_model_factory("llama", "base")
-    settings = rpo.resolve_settings(
+    settings = RpoSettings.from_mapping(
         {**FAST, "loss": loss, "lora": lora, "alpha": 10.0, "beta": 0.5, "nll_normalization": normalization}
     )
     trainer = rpo.build_trainer(model_dir, PAIRS, settings, str(tmp_path))
@@ -124,14 +124,14 @@ def test_trainer_loss_is_dpo_plus_alpha_nll(tiny_model_factory, tmp_path, loss, 
     chosen, rejected = policy_logps.sum(1)[:n], policy_logps.sum(1)[n:]
     ref_chosen, ref_rejected = reference_logps.sum(1)[:n], reference_logps.sum(1)[n:]
     margin = (chosen - ref_chosen) - (rejected - ref_rejected)
-    dpo = -F.logsigmoid(settings["beta"] * margin).mean()
+    dpo = -F.logsigmoid(settings.beta * margin).mean()
     if normalization == "token":
         nll = -policy_logps[:n].sum() / mask[:n].sum()  # mean over all chosen tokens of the batch
     else:  # Pang et al.: each chosen sequence's NLL over its |x| + |y| tokens, averaged over the batch
         lengths = batch["attention_mask"][:n].sum(1)
         assert (lengths > mask[:n].sum(1) + 5).all()  # the prompt counts
         nll = (-policy_logps[:n].sum(1) / lengths).mean()
-    expected = dpo + (settings["alpha"] * nll if loss == "rpo" else 0.0)
+    expected = dpo + (settings.alpha * nll if loss == "rpo" else 0.0)
     assert abs(dpo.item() - torch.log(torch.tensor(2.0)).item()) > 1e-3
     assert torch.allclose(trainer_loss, expected, atol=1e-4), (trainer_loss, expected)
 

@@ -15,7 +15,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from pipeline.models import chat
 from pipeline.provenance import RUN_RECORD, code_state
 from pipeline.train import finetune, qlora, sft
-from pipeline.train.settings import LoraSettings
+from pipeline.train.settings import LoraSettings, SftFilter, SftSettings
 
 FAST = {"max_steps": 2, "per_device_batch_size": 2, "max_length": 128, "gradient_checkpointing": False}
 
@@ -53,42 +53,47 @@ def test_read_mix_names_file_and_line(tmp_path):
 
 
 def test_report_to_is_off_by_default_and_checked():
-    assert sft.resolve_settings({})["report_to"] == []
-    assert finetune.training_arguments(sft.resolve_settings({}), "w")["report_to"] == "none"
+    assert SftSettings().report_to == ()
+    assert finetune.training_arguments(SftSettings(), "w")["report_to"] == "none"
+    tensorboard = SftSettings.from_mapping({"report_to": ["tensorboard"]})
+    assert finetune.training_arguments(tensorboard, "w")["report_to"] == ["tensorboard"]
     with pytest.raises(ValueError, match=r"sft settings.report_to: must be a list"):
-        sft.resolve_settings({"report_to": "tensorboard"})
+        SftSettings.from_mapping({"report_to": "tensorboard"})
 
 
 def test_settings_defaults_and_unknown_keys():
-    settings = sft.resolve_settings({"lr": 1e-3, "lora": {"r": 4}, "filter": {"tasks": ["ner"]}})
-    assert settings["lora"] == {**LoraSettings().to_dict(), "r": 4}
-    assert settings["filter"] == {"tasks": ["ner"], "languages": None}
-    assert settings["loss"] == "full" and settings["merge_adapter"] is True
+    settings = SftSettings.from_mapping({"lr": 1e-3, "lora": {"r": 4}, "filter": {"tasks": ["ner"]}})
+    assert settings.lora == LoraSettings(r=4)
+    assert settings.filter == SftFilter(tasks=("ner",))
+    assert settings.loss == "full" and settings.merge_adapter is True
+    config = qlora.lora_config(settings.lora)
+    assert config.r == 4 and config.target_modules == "all-linear"
+    listed = qlora.lora_config(LoraSettings.from_mapping({"target_modules": ["q_proj", "v_proj"]}))
+    assert listed.target_modules == {"q_proj", "v_proj"}  # PEFT's own form of a list
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['learning_rate'\]"):
-        sft.resolve_settings({"learning_rate": 1e-3})
+        SftSettings.from_mapping({"learning_rate": 1e-3})
     with pytest.raises(ValueError, match=r"sft settings.lora: unknown key\(s\) \['rank'\]"):
-        sft.resolve_settings({"lora": {"rank": 8}})
+        SftSettings.from_mapping({"lora": {"rank": 8}})
     with pytest.raises(ValueError, match=r"settings.filter: unknown key\(s\) \['datasets'\]"):
-        sft.resolve_settings({"filter": {"datasets": ["x"]}})
+        SftSettings.from_mapping({"filter": {"datasets": ["x"]}})
     with pytest.raises(ValueError, match=r"settings\.loss"):
-        sft.resolve_settings({"loss": "assistant_only"})
+        SftSettings.from_mapping({"loss": "assistant_only"})
     with pytest.raises(ValueError, match="max_steps"):
-        sft.resolve_settings({"max_steps": 0})
+        SftSettings.from_mapping({"max_steps": 0})
 
 
 def test_select_records_filters_and_subsamples_nested():
     records = [
         record(i, task=t, language=lang) for i, (t, lang) in enumerate([("ner", "en"), ("qa", "it")] * 20)
     ]
-    base = sft.resolve_settings({})
-    only_it = sft.select_records(records, {**base, "filter": {"tasks": None, "languages": ["it"]}})
+    only_it = sft.select_records(records, SftSettings(filter=SftFilter(languages=("it",))))
     assert {r["language"] for r in only_it} == {"it"} and len(only_it) == 20
-    small = sft.select_records(records, {**base, "max_examples_per_task": 3})
-    large = sft.select_records(records, {**base, "max_examples_per_task": 7})
+    small = sft.select_records(records, SftSettings(max_examples_per_task=3))
+    large = sft.select_records(records, SftSettings(max_examples_per_task=7))
     assert sorted(r["task"] for r in small) == ["ner"] * 3 + ["qa"] * 3
     assert {r["id"] for r in small} < {r["id"] for r in large}
     with pytest.raises(ValueError, match="no SFT records left"):
-        sft.select_records(records, {**base, "filter": {"tasks": ["re"], "languages": None}})
+        sft.select_records(records, SftSettings(filter=SftFilter(tasks=("re",))))
 
 
 @pytest.mark.parametrize("variant", ["instruct", "base"])
@@ -97,7 +102,7 @@ def test_collated_labels_mask_what_the_loss_setting_says(tiny_model_factory, tmp
     model_dir = tiny_model_factory("llama", variant)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     records = [record(0), {**record(1), "prompt": "Short text: fever"}]
-    settings = sft.resolve_settings({**FAST, "loss": loss})
+    settings = SftSettings.from_mapping({**FAST, "loss": loss})
     trainer = sft.build_trainer(model_dir, records, settings, str(tmp_path))
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(records))])
     for row, r in enumerate(records):
@@ -121,7 +126,7 @@ def test_plain_loss_equals_trls_fused_lm_head_loss(tiny_model_factory, tmp_path,
     records = [record(0), {**record(1), "prompt": "Short text: fever"}, record(2)]
     losses = {}
     for fused in (True, False):
-        settings = sft.resolve_settings({**FAST, "loss": loss, "fused_lm_head": fused})
+        settings = SftSettings.from_mapping({**FAST, "loss": loss, "fused_lm_head": fused})
         trainer = sft.build_trainer(model_dir, records, settings, str(tmp_path / str(fused)))
         assert (type(trainer).__name__ == "SFTTrainer") is fused
         batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(records))])
@@ -148,11 +153,11 @@ def test_nf4_config_and_cpu_refusal(tmp_path, monkeypatch):
     args = ("unused-model", [tmp_path / "missing.jsonl"], tmp_path / "out", tmp_path / "log.parquet")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(RuntimeError, match="needs a CUDA GPU"):
-        sft.train(*args, {"quantization": "nf4"})
+        sft.train(*args, SftSettings(quantization="nf4"))
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(qlora.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(RuntimeError, match="needs bitsandbytes"):
-        sft.train(*args, {"quantization": "nf4"})
+        sft.train(*args, SftSettings(quantization="nf4"))
     assert not (tmp_path / "out").exists()
 
 
@@ -196,7 +201,8 @@ def test_per_task_adapters_without_merge(tiny_model_factory, tmp_path):
     mix = write_mix(tmp_path / "mix.jsonl", records)
     out, log = tmp_path / "model", tmp_path / "log.parquet"
     settings = {**FAST, "max_steps": 1, "per_task_adapters": True, "merge_adapter": False}
-    sft.train(model_dir, [mix], out, log, {**settings, "report_to": ["tensorboard"]})
+    settings = SftSettings.from_mapping({**settings, "report_to": ["tensorboard"]})
+    sft.train(model_dir, [mix], out, log, settings)
     assert len(list((out / "tensorboard").rglob("events.out.tfevents.*"))) == 2  # one run per adapter
     assert finetune.TENSORBOARD_ENV not in os.environ
     assert json.loads((out / "adapters.json").read_text()) == {"ner": "adapters/ner", "qa": "adapters/qa"}

@@ -12,6 +12,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from pipeline.models import chat
 from pipeline.train import sft
+from pipeline.train.settings import SftSettings
 
 # Words the tiny tokenizer knows (conftest.TINY_TEXTS), so that prompts stay short.
 DISEASES = ["fever", "chest pain", "cefalea", "febbre", "dolore", "aspirin"]
@@ -70,7 +71,8 @@ def test_it_sft_raises_the_valid_json_share(tiny_model_factory, tmp_path):
     mix = tmp_path / "mix.jsonl"
     mix.write_text("".join(json.dumps(r) + "\n" for r in disease_records(200, seed=0)), encoding="utf-8")
     started = time.perf_counter()
-    sft.train(model_dir, [mix], tmp_path / "it", tmp_path / "log.parquet", DEMO_SETTINGS)
+    settings = SftSettings.from_mapping(DEMO_SETTINGS)
+    sft.train(model_dir, [mix], tmp_path / "it", tmp_path / "log.parquet", settings)
     print(f"SFT took {time.perf_counter() - started:.1f} s")
     held_out = [r["prompt"] for r in disease_records(20, seed=1)]
     before, after = json_share(model_dir, held_out), json_share(tmp_path / "it", held_out)

@@ -19,6 +19,7 @@ from pipeline.settings import STAGES, settings_class
 REQUIRED: dict[str, dict[str, Any]] = {
     "lm_eval": {"tasks": ["medmcqa"]},
     "merge": {"method": "slerp", "t": 0.5},
+    "traces": {"path": "data/traces.csv", "reader": "reasoning_csv"},
 }
 # One bad value per stage, and the key the error must name.
 BAD: dict[str, tuple[dict[str, Any], str]] = {
@@ -38,6 +39,7 @@ BAD: dict[str, tuple[dict[str, Any], str]] = {
     "preferences": ({"temperature": 0}, "temperature"),
     "merge": ({"t": 2}, "'t'"),
     "extract": ({"max_train": 0}, "max_train"),
+    "traces": ({"fields": {"question": ""}}, "fields.question"),
     "it_mix": ({"tasks": ["pos"]}, "tasks[0]"),
     "rot_mix": ({"max_examples": 0}, "max_examples"),
 }
@@ -113,6 +115,8 @@ def every_job(grid: Grid) -> list[tuple[str, dict[str, str]]]:
             jobs += [(stage, {"corpus": c}) for c in grid.config["corpus"]["corpora"]]
         elif needs == ("mix",):
             jobs += [(stage, {"mix": m}) for m in grid.config.get("mixes") or {}]
+        elif needs == ("traces",):
+            jobs += [(stage, {"traces": t}) for t in grid.config.get("traces") or {}]
         else:
             jobs.append((stage, {}))
     for arm in grid.arms.values():
@@ -155,6 +159,10 @@ def test_the_grid_resolves_what_each_job_gets(demo_config):
     sft = grid.stage_settings("sft", "llama-base", "it")
     assert sft.lr == grid.settings("it", "llama-base")["lr"]
     assert "cpu_processes" not in grid.stage_settings("cpt", "llama-base", "cpt").to_dict()
+    models = grid.stage_settings("summary").models  # the summary's model columns
+    assert models["llama-base"].family == demo_config["models"]["llama-base"]["family"]
+    traces = grid.stage_settings("traces", traces="demo-traces")
+    assert traces.reader == demo_config["traces"]["demo-traces"]["reader"] and traces.language == "en"
     with pytest.raises(ValueError, match="'it' is not a cpt arm"):
         grid.stage_settings("cpt", "llama-base", "it")
     with pytest.raises(ValueError, match="unknown stage 'train'"):

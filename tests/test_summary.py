@@ -14,7 +14,7 @@ from conftest import paired_rows, paired_stats
 from pipeline.evaluate.stats import cell_seed, estimate
 from pipeline.summary import COLUMNS, main
 
-MODELS = {"m": {"family": "llama", "variant": "base", "size": "tiny", "source": "tiny"}}
+MODELS = {"m": {"family": "llama", "variant": "base", "size": "tiny"}}
 SETTINGS = {"bootstrap_samples": 300, "seed": 7, "confidence": 0.95, "reference_arm": "base"}
 
 
@@ -61,10 +61,8 @@ def run(tmp_path: Path, *args: str, settings: dict | None = None) -> pl.DataFram
     main(
         [
             *args,
-            "--models",
-            json.dumps(MODELS),
             "--settings",
-            json.dumps(settings or SETTINGS),
+            json.dumps({"models": MODELS, **(settings or SETTINGS)}),
             "--output",
             str(out),
         ]

@@ -5,13 +5,18 @@ from __future__ import annotations
 import pytest
 
 from pipeline.io import read_jsonl
+from pipeline.tasks.settings import TracesSettings
 from pipeline.tasks.traces import load_traces, main
+
+
+def source(**mapping) -> TracesSettings:
+    return TracesSettings.from_mapping(mapping, "traces.x")
 
 
 def test_real_csv_sample_loads_every_row(shared_data, tmp_path):
     out = tmp_path / "traces.jsonl"
     spec = '{"path": "%s", "reader": "reasoning_csv"}' % (shared_data / "reasoning")
-    main(["--spec", spec, "--output", str(out)])
+    main(["--settings", spec, "--output", str(out)])
     traces = read_jsonl(out)
     assert len(traces) == 10
     assert len({t["id"] for t in traces}) == 10
@@ -19,10 +24,10 @@ def test_real_csv_sample_loads_every_row(shared_data, tmp_path):
 
 
 def test_unknown_reader_and_missing_path_are_named(tmp_path):
-    with pytest.raises(ValueError, match="unknown reader 'huatuo'"):
-        load_traces({"path": str(tmp_path), "reader": "huatuo"})
+    with pytest.raises(ValueError, match=r"traces\.x\.reader: must be one of .*got 'huatuo'"):
+        source(path=str(tmp_path), reader="huatuo")
     with pytest.raises(ValueError, match=r"no \.csv, \.json or \.jsonl files"):
-        load_traces({"path": str(tmp_path), "reader": "reasoning_csv"})
+        load_traces(source(path=str(tmp_path), reader="reasoning_csv"))
 
 
 def test_the_thesis_trace_sources_each_load_with_language_selection(shared_data, tmp_path):
@@ -39,13 +44,13 @@ def test_the_thesis_trace_sources_each_load_with_language_selection(shared_data,
     (tmp_path / "medical_o1_sft_Chinese.json").write_text(
         json.dumps([{**o1[0], "language": "zh"}]), encoding="utf-8"
     )
-    en = load_traces({"path": str(tmp_path), "reader": "medical_o1", "languages": ["en"]})
+    en = load_traces(source(path=str(tmp_path), reader="medical_o1", languages=["en"]))
     assert len(en) == len(rows) and {t["language"] for t in en} == {"en"}
     assert en[0]["id"] == "medical_o1_sft/trace-00000" and en[0]["answer"] == rows[0]["response"].strip()
-    both = load_traces({"path": str(tmp_path), "reader": "medical_o1"})
+    both = load_traces(source(path=str(tmp_path), reader="medical_o1"))
     assert len(both) == len(rows) + 1 and both[-1]["language"] == "zh"  # files in name order
     with pytest.raises(ValueError, match=r"no trace in languages \['it'\]"):
-        load_traces({"path": str(tmp_path), "reader": "medical_o1", "languages": ["it"]})
+        load_traces(source(path=str(tmp_path), reader="medical_o1", languages=["it"]))
 
     medreason = tmp_path / "medreason.jsonl"
     record = {
@@ -56,12 +61,12 @@ def test_the_thesis_trace_sources_each_load_with_language_selection(shared_data,
         "dataset_name": "medqa",
     }
     medreason.write_text(json.dumps(record) + "\n", encoding="utf-8")
-    (trace,) = load_traces({"path": str(medreason), "reader": "medreason", "language": "en"})
+    (trace,) = load_traces(source(path=str(medreason), reader="medreason", language="en"))
     assert trace["question"] == "Which drug?\nAnswer Choices:\nA. aspirin\nB. heparin"
     assert trace["reasoning"] == "Anticoagulation is needed." and trace["answer"] == "B. heparin"
 
     renamed = tmp_path / "renamed.jsonl"
     renamed.write_text(json.dumps({"q": "Q", "cot": "C", "a": "A", "lang": "it"}) + "\n", encoding="utf-8")
     fields = {"question": "q", "reasoning": "cot", "answer": "a", "language": "lang"}
-    (trace,) = load_traces({"path": str(renamed), "reader": "reasoning_jsonl", "fields": fields})
+    (trace,) = load_traces(source(path=str(renamed), reader="reasoning_jsonl", fields=fields))
     assert trace["language"] == "it" and trace["question"] == "Q"

@@ -43,6 +43,7 @@ STAGES = {
     "preferences": "pipeline.train.settings:PreferenceSettings",
     "merge": "pipeline.merge.settings:MergeSettings",
     "extract": "pipeline.tasks.settings:ExtractSettings",
+    "traces": "pipeline.tasks.settings:TracesSettings",
     "it_mix": "pipeline.tasks.settings:ITSettings",
     "rot_mix": "pipeline.tasks.settings:RoTSettings",
 }

@@ -181,10 +181,8 @@ def correct_p_values(rows: list[dict[str, Any]], settings: SummarySettings) -> N
             row.update(p_adjusted=float(p), correction=method, significant=bool(p < alpha))
 
 
-def summary_rows(
-    scores: dict[str, list[Path]], models: dict[str, dict[str, Any]], settings: SummarySettings | None = None
-) -> list[dict[str, Any]]:
-    """Flatten score files (per evaluation) into rows with their significance marks."""
+def summary_rows(scores: dict[str, list[Path]], settings: SummarySettings) -> list[dict[str, Any]]:
+    """Flatten score files (per evaluation) into rows with their model's columns and significance marks."""
     unknown = sorted(set(scores) - set(EVALUATIONS))
     if unknown:
         raise ValueError(f"unknown evaluation(s) {unknown}; known: {list(EVALUATIONS)}")
@@ -192,7 +190,6 @@ def summary_rows(
         raise ValueError(
             "no score files: the grid evaluates nothing (evaluate_datasets, loglik, stability, lm_eval)"
         )
-    settings = settings or SummarySettings()
     rows = [
         pair
         for evaluation, paths in scores.items()
@@ -200,10 +197,10 @@ def summary_rows(
         for pair in read_score_file(path, evaluation)
     ]
     for row, _ in rows:
-        model = models.get(row["model"])
+        model = settings.models.get(row["model"])
         if model is None:
             raise ValueError(f"score rows name model {row['model']!r}, which the config's models lack")
-        row.update(family=model["family"], variant=model["variant"], size=str(model.get("size", "")))
+        row.update(family=model.family, variant=model.variant, size=model.size)
     mark_significance(rows, settings)
     return [row for row, _ in rows]
 
@@ -239,7 +236,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--lm-eval-scores", type=Path, nargs="*", default=[], help="pipeline.evaluate.harness rows"
     )
-    parser.add_argument("--models", required=True, help="JSON: the config's models section")
     parser.add_argument("--settings", default="{}", help="JSON of evaluate.settings.SummarySettings")
     parser.add_argument("--config-hash", default="", help="SHA-256 of the whole config's canonical JSON")
     parser.add_argument("--output", type=Path, required=True)
@@ -250,7 +246,7 @@ def main(argv: list[str] | None = None) -> None:
         "stability": args.stability_scores,
         "lm_eval": args.lm_eval_scores,
     }
-    rows = summary_rows(scores, json.loads(args.models), SummarySettings.from_json(args.settings))
+    rows = summary_rows(scores, SummarySettings.from_json(args.settings))
     run = run_columns(args.config_hash or None)
     write_summary([{**row, **run} for row in rows], args.output)
 

@@ -377,12 +377,12 @@ def launcher(wildcards):
     ]
 
 
-SETTINGS_WILDCARDS = ("model", "arm", "corpus", "mix")
+SETTINGS_WILDCARDS = ("model", "arm", "corpus", "mix", "traces")
 
 
 def stage_settings_json(stage):
     """A rule's `settings` param: the canonical JSON of `stage`'s settings for the job's model, arm,
-    corpus or mix, as the grid resolves them (pipeline.dag.grid.Grid.stage_settings; all checked at start).
+    corpus, mix or traces, as the grid resolves them (pipeline.dag.grid.Grid.stage_settings; all checked at start).
     """
 
     resolved = {}  # by job: the same settings for every dataset of a model × arm

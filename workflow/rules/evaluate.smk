@@ -190,7 +190,6 @@ rule summary:
         **job_resources("summary"),
     params:
         code=code("pipeline.summary"),
-        models=canonical_json(config["models"]),
         config_hash=config_hash(config),
         settings=stage_settings_json("summary"),
         scores=SCORE_FILES,
@@ -205,5 +204,5 @@ rule summary:
         ),
     shell:
         "python -m pipeline.summary --scores {params.scores:q} {params.loglik:q} {params.stability:q}"
-        " {params.lm_eval:q} --models {params.models:q} --settings {params.settings:q}"
+        " {params.lm_eval:q} --settings {params.settings:q}"
         " --config-hash {params.config_hash:q} --output {output:q} > {log:q} 2>&1"

@@ -39,9 +39,9 @@ rule extract_traces:
         **job_resources("extract_traces"),
     params:
         code=code("pipeline.tasks.traces"),
-        spec=lambda wc: canonical_json(config["traces"][wc.traces]),
+        settings=stage_settings_json("traces"),
     shell:
-        "python -m pipeline.tasks.traces --spec {params.spec:q} --output {output:q} > {log:q} 2>&1"
+        "python -m pipeline.tasks.traces --settings {params.settings:q} --output {output:q} > {log:q} 2>&1"
 
 
 checkpoint build_mix:

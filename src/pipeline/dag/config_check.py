@@ -96,6 +96,8 @@ def settings_errors(grid: Grid) -> list[str]:
         resolve("corpus_build", corpus=corpus)
     for mix in grid.config.get("mixes") or {}:
         resolve("mix", mix=mix)
+    for traces in grid.config.get("traces") or {}:
+        resolve("traces", traces=traces)
     for arm in grid.arms.values():
         resolve("generation", arm=arm.name)
         if arm.method in ("cpt", "sft", "rpo", "merge"):

@@ -33,6 +33,7 @@ STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
     "corpus_blocks": (),
     "preferences": (),
     "extract": (),
+    "traces": ("traces",),
     "mix": ("mix",),
 }
 
@@ -319,12 +320,14 @@ class Grid:
         arm: str | None = None,
         corpus: str | None = None,
         mix: str | None = None,
+        traces: str | None = None,
     ) -> Settings:
         """The settings object of `stage` (a key of `pipeline.settings.STAGES`, or ``mix``) for a job
-        of `model` × `arm` (`corpus`: of ``corpus_build``; `mix`: of ``mix``), from the config: the
-        section's values over the stage's defaults, the run's seed where the stage has one, and for a
-        trained or merged arm `settings(arm, model)`. Raises ValueError naming the config path."""
-        job = {"model": model, "arm": arm, "corpus": corpus, "mix": mix}
+        of `model` × `arm` (`corpus`: of ``corpus_build``; `mix`: of ``mix``; `traces`: of ``traces``),
+        from the config: the section's values over the stage's defaults, the run's seed where the stage
+        has one, and for a trained or merged arm `settings(arm, model)`. Raises ValueError naming the
+        config path."""
+        job = {"model": model, "arm": arm, "corpus": corpus, "mix": mix, "traces": traces}
         if stage in TRAINED:
             mapping, where = self._arm_mapping(stage, model, arm)
         elif stage in STAGE_SECTIONS:
@@ -391,7 +394,11 @@ class Grid:
         return {"seed": self.config["seed"], **self._scoring("bootstrap_samples", "confidence")}, "scoring"
 
     def _summary_mapping(self) -> tuple[dict[str, Any], str]:
-        return {"seed": self.config["seed"], **self._section("scoring")}, "scoring"
+        models = {
+            name: {k: model[k] for k in ("family", "variant", "size") if k in model}
+            for name, model in self.config["models"].items()
+        }
+        return {"seed": self.config["seed"], **self._section("scoring"), "models": models}, "scoring"
 
     def _report_mapping(self) -> tuple[dict[str, Any], str]:
         groups = self._section("loglik", "groups")
@@ -427,6 +434,11 @@ class Grid:
             raise ValueError(f"stage mix: unknown mix {mix!r}")
         mapping = {"seed": self.config["seed"], **self._section("mixes", mix, "settings")}
         return mapping, f"mixes.{key_path([mix])}.settings"
+
+    def _traces_mapping(self, traces: str | None) -> tuple[dict[str, Any], str]:
+        if traces not in self._section("traces"):
+            raise ValueError(f"stage traces: unknown traces {traces!r}")
+        return self._section("traces", traces), f"traces.{key_path([traces])}"
 
 
 def load_grid(config: dict[str, Any], base_dir: str | Path | None = None, workdir: str | Path = ".") -> Grid:

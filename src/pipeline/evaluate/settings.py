@@ -169,12 +169,23 @@ class ScoreSettings(StageSettings):
 
 
 @dataclass(frozen=True)
+class ModelColumns(StageSettings):
+    """What the summary says of a model: the family, variant and size class of its config entry."""
+
+    family: str
+    variant: Literal["base", "instruct"]
+    size: str = ""
+
+
+@dataclass(frozen=True)
 class SummarySettings(ScoreSettings):
-    """The summary's paired tests against the reference arm (`pipeline.summary`)."""
+    """The summary's paired tests against the reference arm (`pipeline.summary`), and the grid's
+    models (by name) whose columns its rows get."""
 
     reference_arm: str = "base"
     correction: Literal["holm", "bh", "none"] = "holm"  # of the p-values (pipeline.evaluate.stats)
     correction_by: tuple[CorrectionColumn, ...] = ()  # columns splitting the tests into families
+    models: dict[str, ModelColumns] = field(default_factory=dict)
 
 
 def _check_confidence(confidence: float) -> None:

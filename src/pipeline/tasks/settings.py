@@ -1,16 +1,19 @@
-"""Settings of the task stages: extracting a dataset's examples (the split caps) and building a
-training mix (docs/datasets.md). Torch-free: the workflow checks them when it starts
-(`pipeline.settings`)."""
+"""Settings of the task stages: extracting a dataset's examples (the split caps), reading a source
+of reasoning traces and building a training mix (docs/datasets.md). Torch-free: the workflow checks
+them when it starts (`pipeline.settings`)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
-from pipeline.settings import StageSettings, at_least, require
+from pipeline.settings import SettingsError, StageSettings, at_least, require
 
 Task = Literal["ner", "re", "qa", "crf", "argmining"]  # pipeline.examples.TASKS
+# The column sets of pipeline.tasks.readers.reasoning.FIELDS (spelt out: that module is the job's).
+TraceReader = Literal["reasoning_csv", "reasoning_jsonl", "medical_o1", "medreason"]
+TRACE_COLUMNS = ("question", "reasoning", "answer", "language")  # what `fields` may rename
 DecontaminationAction = Literal["drop", "flag"]
 DecontaminationScope = Literal["other_datasets", "all"]
 LANGUAGE = re.compile(r"[a-z]{2}")
@@ -38,6 +41,37 @@ class ExtractSettings(StageSettings):
 
     def validate(self) -> None:
         at_least(self, 1, "max_train", "max_test")
+
+
+def check_language(code: str, path: str) -> None:
+    require(LANGUAGE.fullmatch(code) is not None, path, f"must be an ISO 639-1 code, got {code!r}")
+
+
+@dataclass(frozen=True)
+class TracesSettings(StageSettings):
+    """A source of reasoning traces, `pipeline.tasks.traces`: a file or folder, its column set
+    (`reader`) with `fields` renaming columns, the language of rows without a language column, and
+    the languages kept (null: all)."""
+
+    WHERE = "traces"
+
+    path: str
+    reader: TraceReader
+    language: str = "en"
+    languages: tuple[str, ...] | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        require(bool(self.path), "path", "must be a file or folder, got ''")
+        check_language(self.language, "language")
+        require(self.languages != (), "languages", "must name at least one language (null: all)")
+        for i, code in enumerate(self.languages or ()):
+            check_language(code, f"languages[{i}]")
+        unknown = sorted(set(self.fields) - set(TRACE_COLUMNS))
+        if unknown:
+            raise SettingsError("fields", f"unknown key(s) {unknown} (known: {sorted(TRACE_COLUMNS)})")
+        for key, column in self.fields.items():
+            require(bool(column), f"fields.{key}", "must be a column name, got ''")
 
 
 @dataclass(frozen=True)

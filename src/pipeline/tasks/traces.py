@@ -1,24 +1,24 @@
 """Stage: reasoning traces from their native files into `{id, question, reasoning, answer, language}` JSONL.
 
-    python -m pipeline.tasks.traces --spec JSON --output TRACES.jsonl
+    python -m pipeline.tasks.traces --settings JSON --output TRACES.jsonl
 
-`--spec` is a `traces` entry of the config: `{"path": file or folder, "reader": "medical_o1",
-"language": "en", "languages": ["en"], "fields": {...}}`. A folder contributes every `.csv`,
-`.json` and `.jsonl` file in it, in name order; `reader` names the column set
-(`pipeline.tasks.readers.reasoning.FIELDS`), `fields` overrides columns, `language` is the
-language of rows without a language column and `languages` keeps only traces in those languages.
+`--settings` is a `traces` entry of the config as `pipeline.tasks.settings.TracesSettings`:
+`{"path": file or folder, "reader": "medical_o1", "language": "en", "languages": ["en"],
+"fields": {...}}`. A folder contributes every `.csv`, `.json` and `.jsonl` file in it, in name
+order; `reader` names the column set (`pipeline.tasks.readers.reasoning.FIELDS`), `fields` overrides
+columns, `language` is the language of rows without a language column and `languages` keeps only
+traces in those languages.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
-from typing import Any
 
 from pipeline.io import write_jsonl
 from pipeline.paths import resolve
 from pipeline.tasks.readers.reasoning import FIELDS, read_traces
+from pipeline.tasks.settings import TracesSettings
 
 SUFFIXES = (".csv", ".json", ".jsonl")
 
@@ -34,28 +34,28 @@ def trace_files(path: Path) -> list[Path]:
     return files
 
 
-def load_traces(spec: dict[str, Any]) -> list[dict[str, str]]:
-    """Every trace of a spec in the wanted languages, ids prefixed by their file's name (unique)."""
-    if spec.get("reader") not in FIELDS:
-        raise ValueError(f"traces.reader: unknown reader {spec.get('reader')!r} (known: {sorted(FIELDS)})")
-    fields = {**FIELDS[spec["reader"]], **(spec.get("fields") or {})}
-    wanted = {lang.lower() for lang in spec["languages"]} if spec.get("languages") else None
+def load_traces(settings: TracesSettings) -> list[dict[str, str]]:
+    """Every trace of a source in the wanted languages, ids prefixed by their file's name (unique)."""
+    fields = {**FIELDS[settings.reader], **settings.fields}
+    wanted = {lang.lower() for lang in settings.languages} if settings.languages else None
     traces = []
-    for path in trace_files(resolve(spec["path"])):
-        for trace in read_traces(path, language=spec.get("language", "en"), fields=fields):
+    for path in trace_files(resolve(settings.path)):
+        for trace in read_traces(path, language=settings.language, fields=fields):
             if wanted is None or trace["language"].lower() in wanted:
                 traces.append({**trace, "id": f"{path.stem}/{trace['id']}"})
     if not traces:
-        raise ValueError(f"traces at {spec['path']}: no trace in languages {sorted(wanted or [])}")
+        raise ValueError(f"traces at {settings.path}: no trace in languages {sorted(wanted or [])}")
     return traces
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--spec", required=True, help="the config's traces entry, as JSON")
+    parser.add_argument(
+        "--settings", required=True, help="JSON object of pipeline.tasks.settings.TracesSettings"
+    )
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(argv)
-    write_jsonl(args.output, load_traces(json.loads(args.spec)))
+    write_jsonl(args.output, load_traces(TracesSettings.from_json(args.settings)))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""What SFT and RPO share: settings checks, the common TrainingArguments, the TensorBoard directory,
+"""What SFT and RPO share: the common TrainingArguments, the TensorBoard directory,
 the saved-model layout and the training-log table.
 
 `pipeline.train.sft` and `pipeline.train.rpo` both import from here (neither imports the other), so a
@@ -8,7 +8,7 @@ change to one stage's own code leaves the other's alone.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from pipeline.io import atomic_path
 from pipeline.models.record import carry_model_record
 from pipeline.provenance import name_adapter_base
 from pipeline.train.qlora import model_init_kwargs, use_bf16
+from pipeline.train.settings import RpoSettings, SftSettings
 from pipeline.train.training_log import SCHEMA, log_table
 
 JOINT = "joint"  # the adapter name of a run that trains one model on every record
@@ -25,32 +26,32 @@ TENSORBOARD_ENV = "TENSORBOARD_LOGGING_DIR"  # read by transformers' TensorBoard
 LOGGED = {*SCHEMA, "learning_rate", "num_input_tokens_seen"}
 
 
-def training_arguments(settings: dict[str, Any], work_dir: str) -> dict[str, Any]:
+def training_arguments(settings: SftSettings | RpoSettings, work_dir: str) -> dict[str, Any]:
     """TrainingArguments shared by SFT and RPO: optimiser, precision, a log row per step, no checkpoints."""
     return dict(
         output_dir=work_dir,
-        learning_rate=settings["lr"],
-        lr_scheduler_type=settings["lr_scheduler"],
-        warmup_steps=settings["warmup"],  # a float in [0, 1) is a share of the steps
-        num_train_epochs=settings["epochs"],
-        max_steps=-1 if settings["max_steps"] is None else settings["max_steps"],
-        per_device_train_batch_size=settings["per_device_batch_size"],
-        gradient_accumulation_steps=settings["gradient_accumulation"],
-        gradient_checkpointing=settings["gradient_checkpointing"],
-        max_length=settings["max_length"],
-        seed=settings["seed"],
-        data_seed=settings["seed"],
+        learning_rate=settings.lr,
+        lr_scheduler_type=settings.lr_scheduler,
+        warmup_steps=settings.warmup,  # a float in [0, 1) is a share of the steps
+        num_train_epochs=settings.epochs,
+        max_steps=-1 if settings.max_steps is None else settings.max_steps,
+        per_device_train_batch_size=settings.per_device_batch_size,
+        gradient_accumulation_steps=settings.gradient_accumulation,
+        gradient_checkpointing=settings.gradient_checkpointing,
+        max_length=settings.max_length,
+        seed=settings.seed,
+        data_seed=settings.seed,
         bf16=use_bf16(),
         model_init_kwargs=model_init_kwargs(),
         logging_steps=1,
         include_num_input_tokens_seen="non_padding",
         save_strategy="no",
-        report_to=settings["report_to"] or "none",
+        report_to=list(settings.report_to) or "none",
     )
 
 
 @contextmanager
-def tensorboard_dir(report_to: list[str], output: Path) -> Iterator[None]:
+def tensorboard_dir(report_to: Sequence[str], output: Path) -> Iterator[None]:
     """With TensorBoard on, the Trainer writes its event files to `output`/tensorboard (a file target)."""
     if "tensorboard" not in report_to:
         yield

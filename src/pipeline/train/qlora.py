@@ -5,18 +5,21 @@ from __future__ import annotations
 import importlib.util
 from typing import Any
 
+from pipeline.train.settings import LoraSettings
+
 QUANTIZATIONS = (None, "nf4")
 
 
-def lora_config(settings: dict[str, Any]) -> Any:
-    """A PEFT `LoraConfig` for causal-LM training from complete LoRA settings."""
+def lora_config(settings: LoraSettings) -> Any:
+    """A PEFT `LoraConfig` for causal-LM training from LoRA settings."""
     from peft import LoraConfig
 
+    modules = settings.target_modules
     return LoraConfig(
-        r=settings["r"],
-        lora_alpha=settings["alpha"],
-        lora_dropout=settings["dropout"],
-        target_modules=settings["target_modules"],
+        r=settings.r,
+        lora_alpha=settings.alpha,
+        lora_dropout=settings.dropout,
+        target_modules=modules if isinstance(modules, str) else list(modules),
         bias="none",
         task_type="CAUSAL_LM",
     )

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,24 +44,18 @@ from pipeline.train.settings import RpoSettings
 PAIR_KEYS = ("prompt", "chosen", "rejected")
 
 
-def resolve_settings(settings: Mapping[str, Any] | RpoSettings) -> dict[str, Any]:
-    """RPO settings as the trainer reads them: `settings` over the defaults of `RpoSettings`, checked."""
-    parsed = settings if isinstance(settings, RpoSettings) else RpoSettings.from_mapping(settings)
-    return parsed.to_dict()
-
-
-def loss_terms(settings: dict[str, Any]) -> tuple[list[str], list[float]]:
+def loss_terms(settings: RpoSettings) -> tuple[list[str], list[float]]:
     """TRL's (loss_type, loss_weights): DPO's sigmoid loss, plus α·NLL for RPO with TRL's per-token
     normalisation (the per-sequence one is added by `RPOTrainer`)."""
-    if settings["loss"] == "dpo" or settings["nll_normalization"] == "sequence":
+    if settings.loss == "dpo" or settings.nll_normalization == "sequence":
         return ["sigmoid"], [1.0]
-    return ["sigmoid", "sft"], [1.0, float(settings["alpha"])]
+    return ["sigmoid", "sft"], [1.0, float(settings.alpha)]
 
 
-def sequence_nll_weight(settings: dict[str, Any]) -> float:
+def sequence_nll_weight(settings: RpoSettings) -> float:
     """α when RPO's NLL is normalised per sequence (Pang et al.), else 0."""
-    rpo_sequence = settings["loss"] == "rpo" and settings["nll_normalization"] == "sequence"
-    return float(settings["alpha"]) if rpo_sequence else 0.0
+    rpo_sequence = settings.loss == "rpo" and settings.nll_normalization == "sequence"
+    return float(settings.alpha) if rpo_sequence else 0.0
 
 
 def sequence_nll(per_token_logps: Any, completion_mask: Any, attention_mask: Any) -> Any:
@@ -115,7 +108,7 @@ def read_pairs(path: str | Path) -> list[dict[str, str]]:
     return pairs
 
 
-def dpo_config(settings: dict[str, Any], work_dir: str) -> Any:
+def dpo_config(settings: RpoSettings, work_dir: str) -> Any:
     """The `DPOConfig` of RPO settings."""
     from trl import DPOConfig
 
@@ -124,7 +117,7 @@ def dpo_config(settings: dict[str, Any], work_dir: str) -> Any:
         **training_arguments(settings, work_dir),
         loss_type=loss_type,
         loss_weights=loss_weights,
-        beta=settings["beta"],
+        beta=settings.beta,
         truncation_mode="keep_start",
     )
 
@@ -172,7 +165,7 @@ def rpo_trainer_class() -> type:
 
 
 def build_trainer(
-    model_dir: str | Path, pairs: list[dict[str, str]], settings: dict[str, Any], work_dir: str
+    model_dir: str | Path, pairs: list[dict[str, str]], settings: RpoSettings, work_dir: str
 ) -> Any:
     """A `DPOTrainer` with the RPO (or DPO) loss on `pairs` for the model in `model_dir`."""
     from datasets import Dataset
@@ -184,8 +177,8 @@ def build_trainer(
         args=dpo_config(settings, work_dir),
         train_dataset=Dataset.from_list(pairs),
         processing_class=load_tokenizer(model_path),
-        peft_config=None if settings["lora"] is None else lora_config(settings["lora"]),
-        quantization_config=bnb_config(settings["quantization"]),
+        peft_config=None if settings.lora is None else lora_config(settings.lora),
+        quantization_config=bnb_config(settings.quantization),
         callbacks=[NonFiniteGuard(), ThroughputLog(), ProgressLog()],
     )
 
@@ -195,29 +188,28 @@ def train(
     pairs_path: str | Path,
     output: str | Path,
     log: str | Path,
-    settings: Mapping[str, Any] | RpoSettings,
+    settings: RpoSettings,
 ) -> None:
     """Train on the pairs of `pairs_path`; write the model to `output` and the training log to `log`."""
-    settings = resolve_settings(settings)
-    recorder = RunRecorder("rpo", settings, {"pairs": pairs_path}, model_dir)
-    require_quantization_support(settings["quantization"])
+    recorder = RunRecorder("rpo", settings.to_dict(), {"pairs": pairs_path}, model_dir)
+    require_quantization_support(settings.quantization)
     pairs = read_pairs(pairs_path)
-    truncation = truncation_report(pairs, load_tokenizer(model_dir), settings["max_length"])
+    truncation = truncation_report(pairs, load_tokenizer(model_dir), settings.max_length)
     print(f"rpo: {json.dumps(truncation)}", flush=True)
     if truncation["truncated"] or truncation["dropped"]:
         print(
-            f"rpo: WARNING max_length {settings['max_length']} cuts the end of {truncation['truncated']} and "
+            f"rpo: WARNING max_length {settings.max_length} cuts the end of {truncation['truncated']} and "
             f"drops {truncation['dropped']} of {truncation['pairs']} pairs ({pairs_path})",
             flush=True,
         )
     with (
         atomic_dir(output) as tmp,
         tempfile.TemporaryDirectory(prefix="rpo-") as work_dir,
-        tensorboard_dir(settings["report_to"], tmp),
+        tensorboard_dir(settings.report_to, tmp),
     ):
         trainer = build_trainer(model_dir, pairs, settings, work_dir)
         trainer.train()
-        save_trained(trainer, model_dir, tmp, settings["merge_adapter"])
+        save_trained(trainer, model_dir, tmp, settings.merge_adapter)
         recorder.write(tmp, output, pairs=len(pairs), truncation=truncation)
     write_log([log_frame(trainer.state.log_history, JOINT)], log)
 

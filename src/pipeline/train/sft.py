@@ -15,7 +15,6 @@ import argparse
 import json
 import random
 import tempfile
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +39,6 @@ MIX_KEYS = ("id", "prompt", "completion", "dataset", "task", "language", "kind")
 MIX_KINDS = ("it", "rot")
 
 
-def resolve_settings(settings: Mapping[str, Any] | SftSettings) -> dict[str, Any]:
-    """SFT settings as the trainer reads them: `settings` over the defaults of `SftSettings`, checked."""
-    parsed = settings if isinstance(settings, SftSettings) else SftSettings.from_mapping(settings)
-    return parsed.to_dict()
-
-
 def read_mix(path: str | Path) -> list[dict[str, Any]]:
     """SFT mix records of a JSONL file; a bad line or record raises ValueError naming file and line."""
     records = []
@@ -64,18 +57,18 @@ def read_mix(path: str | Path) -> list[dict[str, Any]]:
     return records
 
 
-def select_records(records: list[dict[str, Any]], settings: dict[str, Any]) -> list[dict[str, Any]]:
+def select_records(records: list[dict[str, Any]], settings: SftSettings) -> list[dict[str, Any]]:
     """Apply the task/language filter, then keep at most `max_examples_per_task` per task (seeded, nested)."""
-    tasks, languages = settings["filter"]["tasks"], settings["filter"]["languages"]
+    tasks, languages = settings.filter.tasks, settings.filter.languages
     kept = [
         r
         for r in records
         if (tasks is None or r["task"] in tasks) and (languages is None or r["language"] in languages)
     ]
-    limit = settings["max_examples_per_task"]
+    limit = settings.max_examples_per_task
     if limit is not None:
         order = list(range(len(kept)))
-        random.Random(settings["seed"]).shuffle(order)
+        random.Random(settings.seed).shuffle(order)
         counts: dict[str, int] = {}
         chosen = set()
         for i in order:
@@ -85,7 +78,9 @@ def select_records(records: list[dict[str, Any]], settings: dict[str, Any]) -> l
                 chosen.add(i)
         kept = [r for i, r in enumerate(kept) if i in chosen]
     if not kept:
-        raise ValueError(f"no SFT records left after filter {settings['filter']} (of {len(records)} read)")
+        raise ValueError(
+            f"no SFT records left after filter {settings.filter.to_dict()} (of {len(records)} read)"
+        )
     return kept
 
 
@@ -103,13 +98,13 @@ def tokenize_records(tokenizer: Any, records: list[dict[str, Any]]) -> Any:
     return Dataset.from_dict({"input_ids": input_ids, "completion_mask": completion_mask})
 
 
-def sft_config(settings: dict[str, Any], work_dir: str) -> Any:
+def sft_config(settings: SftSettings, work_dir: str) -> Any:
     """The `SFTConfig`, with every TRL default that decides the loss mask set explicitly."""
     from trl import SFTConfig
 
     return SFTConfig(
         **training_arguments(settings, work_dir),
-        completion_only_loss=settings["loss"] == "completion_only",
+        completion_only_loss=settings.loss == "completion_only",
         assistant_only_loss=False,
         packing=False,
         padding_free=False,
@@ -155,18 +150,18 @@ def trainer_class(fused_lm_head: bool) -> type:
 
 
 def build_trainer(
-    model_dir: str | Path, records: list[dict[str, Any]], settings: dict[str, Any], work_dir: str
+    model_dir: str | Path, records: list[dict[str, Any]], settings: SftSettings, work_dir: str
 ) -> Any:
     """An `SFTTrainer` for `records` on the model in `model_dir` (a LoRA adapter, over NF4 when asked)."""
     model_path = str(Path(model_dir).resolve())
     tokenizer = chat.load_tokenizer(model_path)
-    return trainer_class(use_fused_lm_head(settings["fused_lm_head"]))(
+    return trainer_class(use_fused_lm_head(settings.fused_lm_head))(
         model=model_path,
         args=sft_config(settings, work_dir),
         train_dataset=tokenize_records(tokenizer, records),
         processing_class=tokenizer,
-        peft_config=lora_config(settings["lora"]),
-        quantization_config=bnb_config(settings["quantization"]),
+        peft_config=lora_config(settings.lora),
+        quantization_config=bnb_config(settings.quantization),
         callbacks=[NonFiniteGuard(), ThroughputLog(), ProgressLog()],
     )
 
@@ -176,14 +171,13 @@ def train(
     data: list[str | Path],
     output: str | Path,
     log: str | Path,
-    settings: Mapping[str, Any] | SftSettings,
+    settings: SftSettings,
 ) -> None:
     """Train on the mixes in `data`; write the model (or per-task adapters) to `output`, the log to `log`."""
-    settings = resolve_settings(settings)
-    recorder = RunRecorder("sft", settings, input_roles("data", data), model_dir)
-    require_quantization_support(settings["quantization"])
+    recorder = RunRecorder("sft", settings.to_dict(), input_roles("data", data), model_dir)
+    require_quantization_support(settings.quantization)
     records = select_records([r for path in data for r in read_mix(path)], settings)
-    if settings["per_task_adapters"]:
+    if settings.per_task_adapters:
         groups = {
             task: [r for r in records if r["task"] == task] for task in sorted({r["task"] for r in records})
         }
@@ -193,15 +187,15 @@ def train(
     with (
         atomic_dir(output) as tmp,
         tempfile.TemporaryDirectory(prefix="sft-") as work_dir,
-        tensorboard_dir(settings["report_to"], tmp),
+        tensorboard_dir(settings.report_to, tmp),
     ):
         for name, group in groups.items():
             trainer = build_trainer(model_dir, group, settings, work_dir)
             trainer.train()
             frames.append(log_frame(trainer.state.log_history, name))
             target = tmp if name == JOINT else tmp / "adapters" / name
-            save_trained(trainer, model_dir, target, settings["merge_adapter"])
-        if settings["per_task_adapters"]:
+            save_trained(trainer, model_dir, target, settings.merge_adapter)
+        if settings.per_task_adapters:
             trainer.processing_class.save_pretrained(tmp)
             carry_model_record(model_dir, tmp)
             (tmp / "adapters.json").write_text(
