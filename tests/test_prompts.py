@@ -16,6 +16,7 @@ from pipeline.tasks.prompts import (
     ANSWER_PREFIX,
     CONCLUSION_PREFIX,
     STYLES,
+    clean_text,
     instruction_prompt,
     json_completion,
     layout_example,
@@ -323,6 +324,13 @@ def test_braces_in_text_are_kept_verbatim():
         assert "Dose {text} {entities} {0} aspirina" in render(example, style)
 
 
+def test_line_endings_reach_the_prompt_as_newlines():
+    example = Example(
+        "h", "ds", "ner", "en", "drugs", "train", "a\r\nb\rc", {"entities": []}, {"labels": ["FARMACO"]}
+    )
+    assert instruction_prompt(example).endswith("Text: a\nb\nc")
+
+
 @settings(max_examples=50, deadline=None)
 @given(st.text(min_size=1, max_size=40), st.data())
 def test_any_text_round_trips(text, data):
@@ -333,7 +341,7 @@ def test_any_text_round_trips(text, data):
         "h", "ds", "ner", "en", "drugs", "train", text, {"entities": [entity]}, {"labels": ["FARMACO"]}
     )
     assert json.loads(json_completion(example)) == {"entities": [text[start:end]]}
-    assert instruction_prompt(example).endswith(f"Text: {text}")
+    assert instruction_prompt(example).endswith(f"Text: {clean_text(text)}")  # line endings as \n
     conclusion = reasoning_completion("why", example).rsplit(CONCLUSION_PREFIX, 1)[1]
     assert json.loads(conclusion) == gold_answer(example)
 
