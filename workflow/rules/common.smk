@@ -90,25 +90,31 @@ def trained_on(wildcards):
     checkpoint ran and not tied to it would keep its stale reason to run). Only what was built
     before this call is tied: a first build runs its dependants anyway, and a tie costs DAG time.
     """
-    keys = wildcards.keys()
-    data = GRID.training_data(wildcards.arm) if "arm" in keys else ALL_TRAINING_DATA
+    data = (
+        GRID.training_data(wildcards.arm)
+        if "arm" in wildcards.keys()
+        else ALL_TRAINING_DATA
+    )
+    pending = ties_pending()
     for kind, name in data:
-        if built_before_this_run(kind, name) and (kind, name) not in CHECKPOINTS_DONE:
+        if (kind, name) in pending:
+            # raises until the checkpoint has run; once it returns, it returns for good
             getattr(checkpoints, TRAINING_DATA_CHECKPOINTS[kind]).get(**{kind: name})
-            # .get() raised until the checkpoint ran; from now on it returns, for good
-            CHECKPOINTS_DONE.add((kind, name))
+            pending.discard((kind, name))
     return []
 
 
-CHECKPOINTS_DONE = set()
-
-
 @functools.cache
-def built_before_this_run(kind, name):
-    """Whether a mix or corpus file existed when it was first asked for: before any job of this
-    call ran, so that a checkpoint running now (its output removed) keeps its ties."""
-    built = getattr(checkpoints, TRAINING_DATA_CHECKPOINTS[kind])
-    return os.path.exists(built.rule.expand_output({kind: name})[0][0])
+def ties_pending():
+    """The mixes and corpora whose files existed when first asked (before any job of this call ran,
+    so that a checkpoint running now, its output removed, keeps its ties) and whose checkpoint has
+    not yet been seen complete."""
+    pending = set()
+    for kind, name in ALL_TRAINING_DATA:
+        built = getattr(checkpoints, TRAINING_DATA_CHECKPOINTS[kind])
+        if os.path.exists(built.rule.expand_output({kind: name})[0][0]):
+            pending.add((kind, name))
+    return pending
 
 
 def arm_regex(method):
