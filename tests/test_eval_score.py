@@ -131,6 +131,33 @@ def test_several_cells_and_a_paired_test(tmp_path):
     assert test.significant()
 
 
+def test_a_folder_of_cells_is_scored_into_a_folder_by_relative_path(tmp_path):
+    """The workflow's score job: one generate folder (cells as dataset/language/sub-task files, the
+    throughput record beside them) in, one folder of score files out."""
+    predictions = tmp_path / "predictions" / "toyqa"
+    for language in ("en", "it"):
+        records = [{**record(qa_example(i), "Answer: A"), "language": language} for i in range(6)]
+        write_jsonl(predictions / language / "mcqa.jsonl", records)
+    (predictions / "throughput.json").write_text("{}")
+    scores = tmp_path / "scores" / "toyqa"
+    main(
+        [
+            "--predictions",
+            str(predictions),
+            "--outputs",
+            str(scores),
+            "--settings",
+            '{"bootstrap_samples": 20}',
+        ]
+    )
+    written = sorted(p.relative_to(scores).as_posix() for p in scores.rglob("*") if p.is_file())
+    assert written == ["en/mcqa.json", "it/mcqa.json"]
+    assert json.loads((scores / "it" / "mcqa.json").read_text())[0]["language"] == "it"
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="empty: no prediction files"):
+        main(["--predictions", str(tmp_path / "empty"), "--outputs", str(tmp_path / "out")])
+
+
 @pytest.mark.parametrize(
     ("task", "gold", "completion", "metric", "value"),
     [

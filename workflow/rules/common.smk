@@ -80,9 +80,14 @@ def parent_dir(wildcards):
 
 
 TRAINING_DATA_CHECKPOINTS = {"mix": "build_mix", "corpus": "build_corpus"}
+# The file of each checkpoint (its first output) that says a mix or corpus was built.
+TRAINING_DATA_FILES = {
+    "mix": "results/mixes/{mix}.jsonl",
+    "corpus": "results/corpus/{corpus}.parquet",
+}
 
 
-def trained_on(wildcards):
+def tie_to_training_data(wildcards):
     """No files: ties a job of a trained arm to the checkpoints that built its lineage's mixes and
     corpora. Snakemake re-evaluates a checkpoint's dependants once it has run, so a mix or corpus
     rebuilt with the same bytes (a test-set edit that removes nothing new) reruns neither the
@@ -95,33 +100,33 @@ def trained_on(wildcards):
         if "arm" in wildcards.keys()
         else ALL_TRAINING_DATA
     )
-    pending = ties_pending()
     for kind, name in data:
-        if (kind, name) in pending:
+        if (kind, name) in TIES_PENDING:
             # raises until the checkpoint has run; once it returns, it returns for good
             getattr(checkpoints, TRAINING_DATA_CHECKPOINTS[kind]).get(**{kind: name})
-            pending.discard((kind, name))
+            TIES_PENDING.discard((kind, name))
     return []
 
 
-@functools.cache
-def ties_pending():
-    """The mixes and corpora whose files existed when first asked (before any job of this call ran,
-    so that a checkpoint running now, its output removed, keeps its ties) and whose checkpoint has
-    not yet been seen complete."""
-    pending = set()
-    for kind, name in ALL_TRAINING_DATA:
-        built = getattr(checkpoints, TRAINING_DATA_CHECKPOINTS[kind])
-        if os.path.exists(built.rule.expand_output({kind: name})[0][0]):
-            pending.add((kind, name))
-    return pending
+ALL_TRAINING_DATA = sorted({d for arm in GRID.arms for d in GRID.training_data(arm)})
+
+
+# The mixes and corpora built before this call (read as the workflow is parsed, before any job
+# runs), whose checkpoint has not yet been seen complete.
+TIES_PENDING = {
+    (kind, name)
+    for kind, name in ALL_TRAINING_DATA
+    if os.path.exists(TRAINING_DATA_FILES[kind].format(**{kind: name}))
+}
+
+
+# The `trained` input of every job of a trained arm: with nothing built yet (a first run, a fresh
+# dry run), no input function for Snakemake to call on each job.
+trained_on = tie_to_training_data if TIES_PENDING else []
 
 
 def arm_regex(method):
     return one_of(GRID.arms_with(method))
-
-
-ALL_TRAINING_DATA = sorted({d for arm in GRID.arms for d in GRID.training_data(arm)})
 
 
 def task_files(datasets=None):
@@ -166,12 +171,6 @@ CELLS_OF = by_dataset(GRID.cells())
 
 
 LOGLIK_CELLS_OF = by_dataset(GRID.loglik_cells())
-
-
-def cell_files(folder, wildcards, cells_of, suffix):
-    """The per-cell files of one model × arm × dataset job under `results/{folder}`."""
-    prefix = f"results/{folder}/{wildcards.model}/{wildcards.arm}"
-    return [f"{prefix}/{cell}{suffix}" for cell in cells_of[wildcards.dataset]]
 
 
 def all_cell_files(folder, arms, cells_of, suffix):

@@ -35,7 +35,7 @@ checkpoint build_corpus:
         ],
         tasks=task_files(),
     output:
-        corpus="results/corpus/{corpus}.parquet",
+        corpus=TRAINING_DATA_FILES["corpus"],
         report="results/corpus/{corpus}.report.json",
     log:
         "results/logs/build_corpus/{corpus}.log",

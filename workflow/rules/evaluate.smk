@@ -32,7 +32,7 @@ rule generate:
 rule score:
     """Parse predictions and score every cell of one model × arm × dataset (no torch imported)."""
     input:
-        "results/predictions/{model}/{arm}/{dataset}",
+        predictions="results/predictions/{model}/{arm}/{dataset}",
         trained=trained_on,
     output:
         directory("results/scores/{model}/{arm}/{dataset}"),
@@ -48,10 +48,8 @@ rule score:
     params:
         code=code("pipeline.evaluate.score"),
         settings=stage_settings_json("score"),
-        predictions=lambda wc: cell_files("predictions", wc, CELLS_OF, ".jsonl"),
-        scores=lambda wc: cell_files("scores", wc, CELLS_OF, ".json"),
     shell:
-        "python -m pipeline.evaluate.score --predictions {params.predictions:q} --outputs {params.scores:q}"
+        "python -m pipeline.evaluate.score --predictions {input.predictions:q} --outputs {output:q}"
         " --settings {params.settings:q} > {log:q} 2>&1"
 
 
@@ -90,7 +88,7 @@ rule stability:
 rule score_stability:
     """Score both styles of every stability cell of one model × arm × dataset."""
     input:
-        stability_dirs("stability_predictions"),
+        predictions=stability_dirs("stability_predictions"),
         trained=trained_on,
     output:
         directory(stability_dirs("stability")),
@@ -106,14 +104,8 @@ rule score_stability:
     params:
         code=code("pipeline.evaluate.score"),
         settings=stage_settings_json("score"),
-        predictions=lambda wc: stability_files(
-            "stability_predictions", wc.model, wc.arm, wc.dataset, ".jsonl"
-        ),
-        scores=lambda wc: stability_files(
-            "stability", wc.model, wc.arm, wc.dataset, ".json"
-        ),
     shell:
-        "python -m pipeline.evaluate.score --predictions {params.predictions:q} --outputs {params.scores:q}"
+        "python -m pipeline.evaluate.score --predictions {input.predictions:q} --outputs {output:q}"
         " --settings {params.settings:q} > {log:q} 2>&1"
 
 

@@ -58,7 +58,7 @@ checkpoint build_mix:
             for t in config["mixes"][wc.mix].get("traces", [])
         ],
     output:
-        mix="results/mixes/{mix}.jsonl",
+        mix=TRAINING_DATA_FILES["mix"],
         stats="results/mixes/{mix}.stats.json",
         contamination="results/mixes/{mix}.contamination.json",
     log:

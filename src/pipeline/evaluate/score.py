@@ -102,16 +102,36 @@ def score_file(predictions: Path, output: Path, settings: ScoreSettings | None =
     write_json(output, score_records(read_jsonl(predictions), settings, str(predictions)))
 
 
+def score_pairs(predictions: Path, output: Path) -> list[tuple[Path, Path]]:
+    """(prediction file, score file) pairs of one argument pair: two files, or two folders (every
+    `*.jsonl` under the first, scored to the same relative path under the second as `.json`)."""
+    if not predictions.is_dir():
+        return [(predictions, output)]
+    files = sorted(predictions.rglob("*.jsonl"))
+    if not files:
+        raise ValueError(f"{predictions}: no prediction files (*.jsonl) in the folder")
+    return [(path, output / path.relative_to(predictions).with_suffix(".json")) for path in files]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--predictions", type=Path, nargs="+", required=True)
-    parser.add_argument("--outputs", type=Path, nargs="+", required=True)
+    parser.add_argument(
+        "--predictions", type=Path, nargs="+", required=True, help="prediction files, or folders of them"
+    )
+    parser.add_argument(
+        "--outputs",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="a score file (or folder) per prediction file (folder)",
+    )
     parser.add_argument("--settings", default="{}", help="JSON of evaluate.settings.ScoreSettings")
     args = parser.parse_args(argv)
     if len(args.predictions) != len(args.outputs):
-        parser.error(f"{len(args.predictions)} prediction files but {len(args.outputs)} outputs")
+        parser.error(f"{len(args.predictions)} predictions but {len(args.outputs)} outputs")
     settings = ScoreSettings.from_json(args.settings)
-    for predictions, output in zip(args.predictions, args.outputs, strict=True):
+    pairs = [pair for p, o in zip(args.predictions, args.outputs, strict=True) for pair in score_pairs(p, o)]
+    for predictions, output in pairs:
         score_file(predictions, output, settings)
 
 
