@@ -10,6 +10,13 @@ log-log slope of CPU seconds (steadier than wall time on a shared machine) again
 thesis grid to 4x it (1 = linear), given against linear and against the floor's own slope.
 Targets: the thesis grid under 30 s and within 1.5x the floor at every size; growth no worse
 than linear.
+
+A third Snakefile, the shaped floor, has the thesis grid's job shape and none of its logic: half
+its jobs generate and half score, on three wildcards, each with a log, resources, a conda env and a
+settings function, the generation jobs with a benchmark, two inputs and the generate command's
+placeholders; a summary and a report over every score folder; as many rules as the workflow. Its
+ratio to the floor is what Snakemake spends on that shape alone; ours to it, what the workflow's own
+code and its other rules add (on the thesis grid, the demo in smoke runs; alternating with the others).
 """
 
 from __future__ import annotations
@@ -56,6 +63,126 @@ rule make:
     shell:
         "touch {output}"
 """
+
+
+# Jobs named "{model}/{arm}/{dataset}" as in the thesis grid (12 models, 16 datasets); the rules
+# `other*` only fill the output index up to the workflow's rule count.
+SHAPED = """N = int(config["jobs"])
+M = N // 2 - 3
+DATASETS = [f"dataset{d}" for d in range(16)]
+MODELS = [f"model{m}" for m in range(12)]
+ARMS = [f"arm{a}" for a in range(M // 192 + 1)]
+SCORES = expand("scores/{m}/{a}/{d}", m=MODELS, a=ARMS, d=DATASETS)[:M]
+
+
+def settings(wildcards):
+    return '{"max_new_tokens": 512, "style": "json"}'
+
+
+rule all:
+    input:
+        "summary.parquet",
+        "report",
+        expand("extra/{i}.txt", i=range(N - 2 * M - 5)),
+
+
+rule source:
+    output:
+        "sources/{name}.txt",
+    shell:
+        "touch {output}"
+
+
+rule generate:
+    input:
+        model="sources/model.txt",
+        tasks="sources/tasks.txt",
+    output:
+        directory("predictions/{model}/{arm}/{dataset}"),
+    log:
+        "logs/generate/{model}/{arm}/{dataset}.log",
+    benchmark:
+        "benchmarks/generate/{model}/{arm}/{dataset}.tsv"
+    wildcard_constraints:
+        dataset="|".join(DATASETS),
+    conda:
+        "env.yaml"
+    threads: 2
+    resources:
+        mem_mb=16000,
+        runtime=120,
+        cpus_per_task=4,
+        gpu=1,
+    params:
+        code="0123456789abcdef",
+        settings=settings,
+        cells=lambda wildcards: [f"{wildcards.dataset}/en/main"],
+    shell:
+        "python -m generate --model {input.model:q} --tasks {input.tasks:q} --cells {params.cells:q}"
+        " --output {output:q} --model-name {wildcards.model:q} --arm {wildcards.arm:q}"
+        " --cache cache --settings {params.settings:q} > {log:q} 2>&1"
+
+
+rule score:
+    input:
+        "predictions/{model}/{arm}/{dataset}",
+    output:
+        directory("scores/{model}/{arm}/{dataset}"),
+    log:
+        "logs/score/{model}/{arm}/{dataset}.log",
+    wildcard_constraints:
+        dataset="|".join(DATASETS),
+    conda:
+        "env.yaml"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=60,
+        cpus_per_task=2,
+    params:
+        code="0123456789abcdef",
+        settings=settings,
+    shell:
+        "python -m score --predictions {input:q} --outputs {output:q}"
+        " --settings {params.settings:q} > {log:q} 2>&1"
+
+
+rule summary:
+    input:
+        SCORES,
+    output:
+        "summary.parquet",
+    shell:
+        "touch {output}"
+
+
+rule report:
+    input:
+        "summary.parquet",
+        SCORES,
+    output:
+        directory("report"),
+    shell:
+        "mkdir {output}"
+
+
+rule extra:
+    output:
+        "extra/{i}.txt",
+    shell:
+        "touch {output}"
+"""
+SHAPED_RULES = 7  # the rules above
+
+
+def workflow_rules() -> int:
+    """How many rules and checkpoints the workflow defines (read from its files, not parsed)."""
+    files = [REPO / "Snakefile", *sorted((REPO / "workflow" / "rules").glob("*.smk"))]
+    pattern = re.compile(r"^(?:rule|checkpoint) \w+:", re.MULTILINE)
+    return sum(len(pattern.findall(f.read_text(encoding="utf-8"))) for f in files)
+
+
+SHAPED_ENV = "channels: [conda-forge]\ndependencies: [python=3.11]\n"
 
 
 def dry_run(args: list[str], workdir: Path) -> dict[str, float]:
@@ -110,6 +237,17 @@ def floor(jobs: int, workdir: Path) -> dict[str, float]:
     return dry_run(["--snakefile", str(snakefile), "--config", f"jobs={jobs}"], workdir)
 
 
+def shaped_floor(jobs: int, rules: int, workdir: Path) -> dict[str, float]:
+    """The shaped floor with `jobs` jobs and `rules` rules (see the module's docstring)."""
+    snakefile = workdir / "Shaped.smk"
+    workdir.mkdir(parents=True, exist_ok=True)
+    filler = '\n\nrule other{k}:\n    output:\n        "other{k}/{{x}}.json",\n    shell:\n        "true"\n'
+    fillers = "".join(filler.format(k=k) for k in range(max(rules - SHAPED_RULES, 0)))
+    snakefile.write_text(SHAPED + fillers, encoding="utf-8")
+    (workdir / "env.yaml").write_text(SHAPED_ENV, encoding="utf-8")
+    return dry_run(["--snakefile", str(snakefile), "--config", f"jobs={jobs}"], workdir)
+
+
 def slope(points: list[dict[str, float]]) -> float:
     """Least-squares slope of log(CPU seconds) on log(jobs) (CPU time: steadier than wall time)."""
     xs = [math.log(p["jobs"]) for p in points]
@@ -141,13 +279,22 @@ def run(smoke: bool, workdir: Path) -> list[Row]:
         }
         scaling = ["thesis", "thesis x4"]
     repeats = 1 if smoke else REPEATS
+    shaped_grid, rules = scaling[0], workflow_rules()
     rows, measured, floors = [], {}, {}
+    shaped_runs: list[dict[str, float]] = []
+    shaped_grid_runs: list[dict[str, float]] = []
+    shaped_floor_runs: list[dict[str, float]] = []
     for i, (name, config) in enumerate(grids.items()):
         ours_runs, floor_runs = [], []
-        for k in range(repeats):  # alternating, so that a busy spell hits both sides
+        for k in range(repeats):  # alternating, so that a busy spell hits every side
             ours_runs.append(ours(config, root / f"grid-{i}-{k}"))
-            floor_runs.append(floor(int(ours_runs[-1]["jobs"]), root / f"floor-{i}-{k}"))
+            jobs = int(ours_runs[-1]["jobs"])
+            floor_runs.append(floor(jobs, root / f"floor-{i}-{k}"))
+            if name == shaped_grid:
+                shaped_runs.append(shaped_floor(jobs, rules, root / f"shaped-{k}"))
         measured[name], floors[name] = best_of(ours_runs), best_of(floor_runs)
+        if name == shaped_grid:
+            shaped_grid_runs, shaped_floor_runs = ours_runs, floor_runs
         print(f"  dag {name}: {measured[name]} floor {floors[name]}", flush=True)
         rows.append(
             Row(
@@ -166,6 +313,39 @@ def run(smoke: bool, workdir: Path) -> list[Row]:
                 tuple(r["seconds"] for r in floor_runs),
             )
         )
+    shaped = best_of(shaped_runs)
+    shape_notes = (
+        f"{shaped['jobs']:,} jobs, {rules} rules: generate and score jobs with the {shaped_grid} grid's "
+        "wildcards, logs, benchmarks, resources, conda envs, settings functions and commands, a summary "
+        "and a report over every score folder, nothing else (module docstring)"
+    )
+    rows += [
+        Row(
+            BENCHMARK,
+            f"snakemake -n: {shaped_grid}'s job shape without the workflow's logic",
+            shaped["seconds"],
+            floors[shaped_grid]["seconds"],
+            "s",
+            "lower",
+            "Snakemake floor (2-rule Snakefile, same job count)",
+            f"{shape_notes}; CPU {shaped['cpu_s']:.1f} s vs {floors[shaped_grid]['cpu_s']:.1f} s",
+            tuple(r["seconds"] for r in shaped_runs),
+            tuple(r["seconds"] for r in shaped_floor_runs),
+        ),
+        Row(
+            BENCHMARK,
+            f"snakemake -n: {shaped_grid} vs its job shape without the workflow's logic",
+            measured[shaped_grid]["seconds"],
+            shaped["seconds"],
+            "s",
+            "lower",
+            "shaped floor (the row above)",
+            f"what the workflow's own code and other rules add; CPU {measured[shaped_grid]['cpu_s']:.1f} s "
+            f"vs {shaped['cpu_s']:.1f} s",
+            tuple(r["seconds"] for r in shaped_grid_runs),
+            tuple(r["seconds"] for r in shaped_runs),
+        ),
+    ]
     if not smoke:
         rows.append(
             Row(

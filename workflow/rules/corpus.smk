@@ -57,7 +57,9 @@ checkpoint build_corpus:
 rule corpus_blocks:
     """Tokenise a corpus with a model's tokenizer into fixed-length blocks."""
     input:
-        corpus=lambda wc: checkpoints.build_corpus.get(corpus=wc.corpus).output.corpus,
+        corpus=training_data_input(
+            "corpus", "results/corpus/blocks/{model}/{corpus}.parquet"
+        ),
         tokenizer="results/models/{model}/base",
     output:
         blocks="results/corpus/blocks/{model}/{corpus}.parquet",

@@ -33,9 +33,7 @@ rule sft:
     """LoRA supervised fine-tuning on a mix (IT, CPT+IT, RoT)."""
     input:
         model=parent_dir,
-        mix=lambda wc: checkpoints.build_mix.get(
-            mix=GRID.arms[wc.arm].spec["mix"]
-        ).output.mix,
+        mix=training_data_input("mix", "results/models/{model}/{arm}"),
         trained=trained_on,
     output:
         model=directory("results/models/{model}/{arm}"),
