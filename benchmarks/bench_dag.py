@@ -172,14 +172,13 @@ rule extra:
     shell:
         "touch {output}"
 """
-SHAPED_RULES = 7  # the rules above
+RULE = re.compile(r"^(?:rule|checkpoint) \w+:", re.MULTILINE)
 
 
 def workflow_rules() -> int:
     """How many rules and checkpoints the workflow defines (read from its files, not parsed)."""
     files = [REPO / "Snakefile", *sorted((REPO / "workflow" / "rules").glob("*.smk"))]
-    pattern = re.compile(r"^(?:rule|checkpoint) \w+:", re.MULTILINE)
-    return sum(len(pattern.findall(f.read_text(encoding="utf-8"))) for f in files)
+    return sum(len(RULE.findall(f.read_text(encoding="utf-8"))) for f in files)
 
 
 SHAPED_ENV = "channels: [conda-forge]\ndependencies: [python=3.11]\n"
@@ -242,7 +241,7 @@ def shaped_floor(jobs: int, rules: int, workdir: Path) -> dict[str, float]:
     snakefile = workdir / "Shaped.smk"
     workdir.mkdir(parents=True, exist_ok=True)
     filler = '\n\nrule other{k}:\n    output:\n        "other{k}/{{x}}.json",\n    shell:\n        "true"\n'
-    fillers = "".join(filler.format(k=k) for k in range(max(rules - SHAPED_RULES, 0)))
+    fillers = "".join(filler.format(k=k) for k in range(max(rules - len(RULE.findall(SHAPED)), 0)))
     snakefile.write_text(SHAPED + fillers, encoding="utf-8")
     (workdir / "env.yaml").write_text(SHAPED_ENV, encoding="utf-8")
     return dry_run(["--snakefile", str(snakefile), "--config", f"jobs={jobs}"], workdir)
@@ -280,12 +279,10 @@ def run(smoke: bool, workdir: Path) -> list[Row]:
         scaling = ["thesis", "thesis x4"]
     repeats = 1 if smoke else REPEATS
     shaped_grid, rules = scaling[0], workflow_rules()
-    rows, measured, floors = [], {}, {}
+    rows, measured, floors, runs = [], {}, {}, {}
     shaped_runs: list[dict[str, float]] = []
-    shaped_grid_runs: list[dict[str, float]] = []
-    shaped_floor_runs: list[dict[str, float]] = []
     for i, (name, config) in enumerate(grids.items()):
-        ours_runs, floor_runs = [], []
+        ours_runs, floor_runs = runs[name] = [], []
         for k in range(repeats):  # alternating, so that a busy spell hits every side
             ours_runs.append(ours(config, root / f"grid-{i}-{k}"))
             jobs = int(ours_runs[-1]["jobs"])
@@ -293,8 +290,6 @@ def run(smoke: bool, workdir: Path) -> list[Row]:
             if name == shaped_grid:
                 shaped_runs.append(shaped_floor(jobs, rules, root / f"shaped-{k}"))
         measured[name], floors[name] = best_of(ours_runs), best_of(floor_runs)
-        if name == shaped_grid:
-            shaped_grid_runs, shaped_floor_runs = ours_runs, floor_runs
         print(f"  dag {name}: {measured[name]} floor {floors[name]}", flush=True)
         rows.append(
             Row(
@@ -314,6 +309,7 @@ def run(smoke: bool, workdir: Path) -> list[Row]:
             )
         )
     shaped = best_of(shaped_runs)
+    shaped_grid_runs, shaped_floor_runs = runs[shaped_grid]
     shape_notes = (
         f"{shaped['jobs']:,} jobs, {rules} rules: generate and score jobs with the {shaped_grid} grid's "
         "wildcards, logs, benchmarks, resources, conda envs, settings functions and commands, a summary "

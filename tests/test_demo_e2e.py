@@ -113,6 +113,10 @@ def test_every_model_folder_says_where_it_came_from(demo_run, summary):
     report = demo_run / "results" / "report"
     for suffix in ("png", "pdf", "svg", "tex"):
         assert list(report.glob(f"*.{suffix}")), suffix
+    # The generation jobs' Snakemake benchmarks reach the cost table (read beside the report's inputs).
+    cost = pl.read_csv(report / "cost.csv", infer_schema_length=0)
+    evaluated = cost.filter(pl.col("generation seconds").is_not_null())["benchmark seconds"].cast(pl.Float64)
+    assert evaluated.len() and evaluated.null_count() == 0 and (evaluated > 0).all()
 
 
 def test_snakemakes_own_report_builds_from_the_finished_demo(demo_run, tmp_path):
