@@ -265,6 +265,41 @@ def test_fingerprint_changes_with_weights(tmp_path, tiny_model_factory):
     assert model_fingerprint(model) != model_fingerprint(copy)
 
 
+def test_the_cache_hashes_an_unchanged_model_once(tmp_path, tiny_model_factory, monkeypatch):
+    """Jobs on one model folder share its fingerprint through the cache; a weight file rewritten in
+    place (same size, same modification time) or a corrupt memo is hashed again."""
+    import os
+    import shutil
+
+    import pipeline.evaluate.cache as cache_module
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_factory("qwen3", "base"), model)
+    expected = model_fingerprint(model)
+    assert CompletionCache(tmp_path / "c").fingerprint(model) == expected
+    assert len(list((tmp_path / "c" / "fingerprints").glob("*.sha256"))) == 1
+
+    def no_hashing(path):
+        raise AssertionError(f"hashed {path} again")
+
+    with monkeypatch.context() as m:
+        m.setattr(cache_module, "file_sha256", no_hashing)
+        assert CompletionCache(tmp_path / "c").fingerprint(model) == expected  # another job, no hashing
+
+    weights = model / "model.safetensors"
+    before = weights.stat()
+    weights.write_bytes(weights.read_bytes()[:-4] + b"\0\0\0\1")
+    os.utime(weights, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert weights.stat().st_size == before.st_size and weights.stat().st_mtime_ns == before.st_mtime_ns
+    changed = CompletionCache(tmp_path / "c").fingerprint(model)
+    assert changed == model_fingerprint(model) != expected
+
+    current = tmp_path / "c" / "fingerprints" / f"{cache_module.files_state(model)}.sha256"
+    current.write_text("not a digest\n")
+    assert CompletionCache(tmp_path / "c").fingerprint(model) == changed
+    assert current.read_text() == changed + "\n"
+
+
 def test_cli_writes_one_file_per_cell_and_throughput(setup):
     from pipeline.evaluate.generate import main
 
@@ -297,6 +332,8 @@ def test_cli_writes_one_file_per_cell_and_throughput(setup):
     assert {(r["model"], r["arm"]) for r in records} == {("m", "a")}
     throughput = json.loads((tmp / "tp.json").read_text())
     assert throughput["generated"] == 4 and (throughput["model"], throughput["arm"]) == ("m", "a")
+    (memo,) = (tmp / "cli-cache" / "fingerprints").glob("*.sha256")  # the next job on `model` reads it
+    assert memo.read_text().strip() == model_fingerprint(model)
     identity = {"model": "m"}  # not a setting: --model-name
     with pytest.raises(ValueError, match=r"generation: unknown key\(s\) \['model'\]"):
         main(["--model", str(model), "--tasks", str(tasks), "--cells", "demo-ner/en/disease", "--output-dir",

@@ -6,6 +6,8 @@ under one folder per model fingerprint: no two processes ever write the same fil
 no file locking (which SQLite relies on and NFS/Lustre do not provide). Every batch is flushed and
 fsynced as it is produced, so a killed job keeps what it generated; a shard's unfinished last line is
 ignored, and a shard corrupted elsewhere is named in the log and set aside (`*.corrupt`), never fatal.
+A model's fingerprint is kept under `fingerprints/`, named by its files' stat identity, so the many
+jobs evaluating one model folder read its weights once.
 """
 
 from __future__ import annotations
@@ -14,27 +16,44 @@ import hashlib
 import json
 import logging
 import os
+import re
 import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from pipeline.evaluate.backends import Completion, Decoding
-from pipeline.io import file_sha256
+from pipeline.io import file_sha256, write_text
 
 log = logging.getLogger(__name__)
 
 MODEL_FILES = ("*.safetensors", "*.bin", "*.json", "*.model", "*.txt", "*.jinja")
 
 
+def model_files(model_dir: str | Path) -> list[Path]:
+    """A model's weight, config and tokenizer files, in name order."""
+    return sorted({p for pattern in MODEL_FILES for p in Path(model_dir).rglob(pattern) if p.is_file()})
+
+
 def model_fingerprint(model_dir: str | Path) -> str:
     """SHA-256 over the names and contents of a model's weight, config and tokenizer files."""
     root = Path(model_dir)
-    files = sorted({p for pattern in MODEL_FILES for p in root.rglob(pattern) if p.is_file()})
     h = hashlib.sha256()
-    for path in files:
+    for path in model_files(root):
         h.update(str(path.relative_to(root)).encode())
         h.update(file_sha256(path).encode())
+    return h.hexdigest()
+
+
+def files_state(model_dir: str | Path) -> str:
+    """SHA-256 over each model file's name and stat identity (device, inode, size, modification and
+    change times in ns): a file rewritten, replaced, copied or touched gets a new state."""
+    root = Path(model_dir)
+    h = hashlib.sha256()
+    for path in model_files(root):
+        s = path.stat()
+        fields = (path.relative_to(root), s.st_dev, s.st_ino, s.st_size, s.st_mtime_ns, s.st_ctime_ns)
+        h.update(repr(fields).encode())
     return h.hexdigest()
 
 
@@ -65,6 +84,17 @@ class CompletionCache:
     def key(backend: str, fingerprint: str, prompt_ids: list[int], decoding: Decoding) -> str:
         payload = json.dumps([backend, fingerprint, prompt_ids, decoding.to_dict()], sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()
+
+    def fingerprint(self, model_dir: str | Path) -> str:
+        """`model_fingerprint`, kept under `fingerprints/` by the files' stat identity: the jobs that
+        evaluate one unchanged model folder (one per dataset) hash its weights once, not each time
+        (an 8B model: 16 GB read per job)."""
+        memo = self.root / "fingerprints" / f"{files_state(model_dir)}.sha256"
+        if memo.is_file() and re.fullmatch(r"[0-9a-f]{64}", known := memo.read_text().strip()):
+            return known
+        fingerprint = model_fingerprint(model_dir)
+        write_text(memo, fingerprint + "\n")
+        return fingerprint
 
     def _folder(self, fingerprint: str) -> Path:
         return self.root / fingerprint[:32]

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.evaluate.backends import Completion, GenerationBackend, make_backend
-from pipeline.evaluate.cache import CompletionCache, model_fingerprint
+from pipeline.evaluate.cache import CompletionCache
 from pipeline.evaluate.settings import GenerationSettings
 from pipeline.examples import Cell, Example, parse_cell, read_examples
 from pipeline.io import write_json, write_jsonl
@@ -104,7 +104,7 @@ def generate_cells(
     ]
     ids = [encode(tokenizer, t) for t in texts]
     folders = [model_for_task(model_dir, r.example.task) for r in requests]
-    fingerprints = {m: model_fingerprint(m) for m in set(folders)}
+    fingerprints = {m: cache.fingerprint(m) for m in set(folders)}
     keys = [
         cache.key(backend_name, fingerprints[m], p, decodings[r.style])
         for m, p, r in zip(folders, ids, requests, strict=True)
