@@ -52,8 +52,8 @@ def files_state(model_dir: str | Path) -> str:
     h = hashlib.sha256()
     for path in model_files(root):
         s = path.stat()
-        fields = (path.relative_to(root), s.st_dev, s.st_ino, s.st_size, s.st_mtime_ns, s.st_ctime_ns)
-        h.update(repr(fields).encode())
+        name = path.relative_to(root).as_posix()
+        h.update(repr((name, s.st_dev, s.st_ino, s.st_size, s.st_mtime_ns, s.st_ctime_ns)).encode())
     return h.hexdigest()
 
 
