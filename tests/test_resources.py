@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -69,6 +76,69 @@ def test_profiles_do_not_collide():
     assert slurm["executor"] == "slurm"
     assert not set(slurm) & set(default)
     assert not {"set-resources", "default-resources", "resources"} & (set(slurm) | set(default))
+
+
+# Stand-ins for SLURM's commands: sbatch records its arguments (one per line) and answers a job
+# id; the rest answer nothing, as on a cluster without accounting.
+FAKE_SBATCH = """#!/bin/sh
+printf '%s\\n' "$@" > "$0.args.tmp" && mv "$0.args.tmp" "$0.args"
+echo 4242
+"""
+FAKE_SILENT = "#!/bin/sh\nexit 0\n"
+
+
+def first_submission(tmp_path: Path, config: dict, target: str, timeout: float = 180) -> list[str]:
+    """The sbatch arguments of the first job `snakemake --profile slurm` submits (then stopped)."""
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    for command, text in {
+        "sbatch": FAKE_SBATCH,
+        **dict.fromkeys(["sacct", "sinfo", "squeue", "scancel"], FAKE_SILENT),
+    }.items():
+        (fake_bin / command).write_text(text)
+        (fake_bin / command).chmod(0o755)
+    config_path, workdir, log = tmp_path / "config.yaml", tmp_path / "run", tmp_path / "snakemake.log"
+    config_path.write_text(yaml.safe_dump(config))
+    with log.open("w") as out:
+        snakemake = subprocess.Popen(
+            [
+                *(str(Path(sys.executable).parent / "snakemake"), "--snakefile", str(REPO / "Snakefile")),
+                *("--profile", str(REPO / "slurm"), "--configfile", str(config_path)),
+                *("--directory", str(workdir), target),
+            ],
+            cwd=REPO,
+            env={**os.environ, "PATH": f"{fake_bin}{os.pathsep}{os.environ['PATH']}"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while not (fake_bin / "sbatch.args").exists():
+                assert snakemake.poll() is None, log.read_text()[-4000:]
+                assert time.monotonic() < deadline, (
+                    f"no job submitted in {timeout} s:\n{log.read_text()[-4000:]}"
+                )
+                time.sleep(0.2)
+        finally:
+            os.killpg(snakemake.pid, signal.SIGKILL)
+            snakemake.wait()
+    return (fake_bin / "sbatch.args").read_text().splitlines()
+
+
+def test_a_slurm_job_gets_the_cores_it_requests(tmp_path):
+    """Snakemake hands the submitting process's --cores to every job step, where it caps the job's
+    threads and so OMP_NUM_THREADS: no profile may set it, or a job asking for more CPUs than the
+    login node has would run on the login node's count."""
+    cpus = (os.cpu_count() or 1) + 6
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["resources"]["rules"] = {"demo_data": {"cpus_per_task": cpus}}
+    args = first_submission(tmp_path, config, "results/demo")
+    assert f"--cpus-per-task={cpus}" in args
+    job_step = next(arg for arg in args if arg.startswith("--wrap="))
+    assert "--target-jobs 'demo_data:'" in job_step
+    cores = re.search(r"--cores (\S+)", job_step).group(1).strip("'")
+    assert cores == "all" or int(cores) >= cpus, job_step
 
 
 def test_rule_resources_are_plain_values_unless_a_size_class_differs():
