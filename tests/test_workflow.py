@@ -197,6 +197,11 @@ def test_snakefmt_is_clean():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def job_mem_mb(job: str) -> int:
+    """The `mem_mb` resource of one job in a dry run's output."""
+    return int(re.search(r"\bmem_mb=(\d+)", job).group(1))
+
+
 def test_thesis_grid_dry_runs_with_the_slurm_profile(tmp_path):
     """The full grid's DAG builds under the SLURM profile, with GPU and multi-node requests visible."""
     result = snakemake(
@@ -228,6 +233,8 @@ def test_thesis_grid_dry_runs_with_the_slurm_profile(tmp_path):
     assert "gpu=4" in small_cpt and "nodes=1" in small_cpt
     assert "nodes=2" in large_cpt and "mpi=srun" in large_cpt and "--gpus-per-node=4" in large_cpt
     assert "--nodes 2 --procs-per-node 4 --cluster slurm" in large_cpt
+    # SLURM's --mem is per node: each node of the 2-node job runs what the 1-node job runs.
+    assert job_mem_mb(large_cpt) == job_mem_mb(small_cpt)
     assert "gpu=1" in generate
 
 
@@ -261,7 +268,9 @@ def test_study_presets_dry_run_with_the_slurm_profile(tmp_path, study, expected)
     assert "generate" not in counts and "sft" not in counts
     jobs = out.split("\n\n")
     large_cpt = next(j for j in jobs if "rule cpt:" in j and "model=qwen3-8b," in j)
+    small_cpt = next(j for j in jobs if "rule cpt:" in j and "model=qwen3-1.7b," in j)
     assert "nodes=2" in large_cpt and "mpi=srun" in large_cpt and "--gpus-per-node=4" in large_cpt
+    assert job_mem_mb(large_cpt) == job_mem_mb(small_cpt)  # per node, as SLURM's --mem
     if study == "preferred-medllm":
         rpo = {
             m: next(j for j in jobs if "rule rpo:" in j and f"model={m}, arm=cpt-rpo" in j)

@@ -13,6 +13,8 @@ Config layout::
         8B: {cpt: {nodes: 2}}                                    # one rule, one model size
     cluster: {partition: gpu, account: my-project}
 
+``mem_mb`` is per node, as SLURM's ``--mem``: a job over several nodes asks each of them for it.
+
 Translation to the SLURM executor plugin's resources (facts from its code):
 one node with G GPUs → ``gpu: G`` and no ``tasks`` (with GPUs, ``tasks`` becomes
 ``--ntasks-per-gpu``); several nodes → ``mpi: "srun"``, ``nodes``, ``tasks`` = nodes, and
