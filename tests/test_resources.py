@@ -64,6 +64,15 @@ def test_partition_from_environment(monkeypatch):
     assert slurm_resources({}, job_shape({}, "score"))["slurm_partition"] == "a100"
 
 
+def test_a_rule_or_size_class_may_name_its_own_partition():
+    """CPU-only rules can go to a CPU partition while `cluster.partition` holds the GPU jobs."""
+    config = {**CONFIG, "resources": {**CONFIG["resources"], "default": {"partition": "cpu"}}}
+    config["resources"]["rules"] = {**CONFIG["resources"]["rules"], "generate": {"partition": "a100"}}
+    assert slurm_resources(config, job_shape(config, "score"))["slurm_partition"] == "cpu"
+    assert slurm_resources(config, job_shape(config, "generate"))["slurm_partition"] == "a100"
+    assert slurm_resources(CONFIG, job_shape(CONFIG, "score"))["slurm_partition"] == "gpu"  # the cluster's
+
+
 def test_unknown_resource_key_is_named():
     with pytest.raises(ValueError, match=r"resources\.sizes\.8B\.cpt.*gpus"):
         job_shape({"resources": {"sizes": {"8B": {"cpt": {"gpus": 8}}}}}, "cpt", "8B")
@@ -79,11 +88,12 @@ def test_profiles_do_not_collide():
 
 
 # Stand-ins for SLURM's commands: sbatch records its arguments (one per line) and answers a job
-# id; the rest answer nothing, as on a cluster without accounting.
+# id; sacctmgr and sshare know one account (the plugin checks the job's); the rest answer nothing.
 FAKE_SBATCH = """#!/bin/sh
 printf '%s\\n' "$@" > "$0.args.tmp" && mv "$0.args.tmp" "$0.args"
 echo 4242
 """
+FAKE_ACCOUNTS = "#!/bin/sh\necho medadapt\n"
 FAKE_SILENT = "#!/bin/sh\nexit 0\n"
 
 
@@ -93,6 +103,7 @@ def first_submission(tmp_path: Path, config: dict, target: str, timeout: float =
     fake_bin.mkdir()
     for command, text in {
         "sbatch": FAKE_SBATCH,
+        **dict.fromkeys(["sacctmgr", "sshare"], FAKE_ACCOUNTS),
         **dict.fromkeys(["sacct", "sinfo", "squeue", "scancel"], FAKE_SILENT),
     }.items():
         (fake_bin / command).write_text(text)
@@ -132,9 +143,11 @@ def test_a_slurm_job_gets_the_cores_it_requests(tmp_path):
     login node has would run on the login node's count."""
     cpus = (os.cpu_count() or 1) + 6
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    config["resources"]["rules"] = {"demo_data": {"cpus_per_task": cpus}}
+    config["resources"]["rules"] = {"demo_data": {"cpus_per_task": cpus, "partition": "cpu"}}
+    config["cluster"] = {"partition": "gpu", "account": "medadapt"}
     args = first_submission(tmp_path, config, "results/demo")
     assert f"--cpus-per-task={cpus}" in args
+    assert args[args.index("-p") + 1] == "cpu" and args[args.index("-A") + 1] == "medadapt"
     job_step = next(arg for arg in args if arg.startswith("--wrap="))
     assert "--target-jobs 'demo_data:'" in job_step
     cores = re.search(r"--cores (\S+)", job_step).group(1).strip("'")

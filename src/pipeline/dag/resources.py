@@ -13,7 +13,9 @@ Config layout::
         8B: {cpt: {nodes: 2}}                                    # one rule, one model size
     cluster: {partition: gpu, account: my-project}
 
-``mem_mb`` is per node, as SLURM's ``--mem``: a job over several nodes asks each of them for it.
+A ``partition`` in a layer sends those jobs elsewhere than ``cluster.partition`` (e.g. the CPU-only
+rules to a CPU partition). ``mem_mb`` is per node, as SLURM's ``--mem``: a job over several nodes
+asks each of them for it.
 
 Translation to the SLURM executor plugin's resources (facts from its code):
 one node with G GPUs → ``gpu: G`` and no ``tasks`` (with GPUs, ``tasks`` becomes
@@ -29,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-KNOWN = {"mem_mb", "runtime", "cpus_per_task", "gpus_per_node", "nodes", "constraint", "qos"}
+KNOWN = {"mem_mb", "runtime", "cpus_per_task", "gpus_per_node", "nodes", "partition", "constraint", "qos"}
 # Every key a rule may declare; None leaves a resource unset for that job (RuleResources leaves out
 # a key that no job of the rule sets).
 RESOURCE_KEYS = (
@@ -58,6 +60,7 @@ class JobShape:
     cpus_per_task: int
     mem_mb: int
     runtime: int
+    partition: str | None = None
     constraint: str | None = None
     qos: str | None = None
 
@@ -90,7 +93,9 @@ def slurm_resources(config: dict[str, Any], shape: JobShape) -> dict[str, Any]:
         nodes=shape.nodes,
         constraint=shape.constraint,
         qos=shape.qos,
-        slurm_partition=cluster.get("partition") or os.environ.get("MEDADAPT_SLURM_PARTITION"),
+        slurm_partition=shape.partition
+        or cluster.get("partition")
+        or os.environ.get("MEDADAPT_SLURM_PARTITION"),
         slurm_account=cluster.get("account") or os.environ.get("MEDADAPT_SLURM_ACCOUNT"),
     )
     if shape.nodes > 1:
