@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -132,7 +133,8 @@ def first_submission(tmp_path: Path, config: dict, target: str, timeout: float =
                 )
                 time.sleep(0.2)
         finally:
-            os.killpg(snakemake.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):  # already gone: its log says why
+                os.killpg(snakemake.pid, signal.SIGKILL)
             snakemake.wait()
     return (fake_bin / "sbatch.args").read_text().splitlines()
 
@@ -140,7 +142,8 @@ def first_submission(tmp_path: Path, config: dict, target: str, timeout: float =
 def test_a_slurm_job_gets_the_cores_it_requests(tmp_path):
     """Snakemake hands the submitting process's --cores to every job step, where it caps the job's
     threads and so OMP_NUM_THREADS: no profile may set it, or a job asking for more CPUs than the
-    login node has would run on the login node's count."""
+    login node has would run on the login node's count. The job also goes to its rule's partition
+    (over the cluster's) under the cluster's account."""
     cpus = (os.cpu_count() or 1) + 6
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["resources"]["rules"] = {"demo_data": {"cpus_per_task": cpus, "partition": "cpu"}}
