@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,17 @@ from pipeline.evaluate.metrics import metric_value
 from pipeline.evaluate.stats import PairedTest, bootstrap, item_table, replicate_test
 
 REPO = Path(__file__).resolve().parents[1]
+# The snakemake CLI of the interpreter running the tests.
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+
+
+def stand_in_commands(bin_dir: Path, scripts: dict[str, str]) -> Path:
+    """Executable bash scripts named like the commands they stand in for (put `bin_dir` first on PATH)."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    for name, body in scripts.items():
+        (bin_dir / name).write_text("#!/usr/bin/env bash\n" + body)
+        (bin_dir / name).chmod(0o755)
+    return bin_dir
 
 
 def shared_data_root() -> Path:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, SNAKEMAKE
 from pipeline.dag.config_check import ConfigError
 from pipeline.dag.grid import deep_merge, load_grid
 from pipeline.schema_errors import key_path
@@ -491,9 +491,6 @@ def test_cpt_schedulers_are_transformers_schedulers():
 
     defs = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())["$defs"]
     assert set(SCHEDULERS) == {s.value for s in SchedulerType} == set(defs["scheduler"]["enum"])
-
-
-SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import stand_in_commands
 from pipeline.train.cpt_settings import CptSettings
 from pipeline.train.deepspeed import gradient_accumulation_steps, load_deepspeed_config
 from pipeline.train.launch import build_launch_command, main
@@ -65,8 +66,6 @@ def test_two_nodes_of_four_gpus_under_slurm():
 
 def test_slurm_command_expands_inside_the_step(tmp_path):
     """Run the built command against stand-ins for srun, scontrol and torchrun."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
     scripts = {
         # srun: record its options, then run the step with the variables a real step gets.
         "srun": 'echo "$@" > "$RECORD.srun"\nexport SLURM_JOB_NODELIST="gpu[07-08]" SLURM_JOB_ID=4242\n'
@@ -74,9 +73,7 @@ def test_slurm_command_expands_inside_the_step(tmp_path):
         "scontrol": '[ "$1 $2 $3" = "show hostnames gpu[07-08]" ] && printf "gpu07\\ngpu08\\n"\n',
         "torchrun": f'exec {sys.executable} -c "import json, sys; print(json.dumps(sys.argv[1:]))" "$@"\n',
     }
-    for name, body in scripts.items():
-        (bin_dir / name).write_text("#!/usr/bin/env bash\n" + body)
-        (bin_dir / name).chmod(0o755)
+    bin_dir = stand_in_commands(tmp_path / "bin", scripts)
     command = build_launch_command(
         "pipeline.train.cpt", CPT_ARGS, 2, 4, "slurm", port=29611, torchrun="torchrun"
     )

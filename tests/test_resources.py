@@ -7,7 +7,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, SNAKEMAKE, stand_in_commands
 from pipeline.dag.resources import RuleResources, job_shape, slurm_resources
 
 CONFIG = {
@@ -71,6 +70,9 @@ def test_a_rule_or_size_class_may_name_its_own_partition():
     config["resources"]["rules"] = {**CONFIG["resources"]["rules"], "generate": {"partition": "a100"}}
     assert slurm_resources(config, job_shape(config, "score"))["slurm_partition"] == "cpu"
     assert slurm_resources(config, job_shape(config, "generate"))["slurm_partition"] == "a100"
+    config["resources"]["sizes"] = {"8B": {"generate": {"partition": "h100"}}}
+    assert slurm_resources(config, job_shape(config, "generate", "8B"))["slurm_partition"] == "h100"
+    assert slurm_resources(config, job_shape(config, "generate", "1B"))["slurm_partition"] == "a100"
     assert slurm_resources(CONFIG, job_shape(CONFIG, "score"))["slurm_partition"] == "gpu"  # the cluster's
 
 
@@ -90,31 +92,22 @@ def test_profiles_do_not_collide():
 
 # Stand-ins for SLURM's commands: sbatch records its arguments (one per line) and answers a job
 # id; sacctmgr and sshare know one account (the plugin checks the job's); the rest answer nothing.
-FAKE_SBATCH = """#!/bin/sh
-printf '%s\\n' "$@" > "$0.args.tmp" && mv "$0.args.tmp" "$0.args"
-echo 4242
-"""
-FAKE_ACCOUNTS = "#!/bin/sh\necho medadapt\n"
-FAKE_SILENT = "#!/bin/sh\nexit 0\n"
+SLURM_STAND_INS = {
+    "sbatch": 'printf \'%s\\n\' "$@" > "$0.args.tmp" && mv "$0.args.tmp" "$0.args"\necho 4242\n',
+    **dict.fromkeys(["sacctmgr", "sshare"], "echo medadapt\n"),
+    **dict.fromkeys(["sacct", "sinfo", "squeue", "scancel"], "exit 0\n"),
+}
 
 
 def first_submission(tmp_path: Path, config: dict, target: str, timeout: float = 180) -> list[str]:
     """The sbatch arguments of the first job `snakemake --profile slurm` submits (then stopped)."""
-    fake_bin = tmp_path / "bin"
-    fake_bin.mkdir()
-    for command, text in {
-        "sbatch": FAKE_SBATCH,
-        **dict.fromkeys(["sacctmgr", "sshare"], FAKE_ACCOUNTS),
-        **dict.fromkeys(["sacct", "sinfo", "squeue", "scancel"], FAKE_SILENT),
-    }.items():
-        (fake_bin / command).write_text(text)
-        (fake_bin / command).chmod(0o755)
+    fake_bin = stand_in_commands(tmp_path / "bin", SLURM_STAND_INS)
     config_path, workdir, log = tmp_path / "config.yaml", tmp_path / "run", tmp_path / "snakemake.log"
     config_path.write_text(yaml.safe_dump(config))
     with log.open("w") as out:
         snakemake = subprocess.Popen(
             [
-                *(str(Path(sys.executable).parent / "snakemake"), "--snakefile", str(REPO / "Snakefile")),
+                *(SNAKEMAKE, "--snakefile", str(REPO / "Snakefile")),
                 *("--profile", str(REPO / "slurm"), "--configfile", str(config_path)),
                 *("--directory", str(workdir), target),
             ],

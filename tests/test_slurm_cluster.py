@@ -19,7 +19,7 @@ import polars as pl
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, SNAKEMAKE
 from pipeline.dag.grid import load_grid
 from pipeline.dag.resources import job_shape
 from test_cpt_train import BLOCK_SIZE, cpt_args, cpt_inputs  # noqa: F401 (the fixture, by name)
@@ -27,7 +27,6 @@ from test_cpt_train import BLOCK_SIZE, cpt_args, cpt_inputs  # noqa: F401 (the f
 pytestmark = pytest.mark.e2e
 
 SCRIPT = REPO / "slurm" / "local-cluster.sh"
-SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 CANNOT_HOST = 3  # the script's exit status where this machine cannot run the cluster
 
 
